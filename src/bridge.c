@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* bridge.c - MAC learning and forwarding between port links */
+#include <errno.h>
+
+#include "bridge.h"
+
+/** bridge_init() - no ports, an empty MAC table. Return: 0 or -errno */
+int bridge_init(struct bridge *b, uint32_t fdb_max, uint32_t aging_s)
+{
+	*b = (struct bridge){ 0 };
+	return fdb_init(&b->fdb, fdb_max, aging_s);
+}
+
+void bridge_destroy(struct bridge *b)
+{
+	fdb_destroy(&b->fdb);
+}
+
+/** bridge_add_port() - attach @port; its index is set here. Return: 0 or -ENOSPC */
+int bridge_add_port(struct bridge *b, struct port *port)
+{
+	if (b->nports == PORT_MAX)
+		return -ENOSPC;
+	port->idx = (uint16_t)b->nports;
+	b->port[b->nports++] = port;
+	return 0;
+}
+
+/* Hand @p to @dst's tx link, or drop and count it there. */
+static inline void deliver(struct port *dst, struct packet *p)
+{
+	if (unlikely(!dst->up))
+		port_drop_packet(dst, DROP_PORT_DOWN, p);
+	else if (unlikely(link_full(&dst->tx)))
+		port_drop_packet(dst, DROP_LINK_FULL, p);
+	else
+		link_put(&dst->tx, p);
+}
+
+/* Send @p to every port but its ingress; clones all but the last copy. */
+static void flood(struct bridge *b, struct packet *p)
+{
+	struct port *last = NULL;
+	unsigned int i;
+
+	b->stats.flooded++;
+	for (i = 0; i < b->nports; i++) {
+		struct port *dst = b->port[i];
+		struct packet *c;
+
+		if (dst->idx == p->in_port || !dst->up)
+			continue;
+		if (last) {
+			c = packet_clone(p);
+			if (!c)
+				port_drop(last, DROP_NO_PACKET, 1);
+			else
+				deliver(last, c);
+		}
+		last = dst;
+	}
+	if (last)
+		deliver(last, p);
+	else
+		packet_free(p);
+}
+
+/**
+ * bridge_forward() - switch every packet waiting in @src's rx link
+ * @b:		bridge
+ * @src:	ingress port; its rx link is emptied
+ */
+void bridge_forward(struct bridge *b, struct port *src)
+{
+	while (!link_empty(&src->rx)) {
+		struct packet *p = link_get(&src->rx);
+		const uint8_t *dmac = p->data, *smac = p->data + 6;
+		uint16_t out;
+
+		if (likely(!(smac[0] & 1)))
+			fdb_learn(&b->fdb, smac, p->vlan, src->idx, b->now_s);
+		if (unlikely(dmac[0] & 1)) {
+			flood(b, p);
+			continue;
+		}
+		out = fdb_lookup(&b->fdb, dmac, p->vlan);
+		if (out == FDB_NO_PORT) {
+			flood(b, p);
+		} else if (unlikely(out == src->idx)) {
+			b->stats.filtered++;
+			packet_free(p);
+		} else {
+			b->stats.unicast++;
+			deliver(b->port[out], p);
+		}
+	}
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c - command line, signals, and the switch's life: the only place that exits */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "datapath.h"
+#include "evloop.h"
+#include "log.h"
+#include "packet.h"
+#include "port.h"
+
+#define DEFAULT_BURST		32
+#define DEFAULT_AGING_S		300
+#define DEFAULT_FDB_MAX		(128 * 1024)
+#define DEFAULT_POOL		16384
+
+struct options {
+	const char *port_spec[PORT_MAX];
+	unsigned int nports;
+	bool busy_poll;
+	unsigned int burst;
+	unsigned int aging_s;
+	unsigned int fdb_max;
+	unsigned int pool;
+	char default_spec[2][160];
+};
+
+static volatile sig_atomic_t quit, dump;
+
+static void on_quit(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void on_dump(int sig)
+{
+	(void)sig;
+	dump = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: vmswitch run [OPTIONS]\n"
+"       vmswitch --help\n"
+"\n"
+"vmswitch is a userspace Ethernet switch for QEMU/KVM guests. Each port is\n"
+"a vhost-user socket that a guest's virtio-net device attaches to; frames\n"
+"are switched between ports by a learning bridge.\n"
+"\n"
+"Options for run:\n"
+"  --port NAME=vhost-user:PATH[,client][,queues=N]\n"
+"        add a port (repeat for more). vmswitch listens on PATH, and QEMU\n"
+"        connects with -chardev socket,path=PATH. With ',client' vmswitch\n"
+"        connects instead, to a QEMU '-chardev socket,server=on' socket,\n"
+"        and retries every second until it appears and after it goes away.\n"
+"        queues=N offers N queue pairs (default 4, at most 16).\n"
+"        Without any --port: two server ports vm1 and vm2 under\n"
+"        /run/vmswitch (or $XDG_RUNTIME_DIR/vmswitch when not root), and\n"
+"        the QEMU arguments to attach a guest to each are printed.\n"
+"  --poll              always poll, never sleep (lowest latency, burns a core)\n"
+"  --burst N           frames taken from a ring per pass (default %d)\n"
+"  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
+"  --mac-table N       most MACs learned (default %d)\n"
+"  --packets N         packet buffers in the pool (default %d)\n"
+"  -v, --verbose       more log (twice: every vhost-user message)\n"
+"  -q, --quiet         errors and warnings only\n"
+"  -h, --help          this text\n"
+"\n"
+"Signals: SIGINT or SIGTERM stop the switch; SIGUSR1 prints the counters\n"
+"(also printed on exit) to stderr.\n",
+		DEFAULT_BURST, DEFAULT_AGING_S, DEFAULT_FDB_MAX, DEFAULT_POOL);
+}
+
+/* Parse a positive number for @opt or exit. */
+static unsigned int number(const char *opt, const char *s, unsigned int max)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end || !*s || v < 1 || v > max) {
+		fprintf(stderr, "vmswitch: %s needs a number from 1 to %u, not '%s'\n",
+			opt, max, s);
+		exit(2);
+	}
+	return (unsigned int)v;
+}
+
+static void parse_run_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "poll", no_argument, NULL, 'P' },
+		{ "burst", required_argument, NULL, 'b' },
+		{ "mac-aging", required_argument, NULL, 'a' },
+		{ "mac-table", required_argument, NULL, 'm' },
+		{ "packets", required_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (o->nports == PORT_MAX) {
+				fprintf(stderr, "vmswitch: at most %d ports\n", PORT_MAX);
+				exit(2);
+			}
+			o->port_spec[o->nports++] = optarg;
+			break;
+		case 'P': o->busy_poll = true; break;
+		case 'b': o->burst = number("--burst", optarg, LINK_SIZE); break;
+		case 'a': o->aging_s = number("--mac-aging", optarg, 1u << 30); break;
+		case 'm': o->fdb_max = number("--mac-table", optarg, 1u << 24); break;
+		case 'n': o->pool = number("--packets", optarg, 1u << 22); break;
+		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
+		case 'q': log_threshold = LOG_WARN; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmswitch: unexpected argument '%s'\n", argv[optind]);
+		exit(2);
+	}
+}
+
+/* The built-in default: two server ports, and how to attach QEMU to them. */
+static void default_ports(struct options *o)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char dir[128];
+	int i;
+
+	if (geteuid() == 0 || !xdg)
+		snprintf(dir, sizeof(dir), "/run/vmswitch");
+	else
+		snprintf(dir, sizeof(dir), "%s/vmswitch", xdg);
+	for (i = 0; i < 2; i++) {
+		snprintf(o->default_spec[i], sizeof(o->default_spec[i]),
+			 "vm%d=vhost-user:%s/vm%d.sock", i + 1, dir, i + 1);
+		o->port_spec[o->nports++] = o->default_spec[i];
+		printf("Attach a guest to port vm%d with:\n"
+		       "  qemu-system-x86_64 ... -m 1G \\\n"
+		       "    -object memory-backend-memfd,id=mem,size=1G,share=on "
+		       "-numa node,memdev=mem \\\n"
+		       "    -chardev socket,id=vmsw%d,path=%s/vm%d.sock,reconnect=1 \\\n"
+		       "    -netdev vhost-user,id=net%d,chardev=vmsw%d \\\n"
+		       "    -device virtio-net-pci,netdev=net%d,mac=52:54:00:00:00:%02x\n",
+		       i + 1, i + 1, dir, i + 1, i + 1, i + 1, i + 1, i + 1);
+	}
+	fflush(stdout);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_quit };
+
+	/* No SA_RESTART: a signal must wake the loop out of epoll_wait. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_dump;
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int add_ports(struct bridge *b, const struct options *o)
+{
+	unsigned int i, j;
+	char why[256];
+
+	for (i = 0; i < o->nports; i++) {
+		struct port *port;
+		int rc = port_create(o->port_spec[i], &port, why, sizeof(why));
+
+		if (rc) {
+			err("%s", why);
+			return rc;
+		}
+		for (j = 0; j < b->nports; j++) {
+			if (!strcmp(b->port[j]->name, port->name)) {
+				err("port name %s used twice", port->name);
+				port->ops->destroy(port);
+				return -EEXIST;
+			}
+		}
+		bridge_add_port(b, port);
+		rc = port->ops->start(port);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void destroy_ports(struct bridge *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nports; i++) {
+		link_flush(&b->port[i]->rx);
+		link_flush(&b->port[i]->tx);
+		b->port[i]->ops->destroy(b->port[i]);
+	}
+	b->nports = 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct options o = { .burst = DEFAULT_BURST, .aging_s = DEFAULT_AGING_S,
+			     .fdb_max = DEFAULT_FDB_MAX, .pool = DEFAULT_POOL };
+	struct datapath dp;
+	struct bridge b;
+	int rc;
+
+	parse_run_options(argc, argv, &o);
+	if (!o.nports)
+		default_ports(&o);
+	install_signals();
+	if (evloop_init() || packet_pool_init(o.pool) ||
+	    bridge_init(&b, o.fdb_max, o.aging_s)) {
+		err("out of memory at startup");
+		return 1;
+	}
+	rc = add_ports(&b, &o);
+	if (!rc) {
+		datapath_init(&dp, &b, o.busy_poll, o.burst);
+		info("switching between %u ports%s", b.nports,
+		     o.busy_poll ? " (always polling)" : "");
+		datapath_run(&dp, &quit, &dump);
+		datapath_print_stats(&dp, stderr);
+		info("stopped");
+	}
+	destroy_ports(&b);
+	bridge_destroy(&b);
+	packet_pool_destroy();
+	evloop_destroy();
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "help"))) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}

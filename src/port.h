@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port.h - the interface every port type implements
+ *
+ * A port is an app with two links: @rx carries what the switch receives from
+ * the port, @tx what the switch transmits to it (rx and tx are always named
+ * from the switch's side). ops->rx fills @rx from the outside world; the
+ * bridge empties every @rx into the @tx links; ops->tx empties @tx.
+ */
+#ifndef VMSW_PORT_H
+#define VMSW_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "link.h"
+
+#define PORT_NAME_MAX	32
+#define PORT_MAX	256
+
+/* Why a packet was dropped; the counters are per port. */
+enum port_drop {
+	DROP_INVALID_DESC,	/* the guest broke a ring rule (device closed) */
+	DROP_RUNT,		/* shorter than header + Ethernet header */
+	DROP_TOO_BIG,		/* frame over PACKET_DATA_MAX */
+	DROP_BAD_HEADER,	/* virtio-net header asks for an offload not negotiated */
+	DROP_SEGMENTS,		/* chain with more segments than we handle */
+	DROP_NO_PACKET,		/* packet pool empty */
+	DROP_QUEUE_DISABLED,	/* sent on a disabled queue: drained */
+	DROP_LINK_FULL,		/* the port's tx link was full */
+	DROP_NO_RX_BUFFER,	/* the guest posted no usable receive buffer */
+	DROP_PORT_DOWN,		/* the port was not connected */
+	DROP_MAX
+};
+
+extern const char *const port_drop_names[DROP_MAX];
+
+struct port_stats {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t drops[DROP_MAX];
+};
+
+struct port;
+
+/**
+ * struct port_ops - what a port type provides
+ * @type:	name used in port specs ("vhost-user")
+ * @start:	open sockets or devices and register fds; 0 or -errno
+ * @rx:		move up to @budget frames per queue into port->rx; returns count
+ * @tx:		move frames from port->tx out of the switch; returns count
+ * @sleep_prepare: ask for wake-ups (kicks); true if work is already pending
+ * @sleep_finish: back to polling
+ * @show:	print state, features and per-queue counters
+ * @destroy:	close everything and free the port
+ */
+struct port_ops {
+	const char *type;
+	int (*start)(struct port *port);
+	unsigned int (*rx)(struct port *port, unsigned int budget);
+	unsigned int (*tx)(struct port *port);
+	bool (*sleep_prepare)(struct port *port);
+	void (*sleep_finish)(struct port *port);
+	void (*show)(struct port *port, FILE *out);
+	void (*destroy)(struct port *port);
+};
+
+struct port {
+	char name[PORT_NAME_MAX];
+	uint16_t idx;		/* index in the switch's port table */
+	bool up;		/* can take frames now */
+	const struct port_ops *ops;
+	struct port_stats stats;
+	struct link rx;
+	struct link tx;
+};
+
+/** port_drop() - count @n packets dropped for @why */
+static inline void port_drop(struct port *port, enum port_drop why,
+			     unsigned int n)
+{
+	port->stats.drops[why] += n;
+}
+
+/** port_drop_packet() - free @p and count it */
+static inline void port_drop_packet(struct port *port, enum port_drop why,
+				    struct packet *p)
+{
+	packet_free(p);
+	port->stats.drops[why]++;
+}
+
+int port_create(const char *spec, struct port **out, char *why, size_t whylen);
+void port_init(struct port *port, const char *name, const struct port_ops *ops);
+void port_print_stats(struct port *port, FILE *out);
+
+/* Port types: parse type-specific arguments and allocate. */
+int port_vhost_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen);
+
+#endif /* VMSW_PORT_H */

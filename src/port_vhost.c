@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port_vhost.c - a port whose far end is a guest's virtio-net device,
+ * reached over a vhost-user socket (we listen, or we connect and retry)
+ *
+ * The guest's TX queues (odd rings) are what the switch receives; its RX
+ * queues (even rings) are where the switch transmits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "flow.h"
+#include "log.h"
+#include "port.h"
+#include "virtio_net.h"
+#include "vu_dev.h"
+
+#define RECONNECT_NS	(1000ull * 1000 * 1000)
+#define DEFAULT_QUEUE_PAIRS	4
+
+struct queue_stats {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+struct port_vhost {
+	struct port port;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool client;
+	int listen_fd;
+	struct ev_handler listen_ev;
+	int sock;			/* the frontend connection, -1: none */
+	struct ev_handler sock_ev;
+	struct ev_timer retry;
+	bool waiting_logged;
+	struct vu_reader reader;
+	struct vu_dev dev;
+	uint64_t connects;
+	uint64_t faults;		/* connections closed for a broken rule */
+	char last_fault[160];
+	struct queue_stats q[VU_MAX_VQS];
+	struct vring_chain scratch[2];
+};
+
+static struct port_vhost *to_vhost(struct port *port)
+{
+	return container_of(port, struct port_vhost, port);
+}
+
+static inline bool is_guest_tx(unsigned int vq_index)
+{
+	return vq_index & 1;
+}
+
+/* ---- connection life cycle ---------------------------------------------- */
+
+static void try_connect(struct ev_timer *t);
+
+/* Can the switch deliver to this guest: any started, enabled RX queue? */
+static void update_up(struct port_vhost *pv)
+{
+	unsigned int i;
+
+	pv->port.up = false;
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i += 2)
+		if (pv->dev.vq[i].started && pv->dev.vq[i].enabled)
+			pv->port.up = true;
+}
+
+static void disconnect(struct port_vhost *pv)
+{
+	if (pv->sock < 0)
+		return;
+	if (pv->dev.broken) {
+		pv->faults++;
+		snprintf(pv->last_fault, sizeof(pv->last_fault), "%s",
+			 pv->dev.broken_why);
+	}
+	evloop_del(&pv->sock_ev);
+	close(pv->sock);
+	pv->sock = -1;
+	vu_reader_reset(&pv->reader);
+	vu_dev_reset(&pv->dev);
+	pv->port.up = false;
+	port_drop(&pv->port, DROP_PORT_DOWN, link_flush(&pv->port.tx));
+	info("port %s: frontend disconnected", pv->port.name);
+	if (pv->client) {
+		pv->waiting_logged = false;
+		evloop_timer_arm(&pv->retry, try_connect, RECONNECT_NS);
+	}
+}
+
+static void on_socket(struct ev_handler *h, uint32_t events)
+{
+	struct port_vhost *pv = container_of(h, struct port_vhost, sock_ev);
+	int rc;
+
+	for (;;) {
+		rc = vu_msg_read(pv->sock, &pv->reader);
+		if (rc <= 0)
+			break;
+		rc = vu_dev_handle(&pv->dev, &pv->reader.msg, pv->sock);
+		vu_reader_reset(&pv->reader);
+		update_up(pv);
+		if (rc < 0)
+			break;
+	}
+	if (rc == -EMSGSIZE)
+		vu_dev_fail(&pv->dev, "message payload of %u bytes is too large",
+			    pv->reader.msg.hdr.size);
+	if (rc < 0 || (rc == 0 && (events & (EPOLLHUP | EPOLLERR))))
+		disconnect(pv);
+}
+
+static void attach(struct port_vhost *pv, int sock)
+{
+	pv->sock = sock;
+	pv->connects++;
+	if (evloop_add(&pv->sock_ev, sock, on_socket, EPOLLIN) < 0) {
+		err("port %s: cannot watch the connection", pv->port.name);
+		close(sock);
+		pv->sock = -1;
+		return;
+	}
+	info("port %s: frontend connected on %s", pv->port.name, pv->path);
+}
+
+static void on_listen(struct ev_handler *h, uint32_t events)
+{
+	struct port_vhost *pv = container_of(h, struct port_vhost, listen_ev);
+	int s = accept4(pv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	(void)events;
+	if (s < 0)
+		return;
+	if (pv->sock >= 0) {
+		warn("port %s: refusing a second frontend connection",
+		     pv->port.name);
+		close(s);
+		return;
+	}
+	attach(pv, s);
+}
+
+static void try_connect(struct ev_timer *t)
+{
+	struct port_vhost *pv = container_of(t, struct port_vhost, retry);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	memcpy(a.sun_path, pv->path, sizeof(a.sun_path));
+	if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		attach(pv, s);
+		return;
+	}
+	if (!pv->waiting_logged) {
+		info("port %s: waiting for %s (%s)", pv->port.name, pv->path,
+		     strerror(errno));
+		pv->waiting_logged = true;
+	}
+	if (s >= 0)
+		close(s);
+	evloop_timer_arm(&pv->retry, try_connect, RECONNECT_NS);
+}
+
+static int make_parent_dir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int listen_on(struct port_vhost *pv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s, rc;
+
+	memcpy(a.sun_path, pv->path, sizeof(a.sun_path));
+	make_parent_dir(pv->path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	unlink(pv->path);	/* a stale socket from an earlier run */
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0 ||
+	    chmod(pv->path, 0660) < 0) {
+		rc = -errno;
+		close(s);
+		return rc;
+	}
+	pv->listen_fd = s;
+	return evloop_add(&pv->listen_ev, s, on_listen, EPOLLIN);
+}
+
+static int vhost_start(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	int rc;
+
+	if (pv->client) {
+		try_connect(&pv->retry);
+		return 0;
+	}
+	rc = listen_on(pv);
+	if (rc)
+		err("port %s: cannot listen on %s: %s", port->name, pv->path,
+		    strerror(-rc));
+	else
+		info("port %s: listening on %s", port->name, pv->path);
+	return rc;
+}
+
+/* ---- rings coming and going --------------------------------------------- */
+
+static void on_kick(struct ev_handler *h, uint32_t events)
+{
+	eventfd_t v;
+
+	(void)events;
+	/* The wake-up is the point; the datapath polls the ring next. */
+	if (eventfd_read(h->fd, &v) < 0 && errno != EAGAIN)
+		evloop_del(h);
+}
+
+static void vq_started(struct vu_dev *dev, struct vu_vq *vq)
+{
+	struct port_vhost *pv = dev->owner;
+
+	if (vq->kick_fd >= 0 &&
+	    evloop_add(&vq->kick_ev, vq->kick_fd, on_kick, EPOLLIN) < 0)
+		vu_dev_fail(dev, "cannot watch the kick fd of ring %u", vq->index);
+	debug("port %s: ring %u started, size %u", pv->port.name, vq->index,
+	      vq->num);
+}
+
+static void vq_stopping(struct vu_dev *dev, struct vu_vq *vq)
+{
+	vring_publish(&vq->vr);
+	evloop_del(&vq->kick_ev);
+	debug("port %s: ring %u stopped at %u", ((struct port_vhost *)dev->owner)->port.name,
+	      vq->index, vq->vr.last_avail);
+}
+
+static const struct vu_dev_ops vhost_dev_ops = {
+	.vq_started = vq_started,
+	.vq_stopping = vq_stopping,
+};
+
+/* ---- datapath ----------------------------------------------------------- */
+
+static enum port_drop frame_drop_reason(int rc)
+{
+	switch (rc) {
+	case -EMSGSIZE:
+		return DROP_TOO_BIG;
+	case -EPROTO:
+		return DROP_BAD_HEADER;
+	default:
+		return DROP_RUNT;
+	}
+}
+
+/* A frame the guest sent on @vq, copied into a packet, or dropped. */
+static void rx_one(struct port_vhost *pv, struct vu_vq *vq,
+		   const struct vring_chain *c)
+{
+	struct port *port = &pv->port;
+	struct packet *p;
+	int rc;
+
+	if (unlikely(!vq->enabled)) {
+		port_drop(port, DROP_QUEUE_DISABLED, 1);
+		return;
+	}
+	p = packet_alloc();
+	if (unlikely(!p)) {
+		port_drop(port, DROP_NO_PACKET, 1);
+		return;
+	}
+	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, p);
+	if (unlikely(rc)) {
+		port_drop_packet(port, frame_drop_reason(rc), p);
+		return;
+	}
+	p->in_port = port->idx;
+	p->in_queue = (uint16_t)(vq->index / 2);
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += p->len;
+	pv->q[vq->index].packets++;
+	pv->q[vq->index].bytes += p->len;
+	link_put(&port->rx, p);
+}
+
+/* Take up to @budget frames from one guest TX ring. */
+static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
+			    unsigned int budget)
+{
+	struct vring *vr = &vq->vr;
+	struct vring_chain *c = &pv->scratch[0];
+	unsigned int n, i;
+	int avail = vring_avail_count(vr);
+
+	if (unlikely(avail < 0)) {
+		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
+		return 0;
+	}
+	n = MIN((unsigned int)avail, MIN(budget, link_room(&pv->port.rx)));
+	for (i = 0; i < n; i++) {
+		int rc = vring_pop(vr, c, false);
+
+		if (unlikely(rc == -EIO)) {
+			port_drop(&pv->port, DROP_INVALID_DESC, 1);
+			vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
+			break;
+		}
+		if (unlikely(rc == -E2BIG))
+			port_drop(&pv->port, DROP_SEGMENTS, 1);
+		else
+			rx_one(pv, vq, c);
+		vring_push(vr, c->head, 0);
+	}
+	if (vring_publish(vr))
+		vring_notify(vr);
+	return i;
+}
+
+static unsigned int vhost_rx(struct port *port, unsigned int budget)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i, n = 0;
+
+	if (pv->sock < 0)
+		return 0;
+	for (i = 1; i < 2 * pv->dev.max_queue_pairs && !pv->dev.broken; i += 2)
+		if (pv->dev.vq[i].started)
+			n += rx_ring(pv, &pv->dev.vq[i], budget);
+	if (unlikely(pv->dev.broken))
+		disconnect(pv);
+	return n;
+}
+
+/* The guest RX rings frames can go to now; returns how many. */
+static unsigned int active_rx_rings(struct port_vhost *pv, struct vu_vq **out)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i += 2)
+		if (pv->dev.vq[i].started && pv->dev.vq[i].enabled)
+			out[n++] = &pv->dev.vq[i];
+	return n;
+}
+
+/* Deliver one packet; false if the ring is out of buffers (keep it queued). */
+static bool tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
+{
+	struct port *port = &pv->port;
+	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
+				      vu_dev_has(&pv->dev, VIRTIO_NET_F_MRG_RXBUF));
+
+	if (likely(rc == 0)) {
+		port->stats.tx_packets++;
+		port->stats.tx_bytes += p->len;
+		pv->q[vq->index].packets++;
+		pv->q[vq->index].bytes += p->len;
+		packet_free(p);
+		return true;
+	}
+	if (rc == -ENOBUFS)
+		return false;
+	if (rc == -EIO) {
+		port_drop(port, DROP_INVALID_DESC, 1);
+		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vq->vr.fault);
+	} else {
+		port_drop(port, DROP_NO_RX_BUFFER, 1);
+	}
+	packet_free(p);
+	return true;
+}
+
+static unsigned int vhost_tx(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	struct vu_vq *ring[VU_MAX_QUEUE_PAIRS];
+	uint32_t touched = 0;
+	unsigned int nrings, i, n = 0;
+
+	nrings = pv->sock >= 0 ? active_rx_rings(pv, ring) : 0;
+	if (!nrings) {
+		port_drop(port, DROP_PORT_DOWN, link_flush(&port->tx));
+		return 0;
+	}
+	while (!link_empty(&port->tx) && !pv->dev.broken) {
+		struct packet *p = link_peek(&port->tx, 0);
+		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
+
+		if (!tx_one(pv, ring[r], p))
+			break;
+		link_get(&port->tx);
+		touched |= 1u << r;
+		n++;
+	}
+	for (i = 0; i < nrings; i++)
+		if (touched & (1u << i) && vring_publish(&ring[i]->vr))
+			vring_notify(&ring[i]->vr);
+	if (unlikely(pv->dev.broken))
+		disconnect(pv);
+	return n;
+}
+
+/* ---- sleeping ----------------------------------------------------------- */
+
+static bool vhost_sleep_prepare(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	bool pending = false;
+	unsigned int i;
+
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++) {
+		struct vu_vq *vq = &pv->dev.vq[i];
+		int avail;
+
+		if (!vq->started)
+			continue;
+		if (vq->polled)
+			return true;	/* no kick will come: keep polling */
+		vring_kick_enable(&vq->vr, true);
+		avail = vring_avail_count(&vq->vr);
+		if (avail && (is_guest_tx(i) || !link_empty(&port->tx)))
+			pending = true;
+	}
+	return pending;
+}
+
+static void vhost_sleep_finish(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i;
+
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++)
+		if (pv->dev.vq[i].started)
+			vring_kick_enable(&pv->dev.vq[i].vr, false);
+}
+
+/* ---- setup and reporting ------------------------------------------------ */
+
+static const char *state_name(const struct port_vhost *pv)
+{
+	if (pv->sock < 0)
+		return pv->client ? "connecting" : "listening";
+	return pv->port.up ? "running" : "connected";
+}
+
+static void vhost_show(struct port *port, FILE *out)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i;
+
+	fprintf(out, "  vhost-user %s%s: %s, %llu connections, features %#llx, "
+		"protocol %#llx, header %u bytes\n", pv->path,
+		pv->client ? " (client)" : "", state_name(pv),
+		(unsigned long long)pv->connects,
+		(unsigned long long)pv->dev.features,
+		(unsigned long long)pv->dev.protocol_features, pv->dev.hdr_len);
+	if (pv->faults)
+		fprintf(out, "  closed %llu times for a broken rule, last: %s\n",
+			(unsigned long long)pv->faults, pv->last_fault);
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++) {
+		const struct vu_vq *vq = &pv->dev.vq[i];
+
+		if (!vq->started && !pv->q[i].packets)
+			continue;
+		fprintf(out, "  queue %u %s: %s%s size %u, %llu packets %llu bytes\n",
+			i / 2, is_guest_tx(i) ? "rx" : "tx",
+			vq->started ? "started" : "stopped",
+			vq->enabled ? " enabled" : " disabled", vq->num,
+			(unsigned long long)pv->q[i].packets,
+			(unsigned long long)pv->q[i].bytes);
+	}
+}
+
+static void vhost_destroy(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+
+	disconnect(pv);
+	evloop_timer_cancel(&pv->retry);
+	if (pv->listen_fd >= 0) {
+		evloop_del(&pv->listen_ev);
+		close(pv->listen_fd);
+		unlink(pv->path);
+	}
+	free(pv);
+}
+
+static const struct port_ops vhost_ops = {
+	.type = "vhost-user",
+	.start = vhost_start,
+	.rx = vhost_rx,
+	.tx = vhost_tx,
+	.sleep_prepare = vhost_sleep_prepare,
+	.sleep_finish = vhost_sleep_finish,
+	.show = vhost_show,
+	.destroy = vhost_destroy,
+};
+
+/* One ",option" of a vhost-user spec. */
+static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp,
+			char *why, size_t whylen)
+{
+	char *end;
+
+	if (!strcmp(opt, "client")) {
+		pv->client = true;
+	} else if (!strcmp(opt, "server")) {
+		pv->client = false;
+	} else if (!strncmp(opt, "queues=", 7)) {
+		unsigned long v = strtoul(opt + 7, &end, 10);
+
+		if (*end || v < 1 || v > VU_MAX_QUEUE_PAIRS) {
+			snprintf(why, whylen, "queues must be 1..%d",
+				 VU_MAX_QUEUE_PAIRS);
+			return -EINVAL;
+		}
+		*qp = (unsigned int)v;
+	} else {
+		snprintf(why, whylen, "unknown option '%s' (known: client, "
+			 "server, queues=N)", opt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * port_vhost_create() - a vhost-user port from "PATH[,client][,queues=N]"
+ * @name:	port name
+ * @args:	the part after "vhost-user:"
+ * @out:	the new port
+ * @why:	reason on failure
+ * @whylen:	size of @why
+ *
+ * Return: 0 or -errno
+ */
+int port_vhost_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen)
+{
+	unsigned int qp = DEFAULT_QUEUE_PAIRS;
+	struct port_vhost *pv;
+	char buf[256], *opt, *save;
+	int rc = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) || !*buf) {
+		snprintf(why, whylen, "port %s: expected vhost-user:PATH[,client][,queues=N]",
+			 name);
+		return -EINVAL;
+	}
+	pv = calloc(1, sizeof(*pv));
+	if (!pv)
+		return -ENOMEM;
+	port_init(&pv->port, name, &vhost_ops);
+	opt = strtok_r(buf, ",", &save);
+	if (strlen(opt) >= sizeof(pv->path)) {
+		snprintf(why, whylen, "port %s: socket path too long", name);
+		rc = -ENAMETOOLONG;
+	}
+	snprintf(pv->path, sizeof(pv->path), "%s", opt);
+	while (!rc && (opt = strtok_r(NULL, ",", &save)))
+		rc = parse_option(pv, opt, &qp, why, whylen);
+	if (rc) {
+		free(pv);
+		return rc;
+	}
+	pv->listen_fd = pv->sock = -1;
+	pv->listen_ev.fd = pv->sock_ev.fd = -1;
+	vu_dev_init(&pv->dev, pv->port.name, qp, &vhost_dev_ops, pv);
+	*out = &pv->port;
+	return 0;
+}
