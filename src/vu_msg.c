@@ -95,7 +95,7 @@ static ssize_t read_some(int sock, struct vu_msg *m, void *buf, size_t len)
 	};
 	ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
-	if (n > 0 || mh.msg_controllen)
+	if (n > 0)
 		take_fds(m, &mh);
 	return n;
 }
