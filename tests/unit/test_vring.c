@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/* test_vring.c - split ring walking, validation and completion */
+#include <errno.h>
+#include <sys/eventfd.h>
+
+#include "fakemem.h"
+#include "packet.h"
+#include "unit.h"
+#include "virtio_net.h"
+
+static struct vring_chain chain[2];
+
+/* A TX buffer: 12-byte zero header then @len frame bytes of a pattern. */
+static uint64_t tx_buffer(struct fake *f, uint32_t len)
+{
+	uint64_t gpa = fake_alloc(f, 12 + len);
+	uint8_t *b = fake_ptr(f, gpa);
+	uint32_t i;
+
+	memset(b, 0, 12);
+	for (i = 0; i < len; i++)
+		b[12 + i] = (uint8_t)(i * 7 + 1);
+	return gpa;
+}
+
+static bool frame_ok(const uint8_t *d, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		if (d[i] != (uint8_t)(i * 7 + 1))
+			return false;
+	return true;
+}
+
+TEST(tx_single_descriptor)
+{
+	struct fake f;
+	struct packet *p;
+
+	fake_init(&f, 256, false);
+	fake_set_desc(&f, 0, tx_buffer(&f, 60), 72, 0, 0);
+	fake_publish(&f, 0);
+	CHECK_EQ(vring_avail_count(&f.vr), 1);
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	CHECK_EQ(chain[0].len, 72);
+	p = packet_alloc();
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), 0);
+	CHECK_EQ(p->len, 60);
+	CHECK(frame_ok(p->data, 60));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(tx_header_in_own_descriptors)
+{
+	struct fake f;
+	uint64_t buf, b;
+	struct packet *p;
+
+	fake_init(&f, 256, false);
+	buf = tx_buffer(&f, 100);
+	b = buf;
+	/* Header split over two descriptors (7 + 5 bytes), then the frame. */
+	fake_set_desc(&f, 5, b, 7, VRING_DESC_F_NEXT, 9);
+	fake_set_desc(&f, 9, b + 7, 5, VRING_DESC_F_NEXT, 2);
+	fake_set_desc(&f, 2, b + 12, 100, 0, 0);
+	fake_publish(&f, 5);
+	CHECK_EQ(vring_avail_count(&f.vr), 1);
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	CHECK_EQ(chain[0].niov, 3);
+	p = packet_alloc();
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), 0);
+	CHECK_EQ(p->len, 100);
+	CHECK(frame_ok(p->data, 100));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(tx_indirect_table)
+{
+	struct fake f;
+	uint64_t table, buf;
+	struct vring_desc *t;
+	struct packet *p;
+
+	fake_init(&f, 256, false);
+	buf = tx_buffer(&f, 200);
+	table = fake_alloc(&f, 3 * 16);
+	t = fake_ptr(&f, table);
+	t[0] = (struct vring_desc){ buf, 12, VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct vring_desc){ buf + 12, 100, VRING_DESC_F_NEXT, 2 };
+	t[2] = (struct vring_desc){ buf + 112, 100, 0, 0 };
+	fake_set_desc(&f, 3, table, 48, VRING_DESC_F_INDIRECT, 0);
+	fake_publish(&f, 3);
+	CHECK_EQ(vring_avail_count(&f.vr), 1);
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	p = packet_alloc();
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), 0);
+	CHECK_EQ(p->len, 200);
+	CHECK(frame_ok(p->data, 200));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+/* Pop one chain at @head and expect a guest fault. */
+static void expect_fault(struct fake *f, uint16_t head, bool writable)
+{
+	fake_publish(f, head);
+	CHECK_EQ(vring_avail_count(&f->vr), 1);
+	CHECK_EQ(vring_pop(&f->vr, &chain[0], writable), -EIO);
+	CHECK(f->vr.fault != NULL);
+}
+
+TEST(fault_descriptor_loop)
+{
+	struct fake f;
+	uint64_t b;
+
+	fake_init(&f, 8, false);
+	b = tx_buffer(&f, 64);
+	fake_set_desc(&f, 0, b, 20, VRING_DESC_F_NEXT, 1);
+	fake_set_desc(&f, 1, b, 20, VRING_DESC_F_NEXT, 0);
+	expect_fault(&f, 0, false);
+	fake_destroy(&f);
+}
+
+TEST(fault_head_and_next_out_of_range)
+{
+	struct fake f;
+	uint64_t b;
+
+	fake_init(&f, 8, false);
+	expect_fault(&f, 8, false);
+	b = tx_buffer(&f, 64);
+	fake_set_desc(&f, 1, b, 20, VRING_DESC_F_NEXT, 200);
+	expect_fault(&f, 1, false);
+	fake_destroy(&f);
+}
+
+TEST(fault_outside_memory)
+{
+	struct fake f;
+
+	fake_init(&f, 8, false);
+	fake_set_desc(&f, 0, 0x1000, 64, 0, 0);		/* below region 0 */
+	expect_fault(&f, 0, false);
+	fake_set_desc(&f, 1, FAKE_GPA + 2 * FAKE_HALF - 10, 64, 0, 0); /* past end */
+	expect_fault(&f, 1, false);
+	fake_set_desc(&f, 2, FAKE_GPA, 0xffffffff, 0, 0);
+	expect_fault(&f, 2, false);
+	fake_set_desc(&f, 3, 0xfffffffffffffff0ull, 64, 0, 0);	/* wraps */
+	expect_fault(&f, 3, false);
+	fake_destroy(&f);
+}
+
+TEST(buffer_across_region_edge_is_split)
+{
+	struct fake f;
+	uint64_t gpa = FAKE_GPA + FAKE_HALF - 40;
+	uint8_t *b;
+	struct packet *p;
+	uint32_t i;
+
+	fake_init(&f, 8, false);
+	b = fake_ptr(&f, gpa);
+	memset(b, 0, 12);
+	for (i = 0; i < 100; i++)
+		b[12 + i] = (uint8_t)(i * 7 + 1);
+	fake_set_desc(&f, 0, gpa, 112, 0, 0);
+	fake_publish(&f, 0);
+	CHECK_EQ(vring_avail_count(&f.vr), 1);
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	CHECK_EQ(chain[0].niov, 2);
+	CHECK_EQ(chain[0].iov[0].iov_len, 40);
+	p = packet_alloc();
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), 0);
+	CHECK(frame_ok(p->data, 100));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(fault_indirect_rules)
+{
+	struct fake f;
+	uint64_t table, b;
+	struct vring_desc *t;
+
+	fake_init(&f, 8, false);
+	b = tx_buffer(&f, 64);
+	table = fake_alloc(&f, 64);
+	t = fake_ptr(&f, table);
+	t[0] = (struct vring_desc){ b, 76, 0, 0 };
+	fake_set_desc(&f, 0, table, 17, VRING_DESC_F_INDIRECT, 0); /* not 16n */
+	expect_fault(&f, 0, false);
+	fake_set_desc(&f, 1, table, 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 2);
+	expect_fault(&f, 1, false);
+	t[0] = (struct vring_desc){ table, 16, VRING_DESC_F_INDIRECT, 0 }; /* nested */
+	fake_set_desc(&f, 2, table, 16, VRING_DESC_F_INDIRECT, 0);
+	expect_fault(&f, 2, false);
+	fake_set_desc(&f, 3, FAKE_GPA + 2 * FAKE_HALF - 8, 16, VRING_DESC_F_INDIRECT, 0);
+	expect_fault(&f, 3, false);
+	fake_destroy(&f);
+}
+
+TEST(fault_direction)
+{
+	struct fake f;
+	uint64_t b;
+
+	fake_init(&f, 8, false);
+	b = tx_buffer(&f, 64);
+	fake_set_desc(&f, 0, b, 76, VRING_DESC_F_WRITE, 0);
+	expect_fault(&f, 0, false);	/* device-writable in a TX chain */
+	fake_set_desc(&f, 1, b, 76, 0, 0);
+	expect_fault(&f, 1, true);	/* read-only in an RX chain */
+	fake_destroy(&f);
+}
+
+TEST(fault_avail_index_jump)
+{
+	struct fake f;
+
+	fake_init(&f, 8, false);
+	fake_avail(&f)->idx = 9;
+	CHECK_EQ(vring_avail_count(&f.vr), -EIO);
+	fake_avail(&f)->idx = 8;
+	CHECK_EQ(vring_avail_count(&f.vr), 8);
+	fake_destroy(&f);
+}
+
+TEST(tx_short_chain_is_a_runt)
+{
+	struct fake f;
+	struct packet *p;
+
+	fake_init(&f, 8, false);
+	fake_set_desc(&f, 0, tx_buffer(&f, 10), 11, 0, 0);	/* < header */
+	fake_set_desc(&f, 1, tx_buffer(&f, 10), 22, 0, 0);	/* < header + 14 */
+	fake_publish(&f, 0);
+	fake_publish(&f, 1);
+	CHECK_EQ(vring_avail_count(&f.vr), 2);
+	p = packet_alloc();
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), -EINVAL);
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), -EINVAL);
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+/* Post @n receive buffers of @size bytes each; returns the first GPA. */
+static uint64_t post_rx(struct fake *f, unsigned int n, uint32_t size)
+{
+	uint64_t first = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t gpa = fake_alloc(f, size);
+		uint16_t d = (uint16_t)((f->avail_idx) % f->num);
+
+		if (!i)
+			first = gpa;
+		fake_set_desc(f, d, gpa, size, VRING_DESC_F_WRITE, 0);
+		fake_publish(f, d);
+	}
+	return first;
+}
+
+static struct packet *pattern_packet(uint16_t len)
+{
+	struct packet *p = packet_alloc();
+	uint16_t i;
+
+	for (i = 0; i < len; i++)
+		p->data[i] = (uint8_t)(i * 7 + 1);
+	p->len = len;
+	return p;
+}
+
+TEST(rx_mergeable_spans_buffers)
+{
+	struct fake f;
+	struct packet *p = pattern_packet(3000);
+	uint8_t out[3012];
+	uint64_t gpa;
+	unsigned int i, off = 0;
+
+	fake_init(&f, 16, false);
+	gpa = post_rx(&f, 4, 1024);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK(vring_publish(&f.vr));
+	CHECK_EQ(fake_used(&f)->idx, 3);
+	for (i = 0; i < 3; i++) {
+		struct vring_used_elem *e = &fake_used(&f)->ring[i];
+
+		CHECK_EQ(e->len, i < 2 ? 1024 : 3012 - 2048);
+		memcpy(out + off, fake_ptr(&f, gpa + i * 1024ull), e->len);
+		off += e->len;
+	}
+	CHECK_EQ(((struct virtio_net_hdr *)out)->num_buffers, 3);
+	CHECK(frame_ok(out + 12, 3000));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(rx_mergeable_too_few_buffers_rewinds)
+{
+	struct fake f;
+	struct packet *p = pattern_packet(3000);
+
+	fake_init(&f, 16, false);
+	post_rx(&f, 2, 1024);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), -ENOBUFS);
+	CHECK_EQ(f.vr.last_avail, 0);
+	CHECK_EQ(f.vr.used_idx, 0);
+	CHECK(!vring_publish(&f.vr));
+	post_rx(&f, 1, 1024);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK_EQ(f.vr.used_idx, 3);
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(rx_single_buffer_too_small_is_kept)
+{
+	struct fake f;
+	struct packet *big = pattern_packet(1500), *small = pattern_packet(60);
+	uint64_t gpa;
+
+	fake_init(&f, 16, false);
+	gpa = post_rx(&f, 1, 1000);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, big, 12, false), -EMSGSIZE);
+	CHECK_EQ(f.vr.last_avail, 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, small, 12, false), 0);
+	vring_publish(&f.vr);
+	CHECK_EQ(fake_used(&f)->ring[0].len, 72);
+	CHECK(frame_ok(fake_ptr(&f, gpa + 12), 60));
+	packet_free(big);
+	packet_free(small);
+	fake_destroy(&f);
+}
+
+TEST(index_wraparound_at_65535)
+{
+	struct fake f;
+	unsigned int i;
+	struct packet *p;
+
+	fake_init(&f, 4, false);
+	/* Pretend 65534 chains went by: used and avail sit just below wrap. */
+	fake_used(&f)->idx = 65534;
+	f.avail_idx = 65534;
+	fake_avail(&f)->idx = 65534;
+	f.vr.used_idx = f.vr.used_published = f.vr.last_avail = 65534;
+	p = packet_alloc();
+	for (i = 0; i < 6; i++) {
+		fake_set_desc(&f, (uint16_t)(i % 4), tx_buffer(&f, 50), 62, 0, 0);
+		fake_publish(&f, (uint16_t)(i % 4));
+		CHECK_EQ(vring_avail_count(&f.vr), 1);
+		CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+		CHECK_EQ(chain[0].head, i % 4);
+		CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), 0);
+		vring_push(&f.vr, chain[0].head, 0);
+		vring_publish(&f.vr);
+	}
+	CHECK_EQ(fake_used(&f)->idx, 4);	/* 65534 + 6 wraps to 4 */
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(event_idx_arithmetic)
+{
+	CHECK(vring_need_event(0, 1, 0));
+	CHECK(!vring_need_event(1, 1, 0));
+	CHECK(vring_need_event(65535, 0, 65535));	/* across the wrap */
+	CHECK(vring_need_event(65534, 2, 65530));
+	CHECK(!vring_need_event(3, 2, 65530));
+	CHECK(vring_need_event(5, 10, 0));
+	CHECK(!vring_need_event(10, 10, 0));
+}
+
+static uint64_t calls(int fd)
+{
+	eventfd_t v = 0;
+
+	if (eventfd_read(fd, &v) < 0)
+		return 0;
+	return v;
+}
+
+TEST(event_idx_interrupt_suppression)
+{
+	struct fake f;
+	int fd = eventfd(0, EFD_NONBLOCK);
+
+	fake_init(&f, 8, true);
+	f.vr.call_fd = fd;
+	*(uint16_t *)&fake_avail(&f)->ring[8] = 1;	/* used_event: after 2nd */
+	vring_push(&f.vr, 0, 0);
+	vring_publish(&f.vr);
+	vring_notify(&f.vr);
+	CHECK_EQ(calls(fd), 1);		/* the first notify always signals */
+	vring_push(&f.vr, 1, 0);
+	vring_publish(&f.vr);
+	vring_notify(&f.vr);
+	CHECK_EQ(calls(fd), 1);		/* used idx passed used_event = 1 */
+	vring_push(&f.vr, 2, 0);
+	vring_publish(&f.vr);
+	vring_notify(&f.vr);
+	CHECK_EQ(calls(fd), 0);		/* guest did not ask again */
+	close(fd);
+	fake_destroy(&f);
+}
+
+TEST(no_interrupt_flag_without_event_idx)
+{
+	struct fake f;
+	int fd = eventfd(0, EFD_NONBLOCK);
+
+	fake_init(&f, 8, false);
+	f.vr.call_fd = fd;
+	fake_avail(&f)->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	vring_push(&f.vr, 0, 0);
+	vring_publish(&f.vr);
+	vring_notify(&f.vr);
+	CHECK_EQ(calls(fd), 0);
+	fake_avail(&f)->flags = 0;
+	vring_notify(&f.vr);
+	CHECK_EQ(calls(fd), 1);
+	close(fd);
+	fake_destroy(&f);
+}
+
+TEST(kick_suppression)
+{
+	struct fake f;
+
+	fake_init(&f, 8, false);
+	vring_kick_enable(&f.vr, false);
+	CHECK_EQ(fake_used(&f)->flags, VRING_USED_F_NO_NOTIFY);
+	vring_kick_enable(&f.vr, true);
+	CHECK_EQ(fake_used(&f)->flags, 0);
+	fake_destroy(&f);
+	fake_init(&f, 8, true);
+	f.vr.last_avail = 5;
+	vring_kick_enable(&f.vr, true);
+	CHECK_EQ(*(uint16_t *)&fake_used(&f)->ring[8], 5);
+	fake_destroy(&f);
+}
+
+static void setup(void) __attribute__((constructor));
+static void setup(void)
+{
+	if (packet_pool_init(64))
+		abort();
+}
+
+UNIT_MAIN(T(tx_single_descriptor), T(tx_header_in_own_descriptors),
+	  T(tx_indirect_table), T(fault_descriptor_loop),
+	  T(fault_head_and_next_out_of_range), T(fault_outside_memory),
+	  T(buffer_across_region_edge_is_split), T(fault_indirect_rules),
+	  T(fault_direction), T(fault_avail_index_jump),
+	  T(tx_short_chain_is_a_runt), T(rx_mergeable_spans_buffers),
+	  T(rx_mergeable_too_few_buffers_rewinds),
+	  T(rx_single_buffer_too_small_is_kept), T(index_wraparound_at_65535),
+	  T(event_idx_arithmetic), T(event_idx_interrupt_suppression),
+	  T(no_interrupt_flag_without_event_idx), T(kick_suppression))
