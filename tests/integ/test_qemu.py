@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""vmswitch with real QEMU 7.2 guests (TCG, Debian cloud kernel, busybox).
+
+Each test boots its own guests on its own vmswitch; guests are 10.0.0.N/24
+with MAC 52:54:00:00:00:0N.
+"""
+
+import os
+import shutil
+import sys
+import threading
+import time
+from contextlib import ExitStack
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from guest import Guest  # noqa: E402
+from switch import Switch  # noqa: E402
+from testlib import check, main, test  # noqa: E402
+
+RUN = "/tmp/vmsw-qemu"
+
+
+def sock_dir(name):
+    path = os.path.join(RUN, name)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def ip(n):
+    return f"10.0.0.{n}"
+
+
+def guest(stack, d, n, **kw):
+    """Boot guest n on d/vmN.sock (QEMU is the client unless server=True)."""
+    g = Guest(f"g{n}-{os.path.basename(d)}", os.path.join(d, f"vm{n}.sock"),
+              f"52:54:00:00:00:{n:02x}", f"{ip(n)}/24", **kw)
+    stack.enter_context(g)
+    return g
+
+
+def switch(stack, d, n, name, client=False, args=()):
+    opt = ",client" if client else ""
+    ports = [f"vm{i}=vhost-user:{d}/vm{i}.sock{opt}" for i in range(1, n + 1)]
+    return stack.enter_context(Switch(ports, name=name, args=args))
+
+
+def no_loss(g, target, count=20):
+    sent, got = g.ping(target, count=count, interval=0.1)
+    check(sent == count and got == count, f"{g.name} -> {target}: {got}/{sent} replies")
+
+
+@test
+def two_guests_ping_and_iperf3():
+    d = sock_dir("two")
+    with ExitStack() as s:
+        sw = switch(s, d, 2, "two")
+        g1, g2 = guest(s, d, 1), guest(s, d, 2)
+        g1.wait_ready()
+        g2.wait_ready()
+        no_loss(g1, ip(2))
+        no_loss(g2, ip(1))
+        g2.iperf3_server()
+        up = g1.iperf3_client(ip(2), seconds=4)
+        down = g1.iperf3_client(ip(2), seconds=4, reverse=True)
+        print(f"  iperf3 g1->g2 {up['bits_per_second'] / 1e6:.0f} Mbit/s, "
+              f"g2->g1 {down['bits_per_second'] / 1e6:.0f} Mbit/s")
+        check(up["bits_per_second"] > 1e6 and down["bits_per_second"] > 1e6,
+              "iperf3 throughput below 1 Mbit/s")
+        st = sw.stats()["ports"]
+        check(st["vm1"]["tx_packets"] > 1000 and st["vm2"]["tx_packets"] > 1000,
+              f"counters did not see the traffic: {st}")
+        check(not st["vm1"]["drops"].get("invalid_descriptor"), "guest flagged as broken")
+
+
+@test
+def three_guests_unicast_not_flooded():
+    d = sock_dir("three")
+    with ExitStack() as s:
+        sw = switch(s, d, 3, "three")
+        gs = [guest(s, d, n) for n in (1, 2, 3)]
+        for g in gs:
+            g.wait_ready()
+        no_loss(gs[0], ip(2), count=5)	# learns g1 and g2
+        before = sw.stats()
+        no_loss(gs[0], ip(2), count=50)
+        after = sw.stats()
+        third = after["ports"]["vm3"]["tx_packets"] - before["ports"]["vm3"]["tx_packets"]
+        uni = after["switch"]["unicast"] - before["switch"]["unicast"]
+        print(f"  100 unicast frames g1<->g2: {uni} switched as unicast, {third} reached g3")
+        check(uni >= 100, f"only {uni} frames switched as known unicast")
+        check(third < 10, f"{third} frames of a g1<->g2 exchange reached g3")
+        check(after["switch"]["macs"] >= 2, "MAC table did not learn")
+
+
+@test
+def multiqueue_guest_uses_two_queue_pairs():
+    d = sock_dir("mq")
+    with ExitStack() as s:
+        sw = switch(s, d, 2, "mq")
+        g1 = guest(s, d, 1, queues=2)
+        g2 = guest(s, d, 2, queues=2)
+        g1.wait_ready()
+        g2.wait_ready()
+        for g in (g1, g2):
+            g.run("ethtool -L eth0 combined 2", check=True)
+        no_loss(g1, ip(2))
+        g2.iperf3_server()
+        g1.iperf3_client(ip(2), seconds=4, parallel=8)
+        q = sw.stats()["ports"]["vm1"]["queues"]
+        print(f"  vm1 queue counters: {q}")
+        check(q.get((0, "rx"), 0) > 0 and q.get((1, "rx"), 0) > 0,
+              f"guest did not transmit on both queues: {q}")
+        check(q.get((0, "tx"), 0) > 0 and q.get((1, "tx"), 0) > 0,
+              f"switch did not deliver on both queues: {q}")
+
+
+@test
+def guest_reboot_while_other_pings():
+    d = sock_dir("reboot")
+    with ExitStack() as s:
+        switch(s, d, 2, "reboot")
+        g1, g2 = guest(s, d, 1), guest(s, d, 2)
+        g1.wait_ready()
+        g2.wait_ready()
+        no_loss(g1, ip(2), count=5)
+        during = []
+        t = threading.Thread(target=lambda: during.append(
+            g1.ping(ip(2), count=150, interval=0.2, wait=1)))
+        t.start()
+        time.sleep(2)
+        g2.reboot()
+        t.join()
+        print(f"  g1 pinged through g2's reboot: {during[0][1]}/{during[0][0]} replies")
+        check(during and during[0][1] > 0, "no replies at all while rebooting")
+        no_loss(g1, ip(2))
+        no_loss(g2, ip(1))
+
+
+@test
+def switch_killed_and_restarted_under_running_guests():
+    d = sock_dir("restart")
+    with ExitStack() as s:
+        sw = switch(s, d, 2, "restart")
+        g1 = guest(s, d, 1, reconnect=True)
+        g2 = guest(s, d, 2, reconnect=True)
+        g1.wait_ready()
+        g2.wait_ready()
+        no_loss(g1, ip(2), count=5)
+        sw.kill()
+        time.sleep(1)
+        sw.start()
+        deadline = time.monotonic() + 40
+        got = 0
+        while time.monotonic() < deadline and not got:
+            got = g1.ping(ip(2), count=2, interval=0.5)[1]
+        check(got > 0, "no ping reply within 40 s of the restart")
+        no_loss(g1, ip(2))
+        no_loss(g2, ip(1))
+
+
+@test
+def switch_as_client_of_qemu_server_sockets():
+    d = sock_dir("client")
+    with ExitStack() as s:
+        g1 = guest(s, d, 1, server=True)
+        g2 = guest(s, d, 2, server=True)
+        time.sleep(1)
+        switch(s, d, 2, "client", client=True)
+        g1.wait_ready()
+        g2.wait_ready()
+        no_loss(g1, ip(2))
+        no_loss(g2, ip(1))
+
+
+if __name__ == "__main__":
+    main()
