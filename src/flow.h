@@ -35,7 +35,9 @@ static inline uint32_t flow_hash(struct packet *p)
 	}
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ull;
-	p->hash = (uint32_t)(h >> 32) | 1;
+	p->hash = (uint32_t)(h >> 32);
+	if (!p->hash)
+		p->hash = 1;	/* 0 means "not computed" */
 	return p->hash;
 }
 

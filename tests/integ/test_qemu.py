@@ -90,7 +90,7 @@ def three_guests_unicast_not_flooded():
         uni = after["switch"]["unicast"] - before["switch"]["unicast"]
         print(f"  100 unicast frames g1<->g2: {uni} switched as unicast, {third} reached g3")
         check(uni >= 100, f"only {uni} frames switched as known unicast")
-        check(third < 10, f"{third} frames of a g1<->g2 exchange reached g3")
+        check(third < 30, f"{third} frames of a g1<->g2 exchange reached g3")
         check(after["switch"]["macs"] >= 2, "MAC table did not learn")
 
 
@@ -110,10 +110,10 @@ def multiqueue_guest_uses_two_queue_pairs():
         g1.iperf3_client(ip(2), seconds=4, parallel=8)
         q = sw.stats()["ports"]["vm1"]["queues"]
         print(f"  vm1 queue counters: {q}")
-        check(q.get((0, "rx"), 0) > 0 and q.get((1, "rx"), 0) > 0,
-              f"guest did not transmit on both queues: {q}")
-        check(q.get((0, "tx"), 0) > 0 and q.get((1, "tx"), 0) > 0,
-              f"switch did not deliver on both queues: {q}")
+        for d in ("rx", "tx"):
+            a, b = q.get((0, d), 0), q.get((1, d), 0)
+            check(min(a, b) > 0.05 * (a + b),
+                  f"{d} traffic not spread over both queue pairs: {q}")
 
 
 @test
