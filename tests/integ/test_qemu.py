@@ -92,6 +92,11 @@ def three_guests_unicast_not_flooded():
         check(uni >= 100, f"only {uni} frames switched as known unicast")
         check(third < 30, f"{third} frames of a g1<->g2 exchange reached g3")
         check(after["switch"]["macs"] >= 2, "MAC table did not learn")
+        cpu = sw.cpu_seconds()
+        time.sleep(5)
+        idle = (sw.cpu_seconds() - cpu) / 5
+        print(f"  idle with three guests attached: {idle * 100:.1f}% of a core")
+        check(idle < 0.05, f"idle switch used {idle * 100:.0f}% of a core")
 
 
 @test

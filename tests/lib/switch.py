@@ -101,6 +101,12 @@ class Switch:
             time.sleep(0.05)
         raise TimeoutError("vmswitch printed no counters")
 
+    def cpu_seconds(self):
+        """User + system CPU time the process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self):
         """SIGKILL, as a crash would."""
         if self.alive():
