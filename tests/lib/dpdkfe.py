@@ -53,7 +53,7 @@ class VirtioUserPmd:
                     self.buf += text
 
     def start(self, timeout=60):
-        ensure_packages(["dpdk"])
+        ensure_packages(["dpdk", "dpdk-dev"])
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)

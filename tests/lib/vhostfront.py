@@ -914,7 +914,8 @@ class NetDevice:
         offered = self.fe.get_features()
         self.features = offered & self.wanted_features
         if self.has(VHOST_USER_F_PROTOCOL_FEATURES):
-            self.protocol_features = self.fe.get_protocol_features() & self.wanted_protocol_features
+            offered_protocol = self.fe.get_protocol_features()
+            self.protocol_features = offered_protocol & self.wanted_protocol_features
             self.fe.set_protocol_features(self.protocol_features)
         if self.queue_pairs > 1:
             protocol_mq = self.protocol_features & bit(VHOST_USER_PROTOCOL_F_MQ)
@@ -926,10 +927,12 @@ class NetDevice:
             self.queue_num = self.fe.get_queue_num()
 
     def _check_ack(self, what, ack):
+        """Raise if a REPLY_ACK ack reports failure."""
         if ack:
             raise VhostUserError(f"back-end nacked {what} with {ack}")
 
     def _enable_rings(self):
+        """SET_VRING_ENABLE(1) for the enabled pairs (only with PROTOCOL_FEATURES)."""
         if self.has(VHOST_USER_F_PROTOCOL_FEATURES):
             for pair in range(self.enabled_pairs):
                 self.fe.set_vring_enable(2 * pair, 1)
@@ -970,9 +973,12 @@ class NetDevice:
         self._rx_partial = [None] * self.queue_pairs
         for pair in range(self.enabled_pairs):
             self.post_rx_buffers(queue=pair)
+        # Barrier: DPDK declares the device ready inside the handler of the last
+        # set-up message; frames sent before that are dropped.
         self.fe.sync()
 
     def _vring(self, index):
+        """The SplitVirtqueue behind global vring number index."""
         pair, is_tx = divmod(index, 2)
         return (self.tx if is_tx else self.rx)[pair]
 
