@@ -72,7 +72,9 @@ static int region_map(struct guest_region *r, const struct guest_region_desc *d,
 	r->qva = d->qva;
 	r->map = map;
 	r->map_len = len;
+	r->page = blk;
 	r->host = (uint8_t *)map + d->mmap_offset;
+	guest_mem_track(r);
 	return 0;
 }
 
@@ -115,8 +117,10 @@ void guest_mem_unmap(struct guest_mem *m)
 {
 	unsigned int i;
 
-	for (i = 0; i < m->nregions; i++)
+	for (i = 0; i < m->nregions; i++) {
+		guest_mem_untrack(&m->region[i]);
 		munmap(m->region[i].map, m->region[i].map_len);
+	}
 	memset(m, 0, sizeof(*m));
 }
 

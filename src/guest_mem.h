@@ -25,6 +25,7 @@ struct guest_region {
 	uint8_t *host;		/* our address of gpa */
 	void *map;		/* what mmap returned, for munmap */
 	uint64_t map_len;
+	uint64_t page;		/* page size of the backing file */
 };
 
 struct guest_mem {
@@ -43,6 +44,17 @@ struct guest_region_desc {
 int guest_mem_map(struct guest_mem *m, const struct guest_region_desc *desc,
 		  const int *fds, unsigned int n, char *why, size_t whylen);
 void guest_mem_unmap(struct guest_mem *m);
+int guest_mem_catch_sigbus(void);
+bool guest_mem_faulted(const struct guest_mem *m);
+void guest_mem_track(const struct guest_region *r);
+void guest_mem_untrack(const struct guest_region *r);
+
+/*
+ * Mappings that took a SIGBUS (the frontend shrank the file under us) and
+ * are still mapped. Nonzero is rare; only then is guest_mem_faulted() worth
+ * calling.
+ */
+extern volatile int guest_mem_faults;
 
 void *guest_mem_qva_range(const struct guest_mem *m, uint64_t qva, uint64_t len);
 void *guest_mem_gpa_range(const struct guest_mem *m, uint64_t gpa, uint64_t len);

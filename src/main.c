@@ -11,6 +11,7 @@
 #include "bridge.h"
 #include "datapath.h"
 #include "evloop.h"
+#include "guest_mem.h"
 #include "log.h"
 #include "packet.h"
 #include "port.h"
@@ -172,6 +173,7 @@ static void install_signals(void)
 	sa.sa_handler = on_dump;
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	guest_mem_catch_sigbus();
 }
 
 static int add_ports(struct bridge *b, const struct options *o)

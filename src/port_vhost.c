@@ -350,6 +350,8 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 	for (i = 1; i < 2 * pv->dev.max_queue_pairs && !pv->dev.broken; i += 2)
 		if (pv->dev.vq[i].started)
 			n += rx_ring(pv, &pv->dev.vq[i], budget);
+	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
+		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
 		disconnect(pv);
 	return n;
@@ -418,6 +420,8 @@ static unsigned int vhost_tx(struct port *port)
 	for (i = 0; i < nrings; i++)
 		if (touched & (1u << i) && vring_publish(&ring[i]->vr))
 			vring_notify(&ring[i]->vr);
+	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
+		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
 		disconnect(pv);
 	return n;

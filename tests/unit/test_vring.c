@@ -449,6 +449,30 @@ TEST(kick_suppression)
 	fake_destroy(&f);
 }
 
+TEST(truncated_guest_memory_is_survived)
+{
+	struct fake f;
+	struct packet *p;
+
+	fake_init(&f, 8, false);
+	CHECK_EQ(guest_mem_catch_sigbus(), 0);
+	fake_set_desc(&f, 0, FAKE_GPA + FAKE_HALF + 8192, 200, 0, 0);
+	fake_publish(&f, 0);
+	/* The frontend shrinks the file: the buffer is now past its end. */
+	CHECK_EQ(ftruncate(f.fd, 8192), 0);
+	CHECK_EQ(vring_avail_count(&f.vr), 1);
+	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
+	p = packet_alloc();
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p), 0);	/* reads zeros */
+	CHECK(guest_mem_faulted(&f.mem));
+	CHECK_EQ(guest_mem_faults, 1);
+	packet_free(p);
+	guest_mem_unmap(&f.mem);
+	CHECK_EQ(guest_mem_faults, 0);
+	munmap(f.view, 2 * FAKE_HALF);
+	close(f.fd);
+}
+
 static void setup(void) __attribute__((constructor));
 static void setup(void)
 {
@@ -465,4 +489,5 @@ UNIT_MAIN(T(tx_single_descriptor), T(tx_header_in_own_descriptors),
 	  T(rx_mergeable_too_few_buffers_rewinds),
 	  T(rx_single_buffer_too_small_is_kept), T(index_wraparound_at_65535),
 	  T(event_idx_arithmetic), T(event_idx_interrupt_suppression),
-	  T(no_interrupt_flag_without_event_idx), T(kick_suppression))
+	  T(no_interrupt_flag_without_event_idx), T(kick_suppression),
+	  T(truncated_guest_memory_is_survived))
