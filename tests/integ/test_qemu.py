@@ -144,6 +144,23 @@ def guest_reboot_while_other_pings():
 
 
 @test
+def guest_driver_reload_resumes_traffic():
+    d = sock_dir("reload")
+    with ExitStack() as s:
+        switch(s, d, 2, "reload")
+        g1, g2 = guest(s, d, 1), guest(s, d, 2)
+        g1.wait_ready()
+        g2.wait_ready()
+        no_loss(g1, ip(2), count=5)
+        # Unbinding the driver resets the rings; binding it again restarts them.
+        g2.run("rmmod virtio_net && insmod /lib/modules/virtio_net.ko && sleep 1 && "
+               f"ip addr add {ip(2)}/24 dev eth0 && ip link set eth0 up && sleep 2",
+               timeout=60, check=True)
+        no_loss(g1, ip(2))
+        no_loss(g2, ip(1))
+
+
+@test
 def switch_killed_and_restarted_under_running_guests():
     d = sock_dir("restart")
     with ExitStack() as s:
