@@ -10,6 +10,7 @@ byte for byte.
 """
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from dpdkfe import VirtioUserPmd  # noqa: E402
 from switch import Switch  # noqa: E402
-from testlib import check, main, test  # noqa: E402
+from testlib import check, main, skip, test  # noqa: E402
 from vhostfront import NetDevice, make_frame  # noqa: E402
 
 RUN = "/tmp/vmsw-dpdk"
@@ -35,7 +36,8 @@ def sockets(name, n=2):
 
 
 def label(v):
-    return f"mrg_rxbuf={v['mrg_rxbuf']} in_order={v['in_order']} queues={v['queues']}"
+    return (f"mrg_rxbuf={v['mrg_rxbuf']} in_order={v['in_order']} queues={v['queues']}"
+            + (" hugepages" if v.get("huge") else ""))
 
 
 def loop_counts(v):
@@ -93,6 +95,29 @@ def echo_intact(v):
         check(back == want, f"a {len(sent)}-byte frame came back changed "
                             f"({len(back)} bytes)")
     print(f"  {label(v)}: {len(got)} frames of 64/1518/9000 bytes came back intact")
+
+
+def hugepages_available(pages=256):
+    """Reserve 2 MiB hugepages if the kernel allows; True when enough are free."""
+    try:
+        with open("/proc/sys/vm/nr_hugepages") as f:
+            have = int(f.read())
+        if have < pages:
+            with open("/proc/sys/vm/nr_hugepages", "w") as f:
+                f.write(str(pages))
+        with open("/proc/meminfo") as f:
+            free = int(re.search(r"HugePages_Free:\s+(\d+)", f.read()).group(1))
+        return free >= 128
+    except (OSError, AttributeError):
+        return False
+
+
+@test
+def counts_hugepage_memory():
+    """Guest memory on hugetlbfs: regions with 2 MiB pages map and forward."""
+    if not hugepages_available():
+        skip("no 2 MiB hugepages can be reserved here")
+    loop_counts(dict(mrg_rxbuf=1, in_order=1, queues=1, huge=True))
 
 
 def make_tests():

@@ -22,13 +22,17 @@ class VirtioUserPmd:
     """testpmd whose ports are virtio_user devices on the given sockets."""
 
     def __init__(self, sockets, name="fe", mrg_rxbuf=1, in_order=1, queues=1,
-                 queue_size=256, macs=None, server=False, args=(), cores="0@0,1@1"):
+                 queue_size=256, macs=None, server=False, args=(), cores="0@0,1@1",
+                 huge=False):
         self.sockets, self.name = list(sockets), name
         self.devargs = (f"mrg_rxbuf={mrg_rxbuf},in_order={in_order},queues={queues},"
                         f"queue_size={queue_size}" + (",server=1" if server else ""))
         self.queues = queues
         self.macs = macs or [f"02:00:00:00:00:{0x10 + i:02x}" for i in range(len(sockets))]
         self.args, self.cores = list(args), cores
+        # Hugepage memory reaches the switch as a memfd on hugetlbfs (2 MiB pages).
+        self.mem = (["-m", "256", "--in-memory", "--single-file-segments"] if huge
+                    else ["--no-huge", "-m", "1024"])
         self.proc = None
         self.buf = ""
         self.lock = threading.Lock()
@@ -38,7 +42,7 @@ class VirtioUserPmd:
         vdevs = []
         for i, (sock, mac) in enumerate(zip(self.sockets, self.macs)):
             vdevs += ["--vdev", f"net_virtio_user{i},path={sock},mac={mac},{self.devargs}"]
-        return ["stdbuf", "-o0", "dpdk-testpmd", "--no-pci", "--no-huge", "-m", "1024",
+        return ["stdbuf", "-o0", "dpdk-testpmd", "--no-pci", *self.mem,
                 "--file-prefix", self.name, "--lcores", self.cores, *vdevs, "--",
                 "-i", "--nb-cores=1", f"--rxq={self.queues}", f"--txq={self.queues}",
                 "--total-num-mbufs=16384", *self.args]
