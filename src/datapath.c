@@ -148,9 +148,11 @@ void datapath_print_stats(struct datapath *dp, FILE *out)
 		(unsigned long long)b->fdb.stats.moved,
 		(unsigned long long)b->fdb.stats.aged,
 		(unsigned long long)b->fdb.stats.full);
-	fprintf(out, "datapath: %llu packets in busy passes, %.1f busy cycles/packet, "
-		"%.3f s busy, %.3f s process cpu, %llu passes, %llu sleeps\n",
+	fprintf(out, "datapath: %llu packets in busy passes, %llu busy cycles, "
+		"%.1f busy cycles/packet, %.3f s busy, %.3f s process cpu, "
+		"%llu passes, %llu sleeps\n",
 		(unsigned long long)s->busy_packets,
+		(unsigned long long)s->busy_cycles,
 		s->busy_packets ? (double)s->busy_cycles / s->busy_packets : 0.0,
 		(double)s->busy_cycles / cycles_per_second(), cpu_s,
 		(unsigned long long)s->passes, (unsigned long long)s->sleeps);

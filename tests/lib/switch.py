@@ -14,6 +14,7 @@ DROP_LINE = re.compile(r"^  drop (\S+) (\d+)")
 QUEUE_LINE = re.compile(r"^  queue (\d+) (rx|tx): .* (\d+) packets (\d+) bytes")
 SWITCH_LINE = re.compile(r"^switch: (\d+) unicast, (\d+) flooded, (\d+) filtered; "
                          r"mac table (\d+) entries")
+DATAPATH_LINE = re.compile(r"^datapath: (\d+) packets in busy passes, (\d+) busy cycles")
 FAULT_LINE = re.compile(r"^  closed (\d+) times for a broken rule, last: (.*)")
 
 
@@ -23,8 +24,9 @@ def binary():
 
 
 def parse_stats(text):
-    """Counters from a stats dump: {'ports': {name: {...}}, 'switch': {...}}."""
-    ports, switch, cur = {}, {}, None
+    """Counters from a stats dump: {'ports': {name: {...}}, 'switch': {...},
+    'datapath': {'busy_packets', 'busy_cycles'}}."""
+    ports, switch, datapath, cur = {}, {}, {}, None
     for line in text.splitlines():
         line = re.sub(r"^\d+\.\d+ vmswitch \w+: ", "", line)
         if m := PORT_LINE.match(line):
@@ -42,7 +44,9 @@ def parse_stats(text):
         elif m := SWITCH_LINE.match(line):
             switch = dict(zip(("unicast", "flooded", "filtered", "macs"),
                               map(int, m.groups())))
-    return {"ports": ports, "switch": switch}
+        elif m := DATAPATH_LINE.match(line):
+            datapath = dict(zip(("busy_packets", "busy_cycles"), map(int, m.groups())))
+    return {"ports": ports, "switch": switch, "datapath": datapath}
 
 
 class Switch:
