@@ -11,6 +11,9 @@
 #define SLEEP_MAX_MS		1000
 #define AGING_PERIOD_NS		(1000ull * 1000 * 1000)
 
+uint64_t datapath_now;
+uint64_t datapath_batch_cycles;
+
 static void update_clock(struct datapath *dp)
 {
 	dp->bridge->now_s = (uint32_t)((now_ns() - dp->start_ns) / 1000000000u);
@@ -57,6 +60,7 @@ unsigned int datapath_poll(struct datapath *dp)
 	struct bridge *b = dp->bridge;
 	unsigned int i, rx = 0, tx = 0;
 
+	datapath_now = cycles_now();
 	for (i = 0; i < b->nports; i++)
 		rx += b->port[i]->ops->rx(b->port[i], dp->burst);
 	if (rx)

@@ -57,7 +57,29 @@ void guest_mem_untrack(const struct guest_region *r);
 extern volatile int guest_mem_faults;
 
 void *guest_mem_qva_range(const struct guest_mem *m, uint64_t qva, uint64_t len);
-void *guest_mem_gpa_range(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/**
+ * guest_mem_gpa_range() - host address of a guest-physical range
+ * @m:		memory table
+ * @gpa:	guest-physical address
+ * @len:	length; the whole range must lie in one region
+ *
+ * Return: host pointer, or NULL
+ */
+static inline void *guest_mem_gpa_range(const struct guest_mem *m, uint64_t gpa,
+					uint64_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nregions; i++) {
+		const struct guest_region *r = &m->region[i];
+		uint64_t off = gpa - r->gpa;
+
+		if (off < r->size && len <= r->size - off)
+			return r->host + off;
+	}
+	return NULL;
+}
 
 /**
  * guest_mem_gpa_iov() - translate [gpa, gpa+len) into host iovecs

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "cycles.h"
 #include "datapath.h"
 #include "evloop.h"
 #include "guest_mem.h"
@@ -29,6 +30,7 @@ struct options {
 	unsigned int aging_s;
 	unsigned int fdb_max;
 	unsigned int pool;
+	unsigned int batch_us;
 	char default_spec[2][160];
 };
 
@@ -103,6 +105,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		{ "mac-aging", required_argument, NULL, 'a' },
 		{ "mac-table", required_argument, NULL, 'm' },
 		{ "packets", required_argument, NULL, 'n' },
+		{ "batch-us", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -124,6 +127,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		case 'a': o->aging_s = number("--mac-aging", optarg, 1u << 30); break;
 		case 'm': o->fdb_max = number("--mac-table", optarg, 1u << 24); break;
 		case 'n': o->pool = number("--packets", optarg, 1u << 22); break;
+		case 'B': o->batch_us = (unsigned int)atoi(optarg); break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -236,6 +240,7 @@ static int cmd_run(int argc, char **argv)
 	rc = add_ports(&b, &o);
 	if (!rc) {
 		datapath_init(&dp, &b, o.busy_poll, o.burst);
+		datapath_batch_cycles = cycles_per_second() / 1000000 * o.batch_us;
 		info("switching between %u ports%s", b.nports,
 		     o.busy_poll ? " (always polling)" : "");
 		datapath_run(&dp, &quit, &dump);

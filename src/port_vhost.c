@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "datapath.h"
 #include "evloop.h"
 #include "flow.h"
 #include "log.h"
@@ -30,6 +31,7 @@
 struct queue_stats {
 	uint64_t packets;
 	uint64_t bytes;
+	uint64_t last_take;	/* TSC when frames were last taken */
 };
 
 struct port_vhost {
@@ -321,6 +323,11 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 		return 0;
 	}
 	n = MIN((unsigned int)avail, MIN(budget, link_room(&pv->port.rx)));
+	/* Let a short burst grow for a moment: fewer, fuller passes. */
+	if (n < budget &&
+	    datapath_now - pv->q[vq->index].last_take < datapath_batch_cycles)
+		return 0;
+	pv->q[vq->index].last_take = datapath_now;
 	for (i = 0; i < n; i++) {
 		int rc = vring_pop(vr, c, false);
 
@@ -373,7 +380,7 @@ static bool tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 {
 	struct port *port = &pv->port;
 	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
-				      vu_dev_has(&pv->dev, VIRTIO_NET_F_MRG_RXBUF));
+				      pv->dev.mergeable);
 
 	if (likely(rc == 0)) {
 		port->stats.tx_packets++;

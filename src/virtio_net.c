@@ -68,27 +68,6 @@ static int have_chains(struct vring *vr, unsigned int n)
 	return vring_avail_left(vr) >= n;
 }
 
-/* Non-mergeable: the whole frame goes into one chain. */
-static int deliver_single(struct vring *vr, struct vring_chain *c,
-			  const struct packet *p, unsigned int hdr_len)
-{
-	int rc = have_chains(vr, 1);
-
-	if (rc <= 0)
-		return rc ? rc : -ENOBUFS;
-	rc = vring_pop(vr, c, true);
-	if (rc == -EIO)
-		return rc;
-	if (rc || c->len < hdr_len + p->len) {
-		vring_unpop(vr, 1);	/* keep the buffer for a smaller frame */
-		return -EMSGSIZE;
-	}
-	write_header(c, hdr_len, 1);
-	iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
-	vring_push(vr, c->head, hdr_len + p->len);
-	return 0;
-}
-
 /* Copy bytes [@from, @from + @take) of header + frame into chain @c. */
 static void fill_chain(const struct vring_chain *c, const struct packet *p,
 		       unsigned int hdr_len, unsigned int from, unsigned int take)
@@ -103,22 +82,28 @@ static void fill_chain(const struct vring_chain *c, const struct packet *p,
 
 /*
  * Mergeable: spread header + frame over as many chains as needed and put
- * the count in the first chain's header. The first chain is popped into
- * @first so its header can be written at the end; on failure every chain
- * taken is given back.
+ * the count in the first chain's header. @first was popped already; the
+ * rest are popped into @c. On failure every chain taken is given back.
  */
 static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			  struct vring_chain *c, const struct packet *p,
 			  unsigned int hdr_len)
 {
 	unsigned int need = hdr_len + p->len, done = 0;
-	uint16_t popped = 0, pushed = 0;
+	uint16_t popped = 1, pushed = 0;
+	struct vring_chain *cur = first;
 	int rc;
 
-	while (done < need) {
-		struct vring_chain *cur = popped ? c : first;
-		unsigned int take;
+	for (;;) {
+		unsigned int take = MIN(cur->len, need - done);
 
+		fill_chain(cur, p, hdr_len, done, take);
+		vring_push(vr, cur->head, take);
+		pushed++;
+		done += take;
+		if (done == need)
+			break;
+		cur = c;
 		rc = have_chains(vr, 1);
 		if (rc <= 0) {
 			rc = rc ? rc : -ENOBUFS;
@@ -128,15 +113,10 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 		popped++;
 		if (rc == -EIO)
 			return rc;
-		if (rc || cur->len == 0 || (popped == 1 && cur->len < hdr_len)) {
+		if (rc || cur->len == 0) {
 			rc = -EMSGSIZE;
 			goto undo;
 		}
-		take = MIN(cur->len, need - done);
-		fill_chain(cur, p, hdr_len, done, take);
-		vring_push(vr, cur->head, take);
-		pushed++;
-		done += take;
 	}
 	write_header(first, hdr_len, popped);
 	return 0;
@@ -164,7 +144,33 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 const struct packet *p, unsigned int hdr_len,
 			 bool mergeable)
 {
-	if (mergeable)
-		return deliver_merged(vr, &scratch[0], &scratch[1], p, hdr_len);
-	return deliver_single(vr, &scratch[0], p, hdr_len);
+	struct vring_chain *c = &scratch[0];
+	unsigned int need = hdr_len + p->len;
+	int rc = have_chains(vr, 1);
+
+	if (unlikely(rc <= 0))
+		return rc ? rc : -ENOBUFS;
+	rc = vring_pop(vr, c, true);
+	if (unlikely(rc == -EIO))
+		return rc;
+	if (likely(!rc && c->niov == 1 && c->len >= need)) {
+		/* The common case: one buffer holds header and frame. */
+		static const struct virtio_net_hdr one = { .num_buffers = 1 };
+		uint8_t *dst = c->iov[0].iov_base;
+
+		memcpy(dst, &one, hdr_len);
+		memcpy(dst + hdr_len, p->data, p->len);
+		vring_push(vr, c->head, need);
+		return 0;
+	}
+	if (!rc && mergeable && c->len >= hdr_len)
+		return deliver_merged(vr, c, &scratch[1], p, hdr_len);
+	if (!rc && !mergeable && c->len >= need) {
+		write_header(c, hdr_len, 1);
+		iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
+		vring_push(vr, c->head, need);
+		return 0;
+	}
+	vring_unpop(vr, 1);	/* keep the buffer for a smaller frame */
+	return -EMSGSIZE;
 }

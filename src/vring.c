@@ -113,17 +113,16 @@ static int enter_indirect(struct vring *vr, const struct vring_desc *d,
  * every step by a counter (no loops), every range translated in full.
  */
 static int chain_walk(struct vring *vr, struct vring_chain *c,
-		      const struct vring_desc *table, unsigned int size,
-		      uint16_t idx, bool writable)
+		      struct vring_desc d, bool writable)
 {
 	const uint16_t want = writable ? VRING_DESC_F_WRITE : 0;
-	unsigned int steps = 0;
-	bool indirect = false;
+	const struct vring_desc *table = vr->desc;
+	unsigned int size = vr->num, steps = 0;
+	bool indirect = false, too_many = false;
 	uint64_t total = 0;
-	bool too_many = false;
+	uint16_t idx;
 
 	for (;;) {
-		struct vring_desc d = desc_read(&table[idx]);
 		int n;
 
 		if (++steps > size)
@@ -135,7 +134,7 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
 				return -EIO;
 			indirect = true;
 			steps = 0;
-			idx = 0;
+			d = desc_read(&table[0]);
 			continue;
 		}
 		if ((d.flags & VRING_DESC_F_WRITE) != want)
@@ -158,6 +157,7 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
 		idx = d.next;
 		if (idx >= size)
 			return chain_fault(vr, "next index beyond the table");
+		d = desc_read(&table[idx]);
 	}
 	c->len = (uint32_t)total;
 	return too_many ? -E2BIG : 0;
@@ -175,6 +175,9 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
 int vring_pop(struct vring *vr, struct vring_chain *c, bool writable)
 {
 	uint16_t head = READ_ONCE(vr->avail->ring[vr->last_avail & (vr->num - 1)]);
+	const uint16_t want = writable ? VRING_DESC_F_WRITE : 0;
+	struct vring_desc d;
+	void *buf;
 
 	vr->last_avail++;
 	c->head = head;
@@ -182,7 +185,19 @@ int vring_pop(struct vring *vr, struct vring_chain *c, bool writable)
 	c->len = 0;
 	if (unlikely(head >= vr->num))
 		return chain_fault(vr, "avail ring names a head beyond the ring size");
-	return chain_walk(vr, c, vr->desc, vr->num, head, writable);
+	d = desc_read(&vr->desc[head]);
+	/* The common case: one descriptor, inside one region. */
+	if (likely(d.flags == want)) {
+		buf = guest_mem_gpa_range(vr->mem, d.addr, d.len);
+		if (likely(buf)) {
+			c->iov[0].iov_base = buf;
+			c->iov[0].iov_len = d.len;
+			c->niov = 1;
+			c->len = d.len;
+			return 0;
+		}
+	}
+	return chain_walk(vr, c, d, writable);
 }
 
 /* Should the guest be interrupted for the completions published since? */

@@ -198,6 +198,7 @@ void vu_dev_reset(struct vu_dev *dev)
 	dev->protocol_features = 0;
 	dev->features_set = false;
 	dev->hdr_len = 10;
+	dev->mergeable = false;
 	dev->broken = false;
 	dev->broken_why[0] = '\0';
 }
@@ -242,6 +243,7 @@ static int set_features(struct vu_dev *dev, struct vu_msg *m,
 	dev->features = f;
 	dev->features_set = true;
 	dev->hdr_len = vnet_hdr_len(f);
+	dev->mergeable = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE. */
 	if (!(f & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
 		for (i = 0; i < VU_MAX_VQS; i++)

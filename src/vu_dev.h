@@ -57,6 +57,7 @@ struct vu_dev {
 	uint64_t protocol_features;
 	bool features_set;
 	unsigned int hdr_len;	/* virtio-net header: 10 or 12 */
+	bool mergeable;		/* VIRTIO_NET_F_MRG_RXBUF acked */
 	unsigned int max_queue_pairs;
 	struct guest_mem mem;
 	struct vu_vq vq[VU_MAX_VQS];
