@@ -2,6 +2,8 @@
 /* main.c - command line, signals, and the switch's life: the only place that exits */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ struct options {
 	unsigned int fdb_max;
 	unsigned int pool;
 	unsigned int batch_us;
+	const char *user;
 	char default_spec[2][160];
 };
 
@@ -65,6 +68,9 @@ static void usage(FILE *out)
 "        connects instead, to a QEMU '-chardev socket,server=on' socket,\n"
 "        and retries every second until it appears and after it goes away.\n"
 "        queues=N offers N queue pairs (default 4, at most 16).\n"
+"        owner=USER, group=GROUP, mode=OCTAL set the socket file's owner\n"
+"        and permissions (default mode 0660), so that e.g. QEMU running as\n"
+"        libvirt-qemu can connect.\n"
 "        Without any --port: two server ports vm1 and vm2 under\n"
 "        /run/vmswitch (or $XDG_RUNTIME_DIR/vmswitch when not root), and\n"
 "        the QEMU arguments to attach a guest to each are printed.\n"
@@ -73,6 +79,9 @@ static void usage(FILE *out)
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
 "  --mac-table N       most MACs learned (default %d)\n"
 "  --packets N         packet buffers in the pool (default %d)\n"
+"  --batch-us N        let a ring with less than a full burst wait up to N us\n"
+"                      to fill (default 0: take frames at once)\n"
+"  --user USER         run as USER once the sockets exist (least privilege)\n"
 "  -v, --verbose       more log (twice: every vhost-user message)\n"
 "  -q, --quiet         errors and warnings only\n"
 "  -h, --help          this text\n"
@@ -82,15 +91,16 @@ static void usage(FILE *out)
 		DEFAULT_BURST, DEFAULT_AGING_S, DEFAULT_FDB_MAX, DEFAULT_POOL);
 }
 
-/* Parse a positive number for @opt or exit. */
-static unsigned int number(const char *opt, const char *s, unsigned int max)
+/* Parse a number from @min to @max for @opt or exit. */
+static unsigned int number(const char *opt, const char *s, unsigned int min,
+			   unsigned int max)
 {
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
 
-	if (*end || !*s || v < 1 || v > max) {
-		fprintf(stderr, "vmswitch: %s needs a number from 1 to %u, not '%s'\n",
-			opt, max, s);
+	if (*end || !*s || v < min || v > max) {
+		fprintf(stderr, "vmswitch: %s needs a number from %u to %u, not '%s'\n",
+			opt, min, max, s);
 		exit(2);
 	}
 	return (unsigned int)v;
@@ -106,6 +116,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		{ "mac-table", required_argument, NULL, 'm' },
 		{ "packets", required_argument, NULL, 'n' },
 		{ "batch-us", required_argument, NULL, 'B' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -123,11 +134,12 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 			o->port_spec[o->nports++] = optarg;
 			break;
 		case 'P': o->busy_poll = true; break;
-		case 'b': o->burst = number("--burst", optarg, LINK_SIZE); break;
-		case 'a': o->aging_s = number("--mac-aging", optarg, 1u << 30); break;
-		case 'm': o->fdb_max = number("--mac-table", optarg, 1u << 24); break;
-		case 'n': o->pool = number("--packets", optarg, 1u << 22); break;
-		case 'B': o->batch_us = (unsigned int)atoi(optarg); break;
+		case 'b': o->burst = number("--burst", optarg, 1, LINK_SIZE); break;
+		case 'a': o->aging_s = number("--mac-aging", optarg, 1, 1u << 30); break;
+		case 'm': o->fdb_max = number("--mac-table", optarg, 1, 1u << 24); break;
+		case 'n': o->pool = number("--packets", optarg, 1, 1u << 22); break;
+		case 'B': o->batch_us = number("--batch-us", optarg, 0, 1000); break;
+		case 'u': o->user = optarg; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -208,6 +220,24 @@ static int add_ports(struct bridge *b, const struct options *o)
 	return 0;
 }
 
+/* After the sockets exist, run as @user: nothing later needs root. */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		err("--user: no such user '%s'", user);
+		return -EINVAL;
+	}
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		err("cannot become user %s: %s", user, strerror(errno));
+		return -errno;
+	}
+	info("running as user %s (uid %u)", user, (unsigned int)pw->pw_uid);
+	return 0;
+}
+
 static void destroy_ports(struct bridge *b)
 {
 	unsigned int i;
@@ -238,6 +268,8 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	rc = add_ports(&b, &o);
+	if (!rc && o.user)
+		rc = drop_privileges(o.user);
 	if (!rc) {
 		datapath_init(&dp, &b, o.busy_poll, o.burst);
 		datapath_batch_cycles = cycles_per_second() / 1000000 * o.batch_us;

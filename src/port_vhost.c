@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -38,6 +40,9 @@ struct port_vhost {
 	struct port port;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool client;
+	mode_t mode;			/* socket file permissions */
+	uid_t owner;			/* (uid_t)-1: unchanged */
+	gid_t group;
 	int listen_fd;
 	struct ev_handler listen_ev;
 	int sock;			/* the frontend connection, -1: none */
@@ -200,8 +205,10 @@ static int listen_on(struct port_vhost *pv)
 	if (s < 0)
 		return -errno;
 	unlink(pv->path);	/* a stale socket from an earlier run */
+	/* Owner and mode let e.g. QEMU running as libvirt-qemu connect. */
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0 ||
-	    chmod(pv->path, 0660) < 0) {
+	    chmod(pv->path, pv->mode) < 0 ||
+	    chown(pv->path, pv->owner, pv->group) < 0) {
 		rc = -errno;
 		close(s);
 		return rc;
@@ -530,13 +537,58 @@ static const struct port_ops vhost_ops = {
 	.destroy = vhost_destroy,
 };
 
+/* "owner=NAME|UID" and "group=NAME|GID" of a server socket. */
+static int parse_owner(struct port_vhost *pv, const char *opt, char *why,
+		       size_t whylen)
+{
+	bool is_owner = !strncmp(opt, "owner=", 6);
+	const char *name = strchr(opt, '=') + 1;
+	char *end;
+	unsigned long id = strtoul(name, &end, 10);
+
+	if (*name && !*end) {
+		if (is_owner)
+			pv->owner = (uid_t)id;
+		else
+			pv->group = (gid_t)id;
+		return 0;
+	}
+	if (is_owner) {
+		struct passwd *pw = getpwnam(name);
+
+		if (pw) {
+			pv->owner = pw->pw_uid;
+			return 0;
+		}
+	} else {
+		struct group *gr = getgrnam(name);
+
+		if (gr) {
+			pv->group = gr->gr_gid;
+			return 0;
+		}
+	}
+	snprintf(why, whylen, "no such %s '%s'", is_owner ? "user" : "group", name);
+	return -EINVAL;
+}
+
 /* One ",option" of a vhost-user spec. */
 static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp,
 			char *why, size_t whylen)
 {
 	char *end;
 
-	if (!strcmp(opt, "client")) {
+	if (!strncmp(opt, "owner=", 6) || !strncmp(opt, "group=", 6))
+		return parse_owner(pv, opt, why, whylen);
+	if (!strncmp(opt, "mode=", 5)) {
+		unsigned long m = strtoul(opt + 5, &end, 8);
+
+		if (*end || !opt[5] || m > 0777) {
+			snprintf(why, whylen, "mode must be octal, e.g. mode=0660");
+			return -EINVAL;
+		}
+		pv->mode = (mode_t)m;
+	} else if (!strcmp(opt, "client")) {
 		pv->client = true;
 	} else if (!strcmp(opt, "server")) {
 		pv->client = false;
@@ -551,7 +603,7 @@ static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp
 		*qp = (unsigned int)v;
 	} else {
 		snprintf(why, whylen, "unknown option '%s' (known: client, "
-			 "server, queues=N)", opt);
+			 "server, queues=N, owner=USER, group=GROUP, mode=OCTAL)", opt);
 		return -EINVAL;
 	}
 	return 0;
@@ -576,7 +628,7 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	int rc = 0;
 
 	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) || !*buf) {
-		snprintf(why, whylen, "port %s: expected vhost-user:PATH[,client][,queues=N]",
+		snprintf(why, whylen, "port %s: expected vhost-user:PATH[,OPTION]...",
 			 name);
 		return -EINVAL;
 	}
@@ -584,14 +636,22 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	if (!pv)
 		return -ENOMEM;
 	port_init(&pv->port, name, &vhost_ops);
+	pv->mode = 0660;
+	pv->owner = (uid_t)-1;
+	pv->group = (gid_t)-1;
 	opt = strtok_r(buf, ",", &save);
 	if (strlen(opt) >= sizeof(pv->path)) {
 		snprintf(why, whylen, "port %s: socket path too long", name);
 		rc = -ENAMETOOLONG;
 	}
 	snprintf(pv->path, sizeof(pv->path), "%s", opt);
-	while (!rc && (opt = strtok_r(NULL, ",", &save)))
-		rc = parse_option(pv, opt, &qp, why, whylen);
+	while (!rc && (opt = strtok_r(NULL, ",", &save))) {
+		char reason[160];
+
+		rc = parse_option(pv, opt, &qp, reason, sizeof(reason));
+		if (rc)
+			snprintf(why, whylen, "port %s: %s", name, reason);
+	}
 	if (rc) {
 		free(pv);
 		return rc;
