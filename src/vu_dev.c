@@ -211,6 +211,16 @@ static struct vu_vq *msg_vq(struct vu_dev *dev, uint32_t index)
 	return &dev->vq[index];
 }
 
+static bool any_started(const struct vu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VU_MAX_VQS; i++)
+		if (dev->vq[i].started)
+			return true;
+	return false;
+}
+
 static int reply_u64(union vu_payload *reply, uint64_t v)
 {
 	reply->u64 = v;
@@ -239,6 +249,12 @@ static int set_features(struct vu_dev *dev, struct vu_msg *m,
 		warn("port %s: frontend acked features %#llx we do not offer",
 		     dev->name, (unsigned long long)(f & ~offered));
 		return -EINVAL;
+	}
+	/* Ring layout and header size follow the features: not while running. */
+	if (f != dev->features && any_started(dev)) {
+		warn("port %s: SET_FEATURES %#llx while rings run", dev->name,
+		     (unsigned long long)f);
+		return -EBUSY;
 	}
 	dev->features = f;
 	dev->features_set = true;

@@ -352,6 +352,11 @@ TEST(ring_starts_and_stops_keeping_its_place)
 	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_KICK, &v, 8, &kick, 1), 0);
 	CHECK(c.dev.vq[1].started && c.dev.vq[1].enabled);
 	CHECK_EQ(started, 1);
+	/* The ring's layout depends on EVENT_IDX: no feature change while it runs. */
+	v = c.dev.features ^ (1ull << 29);
+	CHECK_EQ(acked(&c, VHOST_USER_SET_FEATURES, &v, 8, NULL, 0), 1);
+	v = c.dev.features;
+	CHECK_EQ(acked(&c, VHOST_USER_SET_FEATURES, &v, 8, NULL, 0), 0);
 	/* Fresh memory: used->idx is 0, which wins over the base of 7. */
 	CHECK_EQ(c.dev.vq[1].vr.last_avail, 0);
 	c.dev.vq[1].vr.last_avail = 42;
