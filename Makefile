@@ -47,3 +47,58 @@ clean:
 
 .PHONY: all unit check demo clean
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
+
+# ---- fuzzing (libFuzzer; not part of `make check`) --------------------------
+# `make fuzz` builds the targets in tests/fuzz with clang and runs each for
+# FUZZ_SECONDS, starting from the seed corpus in tests/fuzz/corpus/<target>/
+# (new inputs go to build/fuzz/corpus/<target>/, the seeds are never written).
+# A crash, leak, sanitizer report or timeout fails the target; the input is
+# saved as build/fuzz/<target>-crash-*. `make fuzz-build` only builds.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS    ?=
+FUZZ_TARGETS := fuzz_vu_msg fuzz_vring
+FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%)
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
+                -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
+                -fsanitize=fuzzer,address,undefined -Isrc
+FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=tests/fuzz/ubsan.supp
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*.h)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_ENV) build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/$$t- $(FUZZ_ARGS) \
+			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+			> build/fuzz/$$t.log 2>&1 \
+		|| { tail -n 60 build/fuzz/$$t.log; echo "fuzz: $$t FAILED (log: build/fuzz/$$t.log)"; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' build/fuzz/$$t.log | tr '\n' ' '; echo; \
+		echo "fuzz: $$t ok"; \
+	done
+
+# Tell tests/integ/test_fuzz_smoke.py it runs under `make check`: it skips
+# unless FUZZ=1 (make check FUZZ=1 runs it).
+check: export VMSW_MAKE_CHECK := 1
+
+.PHONY: fuzz fuzz-build
+
+# ---- benchmark (not part of `make check`) ------------------------------------
+# `make bench` runs bench/bench.py as root: vmswitch beside testpmd's vhost
+# io-fwd and OVS-DPDK (throughput, busy cycles, scale, latency, callgrind).
+# It installs dpdk, openvswitch-switch-dpdk and valgrind, reserves hugepages,
+# and tears everything down again. BENCH_ARGS=--quick for a short run;
+# `python3 bench/bench.py --help` lists the options.
+BENCH_ARGS ?=
+bench: all
+	python3 bench/bench.py $(BENCH_ARGS)
+
+.PHONY: bench

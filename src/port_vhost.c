@@ -141,6 +141,15 @@ static void attach(struct port_vhost *pv, int sock)
 	info("port %s: frontend connected on %s", pv->port.name, pv->path);
 }
 
+/* False once the peer has closed its end (EOF or error waiting to be read). */
+static bool peer_alive(int sock)
+{
+	char c;
+	ssize_t n = recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 static void on_listen(struct ev_handler *h, uint32_t events)
 {
 	struct port_vhost *pv = container_of(h, struct port_vhost, listen_ev);
@@ -149,6 +158,9 @@ static void on_listen(struct ev_handler *h, uint32_t events)
 	(void)events;
 	if (s < 0)
 		return;
+	/* The old frontend may have gone with its hang-up not yet handled. */
+	if (pv->sock >= 0 && !peer_alive(pv->sock))
+		disconnect(pv);
 	if (pv->sock >= 0) {
 		warn("port %s: refusing a second frontend connection",
 		     pv->port.name);
@@ -326,6 +338,7 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 	int avail = vring_avail_count(vr);
 
 	if (unlikely(avail < 0)) {
+		port_drop(&pv->port, DROP_INVALID_DESC, 1);
 		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
 		return 0;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vring.c - split virtqueue, device side: pop chains, notify the guest */
 #include <errno.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -71,18 +72,18 @@ int vring_avail_count(struct vring *vr)
 	return n;
 }
 
-/* One descriptor, read once from guest memory into a private copy. */
+/*
+ * One descriptor, read once from guest memory into a private copy. The
+ * barrier stops the compiler from re-reading the guest's copy later; memcpy
+ * keeps an unaligned (indirect) table well-defined.
+ */
 static inline struct vring_desc desc_read(const struct vring_desc *d)
 {
-	const volatile uint64_t *w = (const volatile uint64_t *)d;
-	uint64_t w1 = w[1];
+	struct vring_desc copy;
 
-	return (struct vring_desc){
-		.addr = w[0],
-		.len = (uint32_t)w1,
-		.flags = (uint16_t)(w1 >> 32),
-		.next = (uint16_t)(w1 >> 48),
-	};
+	memcpy(&copy, d, sizeof(copy));
+	barrier();
+	return copy;
 }
 
 static int chain_fault(struct vring *vr, const char *why)

@@ -286,7 +286,23 @@ static int reset_owner(struct vu_dev *dev, struct vu_msg *m,
 	return 0;
 }
 
-/* Point every started ring at the new mapping, keeping its indexes. */
+/* Are all started rings inside @mem? (Checked before switching to it.) */
+static bool rings_fit(struct vu_dev *dev, const struct guest_mem *mem)
+{
+	struct guest_mem saved = dev->mem;
+	struct vring_addr a;
+	bool ok = true;
+	unsigned int i;
+
+	dev->mem = *mem;
+	for (i = 0; i < nvqs(dev) && ok; i++)
+		if (dev->vq[i].started && vq_translate(dev, &dev->vq[i], &a))
+			ok = false;
+	dev->mem = saved;
+	return ok;
+}
+
+/* Point every started ring at the current mapping, keeping its indexes. */
 static int retranslate_rings(struct vu_dev *dev)
 {
 	unsigned int i;
@@ -298,7 +314,7 @@ static int retranslate_rings(struct vu_dev *dev)
 		if (!vq->started)
 			continue;
 		if (vq_translate(dev, vq, &a)) {
-			vu_dev_fail(dev, "ring %u not in the new memory table", i);
+			vu_dev_fail(dev, "ring %u not in guest memory", i);
 			return -EFAULT;
 		}
 		vq->vr.desc = a.desc;
@@ -345,6 +361,12 @@ static int set_mem_table(struct vu_dev *dev, struct vu_msg *m,
 	if (rc) {
 		warn("port %s: memory table refused: %s", dev->name, why);
 		return rc;
+	}
+	if (!rings_fit(dev, &fresh)) {
+		warn("port %s: memory table refused: running rings not in it",
+		     dev->name);
+		guest_mem_unmap(&fresh);
+		return -EINVAL;
 	}
 	guest_mem_unmap(&dev->mem);
 	dev->mem = fresh;
