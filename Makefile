@@ -85,10 +85,6 @@ fuzz: fuzz-build
 		echo "fuzz: $$t ok"; \
 	done
 
-# Tell tests/integ/test_fuzz_smoke.py it runs under `make check`: it skips
-# unless FUZZ=1 (make check FUZZ=1 runs it).
-check: export VMSW_MAKE_CHECK := 1
-
 .PHONY: fuzz fuzz-build
 
 # ---- benchmark (not part of `make check`) ------------------------------------
