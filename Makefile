@@ -10,6 +10,8 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
 B       := build/sanitize
+# Any UBSan finding fails the test that triggered it.
+export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 endif
 
 SRCS := $(wildcard src/*.c)

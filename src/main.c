@@ -34,7 +34,7 @@ struct options {
 	unsigned int pool;
 	unsigned int batch_us;
 	const char *user;
-	char default_spec[2][160];
+	char default_spec[2][200];
 };
 
 static volatile sig_atomic_t quit, dump;

@@ -52,8 +52,10 @@ def parse_stats(text):
 class Switch:
     """A vmswitch process with the given port specs, logging to build/test-logs."""
 
-    def __init__(self, ports, name="vmswitch", args=()):
+    def __init__(self, ports, name="vmswitch", args=(), prefix=()):
+        """prefix: argv put before the binary (e.g. taskset, valgrind)."""
         self.ports, self.name, self.args = list(ports), name, list(args)
+        self.prefix = list(prefix)
         self.proc = None
         self.logpath = os.path.join(log_dir(), f"{name}.log")
 
@@ -68,7 +70,7 @@ class Switch:
 
     def start(self, timeout=10):
         """Run vmswitch and wait for its server sockets."""
-        cmd = [binary(), "run", *self.args]
+        cmd = [*self.prefix, binary(), "run", *self.args]
         for spec in self.ports:
             cmd += ["--port", spec]
         for path in self.sockets():

@@ -88,7 +88,8 @@ static void send_msg(struct conn *c, uint32_t req, uint32_t flags,
 	struct vu_hdr h = { req, VHOST_USER_VERSION | flags, size };
 
 	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), payload, size);
+	if (size)
+		memcpy(buf + sizeof(h), payload, size);
 	send_raw(c, buf, sizeof(h) + size, fds, nfds);
 }
 
