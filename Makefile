@@ -4,6 +4,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit \
            -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP
 LDFLAGS ?=
+LDLIBS  ?=
 B       := build
 
 ifeq ($(SANITIZE),1)
@@ -24,13 +25,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 all: $(B)/vmswitch
 
 $(B)/vmswitch: $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/obj/%.o: src/%.c | $(B)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h | $(B)/tests
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB_OBJS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
 $(B)/obj $(B)/tests:
 	mkdir -p $@
