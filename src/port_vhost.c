@@ -329,13 +329,27 @@ static void rx_one(struct port_vhost *pv, struct vu_vq *vq,
 }
 
 /* Take up to @budget frames from one guest TX ring. */
+/* Pop the chain for slot @i of a burst into @c; prefetch its first buffer. */
+static int rx_pop(struct vring *vr, struct vring_chain *c)
+{
+	int rc = vring_pop(vr, c, false);
+
+	if (likely(!rc))
+		__builtin_prefetch(c->iov[0].iov_base);
+	return rc;
+}
+
+/*
+ * Take up to @budget frames from one guest TX ring. Chains are popped one
+ * ahead of the frame being copied, so the next buffer's cache miss overlaps
+ * the current copy.
+ */
 static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 			    unsigned int budget)
 {
 	struct vring *vr = &vq->vr;
-	struct vring_chain *c = &pv->scratch[0];
 	unsigned int n, i;
-	int avail = vring_avail_count(vr);
+	int avail = vring_avail_count(vr), rc, next_rc;
 
 	if (unlikely(avail < 0)) {
 		port_drop(&pv->port, DROP_INVALID_DESC, 1);
@@ -348,14 +362,21 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 	    datapath_now - pv->q[vq->index].last_take < datapath_batch_cycles)
 		return 0;
 	pv->q[vq->index].last_take = datapath_now;
+	if (!n)
+		return 0;
+	vring_prefetch(vr, n);
+	next_rc = rx_pop(vr, &pv->scratch[0]);
 	for (i = 0; i < n; i++) {
-		int rc = vring_pop(vr, c, false);
+		struct vring_chain *c = &pv->scratch[i & 1];
 
+		rc = next_rc;
 		if (unlikely(rc == -EIO)) {
 			port_drop(&pv->port, DROP_INVALID_DESC, 1);
 			vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
 			break;
 		}
+		if (i + 1 < n)
+			next_rc = rx_pop(vr, &pv->scratch[(i + 1) & 1]);
 		if (unlikely(rc == -E2BIG))
 			port_drop(&pv->port, DROP_SEGMENTS, 1);
 		else
@@ -433,6 +454,13 @@ static unsigned int vhost_tx(struct port *port)
 	if (!nrings) {
 		port_drop(port, DROP_PORT_DOWN, link_flush(&port->tx));
 		return 0;
+	}
+	if (nrings == 1) {
+		int avail = vring_avail_count(&ring[0]->vr);
+
+		if (avail > 0)
+			vring_prefetch(&ring[0]->vr,
+				       MIN((unsigned int)avail, link_count(&port->tx)));
 	}
 	while (!link_empty(&port->tx) && !pv->dev.broken) {
 		struct packet *p = link_peek(&port->tx, 0);
