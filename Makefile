@@ -5,7 +5,19 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implici
            -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP
 LDFLAGS ?=
 LDLIBS  ?=
+# The config file is parsed with libconfig (Debian: libconfig-dev).
+LDLIBS  += -lconfig
 B       := build
+
+# AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
+# them vmswitch builds anyway and refuses afxdp ports with a message saying so.
+HAVE_AFXDP := $(shell pkg-config --exists libxdp libbpf 2>/dev/null && echo yes)
+ifeq ($(HAVE_AFXDP),yes)
+CFLAGS  += -DHAVE_AFXDP $(shell pkg-config --cflags libxdp libbpf)
+LDLIBS  += $(shell pkg-config --libs libxdp libbpf)
+else
+HAVE_AFXDP := no
+endif
 
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
@@ -30,6 +42,12 @@ $(B)/vmswitch: $(OBJS)
 $(B)/obj/%.o: src/%.c | $(B)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Installing or removing libxdp-dev rebuilds the AF_XDP port and relinks.
+$(B)/obj/port_afxdp.o: $(B)/obj/afxdp-$(HAVE_AFXDP).stamp
+$(B)/obj/afxdp-$(HAVE_AFXDP).stamp: | $(B)/obj
+	rm -f $(B)/obj/afxdp-*.stamp
+	touch $@
+
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
@@ -38,17 +56,25 @@ $(B)/obj $(B)/tests:
 
 unit: $(UNIT_BINS)
 
+# Libraries the build needs; `make demo` and `make check` install them.
+BUILD_DEPS := gcc make pkg-config libconfig-dev python3
+
+deps:
+	@scripts/install-deps.sh $(BUILD_DEPS)
+
 # Every test: unit tests, then integration tests against QEMU and DPDK.
-check: all unit
+check: deps
+	$(MAKE) all unit
 	B=$(B) python3 tests/run.py
 
-demo: all
+demo: deps
+	$(MAKE) all
 	python3 scripts/demo.py
 
 clean:
 	rm -rf build
 
-.PHONY: all unit check demo clean
+.PHONY: all unit check demo clean deps
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 # ---- fuzzing (libFuzzer; not part of `make check`) --------------------------
