@@ -5,8 +5,9 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implici
            -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP
 LDFLAGS ?=
 LDLIBS  ?=
-# The config file is parsed with libconfig (Debian: libconfig-dev).
-LDLIBS  += -lconfig
+# The config file is parsed with libconfig, filters compiled and captures
+# written with libpcap (Debian: libconfig-dev, libpcap-dev).
+LDLIBS  += -lconfig -lpcap
 B       := build
 
 # AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
@@ -57,7 +58,7 @@ $(B)/obj $(B)/tests:
 unit: $(UNIT_BINS)
 
 # Libraries the build needs; `make demo` and `make check` install them.
-BUILD_DEPS := gcc make pkg-config libconfig-dev python3
+BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev python3 libxdp-dev libbpf-dev
 
 deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)

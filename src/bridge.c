@@ -29,12 +29,21 @@ int bridge_add_port(struct bridge *b, struct port *port)
 /* Hand @p to @dst's tx link, or drop and count it there. */
 static inline void deliver(struct port *dst, struct packet *p)
 {
-	if (unlikely(!dst->up))
+	if (unlikely(dst->policy.active_out) && !policy_egress(dst, p))
+		packet_free(p);
+	else if (unlikely(!dst->up))
 		port_drop_packet(dst, DROP_PORT_DOWN, p);
 	else if (unlikely(link_full(&dst->tx)))
 		port_drop_packet(dst, DROP_LINK_FULL, p);
 	else
 		link_put(&dst->tx, p);
+}
+
+static inline bool vlan_member(const struct port *port, uint16_t vlan)
+{
+	if (likely(!port->policy.active_out))
+		return vlan == 0;
+	return policy_vlan_member(&port->policy, vlan);
 }
 
 /* Send @p to every port but its ingress; clones all but the last copy. */
@@ -48,7 +57,7 @@ static void flood(struct bridge *b, struct packet *p)
 		struct port *dst = b->port[i];
 		struct packet *c;
 
-		if (dst->idx == p->in_port || !dst->up)
+		if (dst->idx == p->in_port || !dst->up || !vlan_member(dst, p->vlan))
 			continue;
 		if (last) {
 			c = packet_clone(p);
@@ -74,9 +83,15 @@ void bridge_forward(struct bridge *b, struct port *src)
 {
 	while (!link_empty(&src->rx)) {
 		struct packet *p = link_get(&src->rx);
-		const uint8_t *dmac = p->data, *smac = p->data + 6;
+		const uint8_t *dmac, *smac;
 		uint16_t out;
 
+		if (unlikely(src->policy.active_in) && !policy_ingress(src, p)) {
+			packet_free(p);
+			continue;
+		}
+		dmac = p->data;
+		smac = p->data + 6;
 		if (likely(!(smac[0] & 1)))
 			fdb_learn(&b->fdb, smac, p->vlan, src->idx, b->now_s);
 		if (unlikely(dmac[0] & 1)) {

@@ -147,7 +147,7 @@ static int check_spec(const char *file, const struct port_config *pc, char *why,
 
 	if (port_create(pc->spec, &port, reason, sizeof(reason)))
 		FAIL("%s:%d: %s", file, pc->line, reason);
-	port->ops->destroy(port);
+	port_destroy(port);
 	return 0;
 }
 

@@ -49,6 +49,23 @@ int evloop_add(struct ev_handler *h, int fd, ev_fn *fn, uint32_t events)
 	return 0;
 }
 
+/**
+ * evloop_mod() - watch other events on @h's fd (e.g. EPOLLOUT while a port
+ * has frames the kernel could not take yet)
+ * @h:		handler added with evloop_add()
+ * @events:	the new event mask
+ *
+ * Return: 0 or -errno
+ */
+int evloop_mod(struct ev_handler *h, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	if (h->fd < 0)
+		return -EBADF;
+	return epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) < 0 ? -errno : 0;
+}
+
 /** evloop_del() - stop watching; safe to call on an unwatched handler */
 void evloop_del(struct ev_handler *h)
 {

@@ -34,6 +34,7 @@ struct ev_timer {
 int evloop_init(void);
 void evloop_destroy(void);
 int evloop_add(struct ev_handler *h, int fd, ev_fn *fn, uint32_t events);
+int evloop_mod(struct ev_handler *h, uint32_t events);
 void evloop_del(struct ev_handler *h);
 void evloop_timer_arm(struct ev_timer *t, ev_timer_fn *fn, uint64_t delay_ns);
 void evloop_timer_cancel(struct ev_timer *t);

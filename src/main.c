@@ -74,6 +74,10 @@ static void usage(FILE *out)
 "        Without any --port: two server ports vm1 and vm2 under\n"
 "        /run/vmswitch (or $XDG_RUNTIME_DIR/vmswitch when not root), and\n"
 "        the QEMU arguments to attach a guest to each are printed.\n"
+"  --port NAME=afxdp:IFNAME[,queue=N][,mode=native|generic]\n"
+"        attach to queue N (default 0) of kernel interface IFNAME through an\n"
+"        AF_XDP socket (needs a build with libxdp-dev; native XDP mode where\n"
+"        the driver has it, else generic).\n"
 "  --poll              always poll, never sleep (lowest latency, burns a core)\n"
 "  --burst N           frames taken from a ring per pass (default %d)\n"
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
@@ -208,7 +212,7 @@ static int add_ports(struct bridge *b, const struct options *o)
 		for (j = 0; j < b->nports; j++) {
 			if (!strcmp(b->port[j]->name, port->name)) {
 				err("port name %s used twice", port->name);
-				port->ops->destroy(port);
+				port_destroy(port);
 				return -EEXIST;
 			}
 		}
@@ -245,7 +249,7 @@ static void destroy_ports(struct bridge *b)
 	for (i = 0; i < b->nports; i++) {
 		link_flush(&b->port[i]->rx);
 		link_flush(&b->port[i]->tx);
-		b->port[i]->ops->destroy(b->port[i]);
+		port_destroy(b->port[i]);
 	}
 	b->nports = 0;
 }

@@ -17,6 +17,12 @@ const char *const port_drop_names[DROP_MAX] = {
 	[DROP_LINK_FULL] = "link_full",
 	[DROP_NO_RX_BUFFER] = "no_rx_buffer",
 	[DROP_PORT_DOWN] = "port_down",
+	[DROP_VLAN] = "vlan",
+	[DROP_SPOOFED] = "spoofed",
+	[DROP_FILTERED] = "filtered",
+	[DROP_POLICED] = "policed",
+	[DROP_BAD_ENCAP] = "bad_encap",
+	[DROP_TX_ERROR] = "tx_error",
 };
 
 struct port_type {
@@ -27,6 +33,10 @@ struct port_type {
 
 static const struct port_type port_types[] = {
 	{ "vhost-user", port_vhost_create },
+	{ "afxdp", port_afxdp_create },
+	{ "tap", port_tap_create },
+	{ "afpacket", port_afpacket_create },
+	{ "vxlan", port_vxlan_create },
 };
 
 /** port_init() - common fields of a new port */
@@ -82,9 +92,16 @@ int port_create(const char *spec, struct port **out, char *why, size_t whylen)
 			return port_types[i].create(name, colon ? colon + 1 : "",
 						    out, why, whylen);
 	}
-	snprintf(why, whylen, "port %s: unknown type '%.*s' (known: vhost-user)",
-		 name, (int)tlen, eq + 1);
+	snprintf(why, whylen, "port %s: unknown type '%.*s' (known: vhost-user, "
+		 "afxdp, tap, afpacket, vxlan)", name, (int)tlen, eq + 1);
 	return -EINVAL;
+}
+
+/** port_destroy() - free a port and everything its policy holds */
+void port_destroy(struct port *port)
+{
+	policy_clear(&port->policy);
+	port->ops->destroy(port);
 }
 
 /** port_print_stats() - counters of @port, then its type's own view */

@@ -15,8 +15,9 @@
 #include <stdio.h>
 
 #include "link.h"
+#include "policy.h"
+#include "port_options.h"
 
-#define PORT_NAME_MAX	32
 #define PORT_MAX	256
 
 /* Why a packet was dropped; the counters are per port. */
@@ -31,6 +32,12 @@ enum port_drop {
 	DROP_LINK_FULL,		/* the port's tx link was full */
 	DROP_NO_RX_BUFFER,	/* the guest posted no usable receive buffer */
 	DROP_PORT_DOWN,		/* the port was not connected */
+	DROP_VLAN,		/* VLAN not allowed on the port */
+	DROP_SPOOFED,		/* source MAC not in the port's allowed list */
+	DROP_FILTERED,		/* refused by the ingress or egress filter */
+	DROP_POLICED,		/* over the port's rx or tx rate */
+	DROP_BAD_ENCAP,		/* tunnel datagram malformed, wrong VNI or sender */
+	DROP_TX_ERROR,		/* the kernel refused to send it (not "queue full") */
 	DROP_MAX
 };
 
@@ -74,6 +81,7 @@ struct port {
 	bool up;		/* can take frames now */
 	const struct port_ops *ops;
 	struct port_stats stats;
+	struct policy policy;	/* VLAN, filters, policing, mirror, capture */
 	struct link rx;
 	struct link tx;
 };
@@ -95,10 +103,19 @@ static inline void port_drop_packet(struct port *port, enum port_drop why,
 
 int port_create(const char *spec, struct port **out, char *why, size_t whylen);
 void port_init(struct port *port, const char *name, const struct port_ops *ops);
+void port_destroy(struct port *port);
 void port_print_stats(struct port *port, FILE *out);
 
 /* Port types: parse type-specific arguments and allocate. */
 int port_vhost_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen);
+int port_afxdp_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen);
+int port_tap_create(const char *name, const char *args, struct port **out,
+		    char *why, size_t whylen);
+int port_afpacket_create(const char *name, const char *args, struct port **out,
+			 char *why, size_t whylen);
+int port_vxlan_create(const char *name, const char *args, struct port **out,
 		      char *why, size_t whylen);
 
 #endif /* VMSW_PORT_H */
