@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bridge.c - MAC learning and forwarding between port links */
 #include <errno.h>
+#include <string.h>
 
 #include "bridge.h"
 
@@ -19,11 +20,51 @@ void bridge_destroy(struct bridge *b)
 /** bridge_add_port() - attach @port; its index is set here. Return: 0 or -ENOSPC */
 int bridge_add_port(struct bridge *b, struct port *port)
 {
-	if (b->nports == PORT_MAX)
-		return -ENOSPC;
-	port->idx = (uint16_t)b->nports;
-	b->port[b->nports++] = port;
-	return 0;
+	unsigned int i;
+
+	for (i = 0; i < PORT_MAX; i++) {
+		if (!b->slot[i]) {
+			b->slot[i] = port;
+			port->idx = (uint16_t)i;
+			b->port[b->nports++] = port;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/**
+ * bridge_remove_port() - detach @port: its MACs are forgotten, its queued
+ * packets freed, and no frame refers to it afterwards
+ */
+void bridge_remove_port(struct bridge *b, struct port *port)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nports; i++) {
+		if (b->port[i] == port) {
+			b->port[i] = b->port[--b->nports];
+			break;
+		}
+	}
+	b->slot[port->idx] = NULL;
+	fdb_flush_port(&b->fdb, port->idx);
+	link_flush(&port->rx);
+	link_flush(&port->tx);
+	for (i = 0; i < b->nports; i++)
+		if (b->port[i]->policy.mirror == port)
+			b->port[i]->policy.mirror = NULL;
+}
+
+/** bridge_find() - the port called @name, or NULL */
+struct port *bridge_find(const struct bridge *b, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nports; i++)
+		if (!strcmp(b->port[i]->name, name))
+			return b->port[i];
+	return NULL;
 }
 
 /* Hand @p to @dst's tx link, or drop and count it there. */
@@ -104,9 +145,11 @@ void bridge_forward(struct bridge *b, struct port *src)
 		} else if (unlikely(out == src->idx)) {
 			b->stats.filtered++;
 			packet_free(p);
-		} else {
+		} else if (likely(b->slot[out] != NULL)) {
 			b->stats.unicast++;
-			deliver(b->port[out], p);
+			deliver(b->slot[out], p);
+		} else {
+			flood(b, p);
 		}
 	}
 }

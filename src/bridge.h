@@ -21,8 +21,9 @@ struct bridge_stats {
 };
 
 struct bridge {
-	struct port *port[PORT_MAX];
+	struct port *port[PORT_MAX];	/* the ports, densely, for the loop */
 	unsigned int nports;
+	struct port *slot[PORT_MAX];	/* by port->idx, which the MAC table uses */
 	struct fdb fdb;
 	struct bridge_stats stats;
 	uint32_t now_s;		/* seconds, set once per loop pass */
@@ -31,6 +32,8 @@ struct bridge {
 int bridge_init(struct bridge *b, uint32_t fdb_max, uint32_t aging_s);
 void bridge_destroy(struct bridge *b);
 int bridge_add_port(struct bridge *b, struct port *port);
+void bridge_remove_port(struct bridge *b, struct port *port);
+struct port *bridge_find(const struct bridge *b, const char *name);
 void bridge_forward(struct bridge *b, struct port *src);
 
 #endif /* VMSW_BRIDGE_H */
