@@ -132,14 +132,21 @@ void datapath_run(struct datapath *dp, volatile sig_atomic_t *quit,
 /** datapath_print_stats() - every port's counters and the loop's own */
 void datapath_print_stats(struct datapath *dp, FILE *out)
 {
+	unsigned int i;
+
+	for (i = 0; i < dp->bridge->nports; i++)
+		port_print_stats(dp->bridge->port[i], out);
+	datapath_print_stats_loop(dp, out);
+}
+
+/** datapath_print_stats_loop() - the switch's and the loop's own counters */
+void datapath_print_stats_loop(struct datapath *dp, FILE *out)
+{
 	const struct datapath_stats *s = &dp->stats;
 	const struct bridge *b = dp->bridge;
 	struct rusage ru;
-	unsigned int i;
 	double cpu_s;
 
-	for (i = 0; i < b->nports; i++)
-		port_print_stats(b->port[i], out);
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_s = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;

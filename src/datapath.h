@@ -44,5 +44,6 @@ unsigned int datapath_poll(struct datapath *dp);
 void datapath_run(struct datapath *dp, volatile sig_atomic_t *quit,
 		  volatile sig_atomic_t *dump);
 void datapath_print_stats(struct datapath *dp, FILE *out);
+void datapath_print_stats_loop(struct datapath *dp, FILE *out);
 
 #endif /* VMSW_DATAPATH_H */

@@ -2,6 +2,7 @@
 /* fdb.c - MAC learning table */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fdb.h"
 #include "util.h"
@@ -166,5 +167,15 @@ unsigned int fdb_flush_port(struct fdb *t, uint16_t port)
 		}
 		i++;
 	}
+	return removed;
+}
+
+/** fdb_flush_all() - forget every MAC. Return: removed */
+unsigned int fdb_flush_all(struct fdb *t)
+{
+	unsigned int removed = t->count;
+
+	memset(t->slot, 0, ((size_t)t->mask + 1) * sizeof(*t->slot));
+	t->count = 0;
 	return removed;
 }

@@ -45,6 +45,7 @@ void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t port,
 uint16_t fdb_lookup(const struct fdb *t, const uint8_t *mac, uint16_t vlan);
 unsigned int fdb_age(struct fdb *t, uint32_t now, uint32_t nslots);
 unsigned int fdb_flush_port(struct fdb *t, uint16_t port);
+unsigned int fdb_flush_all(struct fdb *t);
 
 static inline uint64_t fdb_key(const uint8_t *mac, uint16_t vlan)
 {

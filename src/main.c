@@ -5,12 +5,16 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bridge.h"
+#include "config.h"
+#include "ctl.h"
 #include "cycles.h"
 #include "datapath.h"
 #include "evloop.h"
@@ -18,6 +22,7 @@
 #include "log.h"
 #include "packet.h"
 #include "port.h"
+#include "vmswitch.h"
 
 #define DEFAULT_BURST		32
 #define DEFAULT_AGING_S		300
@@ -34,6 +39,8 @@ struct options {
 	unsigned int pool;
 	unsigned int batch_us;
 	const char *user;
+	const char *config;
+	const char *ctl_socket;
 	char default_spec[2][200];
 };
 
@@ -121,6 +128,8 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		{ "packets", required_argument, NULL, 'n' },
 		{ "batch-us", required_argument, NULL, 'B' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "ctl-socket", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -144,6 +153,8 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		case 'n': o->pool = number("--packets", optarg, 1, 1u << 22); break;
 		case 'B': o->batch_us = number("--batch-us", optarg, 0, 1000); break;
 		case 'u': o->user = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'C': o->ctl_socket = optarg; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -196,32 +207,62 @@ static void install_signals(void)
 	guest_mem_catch_sigbus();
 }
 
-static int add_ports(struct bridge *b, const struct options *o)
+/* The config file's ports, then the --port ones. */
+static int add_ports(struct vmswitch *vs, const struct options *o)
 {
-	unsigned int i, j;
 	char why[256];
+	unsigned int i;
 
-	for (i = 0; i < o->nports; i++) {
-		struct port *port;
-		int rc = port_create(o->port_spec[i], &port, why, sizeof(why));
-
-		if (rc) {
+	if (o->config) {
+		vs->config_path = o->config;
+		if (config_load(o->config, &vs->cfg, why, sizeof(why))) {
 			err("%s", why);
-			return rc;
+			return -EINVAL;
 		}
-		for (j = 0; j < b->nports; j++) {
-			if (!strcmp(b->port[j]->name, port->name)) {
-				err("port name %s used twice", port->name);
-				port_destroy(port);
-				return -EEXIST;
+		for (i = 0; i < vs->cfg.nports; i++)
+			if (vmswitch_add_port(vs, vs->cfg.port[i].spec, &vs->cfg.port[i].opt,
+					      true, why, sizeof(why))) {
+				err("%s", why);
+				return -EINVAL;
 			}
+	}
+	for (i = 0; i < o->nports; i++) {
+		if (vmswitch_add_port(vs, o->port_spec[i], NULL, false, why, sizeof(why))) {
+			err("%s", why);
+			return -EINVAL;
 		}
-		bridge_add_port(b, port);
-		rc = port->ops->start(port);
-		if (rc)
-			return rc;
 	}
 	return 0;
+}
+
+/* SIGHUP arrives through a signalfd, so the reload runs in the loop. */
+static struct ev_handler hup_ev;
+static struct vmswitch *hup_vs;
+
+static void on_hup(struct ev_handler *h, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	char why[256];
+
+	(void)events;
+	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (vmswitch_reload(hup_vs, why, sizeof(why)))
+		err("reload refused, old config kept: %s", why);
+}
+
+static void watch_sighup(struct vmswitch *vs)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	hup_vs = vs;
+	if (fd >= 0)
+		evloop_add(&hup_ev, fd, on_hup, EPOLLIN);
 }
 
 /* After the sockets exist, run as @user: nothing later needs root. */
@@ -242,58 +283,70 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
-static void destroy_ports(struct bridge *b)
-{
-	unsigned int i;
-
-	for (i = 0; i < b->nports; i++) {
-		link_flush(&b->port[i]->rx);
-		link_flush(&b->port[i]->tx);
-		port_destroy(b->port[i]);
-	}
-	b->nports = 0;
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	struct options o = { .burst = DEFAULT_BURST, .aging_s = DEFAULT_AGING_S,
 			     .fdb_max = DEFAULT_FDB_MAX, .pool = DEFAULT_POOL };
-	struct datapath dp;
-	struct bridge b;
+	static struct vmswitch vs;
+	const char *ctl_path;
 	int rc;
 
 	parse_run_options(argc, argv, &o);
-	if (!o.nports)
+	if (!o.nports && !o.config)
 		default_ports(&o);
 	install_signals();
 	if (evloop_init() || packet_pool_init(o.pool) ||
-	    bridge_init(&b, o.fdb_max, o.aging_s)) {
+	    bridge_init(&vs.bridge, o.fdb_max, o.aging_s)) {
 		err("out of memory at startup");
 		return 1;
 	}
-	rc = add_ports(&b, &o);
+	rc = add_ports(&vs, &o);
+	ctl_path = o.ctl_socket ? o.ctl_socket : ctl_default_path();
+	if (!rc && (rc = ctl_start(&vs, ctl_path)))
+		err("control socket %s: %s", ctl_path, strerror(-rc));
 	if (!rc && o.user)
 		rc = drop_privileges(o.user);
 	if (!rc) {
-		datapath_init(&dp, &b, o.busy_poll, o.burst);
+		watch_sighup(&vs);
+		datapath_init(&vs.dp, &vs.bridge, o.busy_poll, o.burst);
 		datapath_batch_cycles = cycles_per_second() / 1000000 * o.batch_us;
-		info("switching between %u ports%s", b.nports,
-		     o.busy_poll ? " (always polling)" : "");
-		datapath_run(&dp, &quit, &dump);
-		datapath_print_stats(&dp, stderr);
+		info("switching between %u ports%s; control socket %s",
+		     vs.bridge.nports, o.busy_poll ? " (always polling)" : "", ctl_path);
+		datapath_run(&vs.dp, &quit, &dump);
+		datapath_print_stats(&vs.dp, stderr);
 		info("stopped");
 	}
-	destroy_ports(&b);
-	bridge_destroy(&b);
+	ctl_stop();
+	vmswitch_destroy(&vs);
+	bridge_destroy(&vs.bridge);
 	packet_pool_destroy();
 	evloop_destroy();
 	return rc ? 1 : 0;
+}
+
+/* vmswitch ctl [--socket PATH] COMMAND... */
+static int cmd_ctl(int argc, char **argv)
+{
+	const char *path = ctl_default_path();
+	int i = 1;
+
+	if (i < argc && !strcmp(argv[i], "--socket") && i + 1 < argc) {
+		path = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	return ctl_client(path, argc - i, argv + i);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 			  !strcmp(argv[1], "help"))) {
 		usage(stdout);

@@ -53,6 +53,14 @@ struct port_stats {
 
 struct port;
 
+/** struct port_queue_stats - one queue pair's counters, switch's side */
+struct port_queue_stats {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+};
+
 /**
  * struct port_ops - what a port type provides
  * @type:	name used in port specs ("vhost-user")
@@ -73,6 +81,10 @@ struct port_ops {
 	void (*sleep_finish)(struct port *port);
 	void (*show)(struct port *port, FILE *out);
 	void (*destroy)(struct port *port);
+	/* Optional: a one-word state, and per-queue counters (see below). */
+	const char *(*state)(struct port *port);
+	unsigned int (*queues)(struct port *port, struct port_queue_stats *out,
+			       unsigned int max);
 };
 
 struct port {

@@ -553,6 +553,27 @@ static void vhost_show(struct port *port, FILE *out)
 	}
 }
 
+static const char *vhost_state(struct port *port)
+{
+	return state_name(to_vhost(port));
+}
+
+static unsigned int vhost_queues(struct port *port, struct port_queue_stats *out,
+				 unsigned int max)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i, n = MIN(max, pv->dev.max_queue_pairs);
+
+	for (i = 0; i < n; i++) {
+		/* Ring 2i+1 is the guest's TX (our rx), 2i its RX (our tx). */
+		out[i].rx_packets = pv->q[2 * i + 1].packets;
+		out[i].rx_bytes = pv->q[2 * i + 1].bytes;
+		out[i].tx_packets = pv->q[2 * i].packets;
+		out[i].tx_bytes = pv->q[2 * i].bytes;
+	}
+	return n;
+}
+
 static void vhost_destroy(struct port *port)
 {
 	struct port_vhost *pv = to_vhost(port);
@@ -576,6 +597,8 @@ static const struct port_ops vhost_ops = {
 	.sleep_finish = vhost_sleep_finish,
 	.show = vhost_show,
 	.destroy = vhost_destroy,
+	.state = vhost_state,
+	.queues = vhost_queues,
 };
 
 /* "owner=NAME|UID" and "group=NAME|GID" of a server socket. */
