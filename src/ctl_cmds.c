@@ -263,23 +263,24 @@ static int cmd_fdb(struct cmd *c)
 
 /* ---- ports ---------------------------------------------------------------- */
 
-/* "key=value" arguments from @from on into @opt. */
-static int parse_settings(struct cmd *c, int from, struct port_options *opt)
+/*
+ * The "key=value" setting at argv[*i]; words after it without '=' belong to
+ * the value ("ingress_filter=not icmp" arrives as two words).
+ */
+static int next_setting(struct cmd *c, int *i, char **key, char *value,
+			size_t len)
 {
-	int i;
+	char *eq = strchr(c->argv[*i], '=');
 
-	for (i = from; i < c->argc; i++) {
-		char *eq = strchr(c->argv[i], '=');
-		int rc;
+	if (!eq)
+		return fail(c, -EINVAL, "expected key=value, not '%s'", c->argv[*i]);
+	*eq = '\0';
+	*key = c->argv[*i];
+	snprintf(value, len, "%s", eq + 1);
+	while (*i + 1 < c->argc && !strchr(c->argv[*i + 1], '=')) {
+		size_t used = strlen(value);
 
-		if (!eq)
-			return fail(c, -EINVAL, "expected key=value, not '%s'", c->argv[i]);
-		*eq = '\0';
-		rc = port_options_set(opt, c->argv[i], eq + 1, c->why, c->whylen);
-		if (rc == -ENOENT)
-			return fail(c, -EINVAL, "unknown option %s", c->argv[i]);
-		if (rc)
-			return rc;
+		snprintf(value + used, len - used, " %s", c->argv[++*i]);
 	}
 	return 0;
 }
@@ -287,35 +288,34 @@ static int parse_settings(struct cmd *c, int from, struct port_options *opt)
 static int cmd_port(struct cmd *c)
 {
 	struct port_options opt = { 0 };
-	struct port *port;
+	char value[PORT_FILTER_MAX], *key;
 	int rc, i;
 
 	if (c->argc < 3)
 		return fail(c, -EINVAL, "%s", "usage: port add NAME=TYPE:ARGS [key=value]... | "
 			    "port del NAME | port set NAME key=value...");
-	if (!strcmp(c->argv[1], "add")) {
-		rc = parse_settings(c, 3, &opt);
-		return rc ? rc : vmswitch_add_port(c->vs, c->argv[2], &opt, false,
-						   c->why, c->whylen);
-	}
 	if (!strcmp(c->argv[1], "del"))
 		return vmswitch_del_port(c->vs, c->argv[2], c->why, c->whylen);
-	if (strcmp(c->argv[1], "set"))
+	if (strcmp(c->argv[1], "add") && strcmp(c->argv[1], "set"))
 		return fail(c, -EINVAL, "port %s: expected add, del or set", c->argv[1]);
-	port = bridge_find(&c->vs->bridge, c->argv[2]);
-	if (!port)
+	if (!strcmp(c->argv[1], "set") && !bridge_find(&c->vs->bridge, c->argv[2]))
 		return fail(c, -ENOENT, "no port %s", c->argv[2]);
 	for (i = 3; i < c->argc; i++) {
-		char *eq = strchr(c->argv[i], '=');
-
-		if (!eq)
-			return fail(c, -EINVAL, "expected key=value, not '%s'", c->argv[i]);
-		*eq = '\0';
-		rc = vmswitch_set_option(c->vs, c->argv[2], c->argv[i], eq + 1, c->why,
-					 c->whylen);
+		rc = next_setting(c, &i, &key, value, sizeof(value));
+		if (!rc && !strcmp(c->argv[1], "add")) {
+			rc = port_options_set(&opt, key, value, c->why, c->whylen);
+			if (rc == -ENOENT)
+				rc = fail(c, -EINVAL, "unknown option %s", key);
+		} else if (!rc) {
+			rc = vmswitch_set_option(c->vs, c->argv[2], key, value, c->why,
+						 c->whylen);
+		}
 		if (rc)
 			return rc;
 	}
+	if (!strcmp(c->argv[1], "add"))
+		return vmswitch_add_port(c->vs, c->argv[2], &opt, false, c->why,
+					 c->whylen);
 	return 0;
 }
 

@@ -70,7 +70,11 @@ class Switch:
 
     def start(self, timeout=10):
         """Run vmswitch and wait for its server sockets."""
-        cmd = [*self.prefix, binary(), "run", *self.args]
+        self.ctl_path = f"/tmp/vmsw-ctl/{self.name}.sock"
+        os.makedirs(os.path.dirname(self.ctl_path), exist_ok=True)
+        if os.path.exists(self.ctl_path):
+            os.unlink(self.ctl_path)
+        cmd = [*self.prefix, binary(), "run", "--ctl-socket", self.ctl_path, *self.args]
         for spec in self.ports:
             cmd += ["--port", spec]
         for path in self.sockets():
@@ -83,6 +87,8 @@ class Switch:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
         for path in self.sockets():
             wait_for_path(path, timeout, self.proc)
+        # The control socket comes last, after every port has started.
+        wait_for_path(self.ctl_path, timeout, self.proc)
         return self
 
     def alive(self):
@@ -106,6 +112,12 @@ class Switch:
                 return parse_stats(text)
             time.sleep(0.05)
         raise TimeoutError("vmswitch printed no counters")
+
+    def ctl(self, *args):
+        """Run `vmswitch ctl` against this switch; returns (status, stdout, stderr)."""
+        r = subprocess.run([binary(), "ctl", "--socket", self.ctl_path, *args],
+                           capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
 
     def cpu_seconds(self):
         """User + system CPU time the process has used so far."""
