@@ -73,15 +73,19 @@ def vlans_isolate_two_pairs_of_guests():
         check(got == sent, f"vlan 10: g1 -> g2 {got}/{sent}")
         sent, got = g3.ping(ip(4), count=5, interval=0.2)
         check(got == sent, f"vlan 20: g3 -> g4 {got}/{sent}")
-        before = sw.stats()["ports"]
+        # Capture what reaches vm3: nothing g1 sends (VLAN 10) may be in it.
+        pcap = os.path.join(d, "vm3.pcap")
+        code, _, err = sw.ctl("capture", "vm3", pcap)
+        check(code == 0, f"capture refused: {err}")
         for a, b in ((g1, 3), (g1, 4), (g3, 1), (g4, 2)):
             sent, got = a.ping(ip(b), count=3, interval=0.2, wait=1)
             check(got == 0, f"{a.name} reached {ip(b)} across VLANs")
-        after = sw.stats()["ports"]
-        # Vlan-20 ports saw none of vlan 10's ARP broadcasts and vice versa.
-        for p, q in (("vm3", "vm1"), ("vm4", "vm1"), ("vm1", "vm3"), ("vm2", "vm3")):
-            leaked = after[p]["tx_packets"] - before[p]["tx_packets"]
-            check(leaked == 0, f"{leaked} frames reached {p} while {q} asked across VLANs")
+        sw.ctl("capture", "stop", "vm3")
+        ensure_packages(["tcpdump"])
+        out = subprocess.run(["tcpdump", "-e", "-n", "-r", pcap], capture_output=True,
+                             text=True).stdout
+        check(g1.mac not in out, f"frames from VLAN 10 reached a VLAN 20 port:\n{out}")
+        check(g4.mac in out, "the capture saw nothing at all (VLAN 20 traffic expected)")
         code, out, _ = sw.ctl("fdb", "show")
         check(code == 0 and "  10  " in out and "  20  " in out,
               f"fdb show lacks per-VLAN entries:\n{out}")
@@ -111,7 +115,7 @@ def policer_holds_iperf3_to_its_rate():
     d = workdir("police")
     rate = 20e6
     with ExitStack() as s:
-        sw, _ = start(s, d, "ops-police", [port_conf(d, 1, 'rx_rate = "20M"; rx_burst = "64K";'),
+        sw, _ = start(s, d, "ops-police", [port_conf(d, 1, 'rx_rate = "20M"; rx_burst = "1M";'),
                                            port_conf(d, 2)])
         g1, g2 = guests(s, d, (1, 2))
         g2.iperf3_server()
@@ -163,11 +167,9 @@ def live_reload_loses_no_ping():
             check(code == 0, f"reload {step} failed: {err}")
             time.sleep(1.5)
         # A bad file is refused with file, line and field, and changes nothing.
-        with open(conf, "a") as f:
-            f.write('extra = ( { name = "vm9"; type = "vhost-user"; path = 7; } );\n')
         write_conf(conf, [port_conf(d, 1), port_conf(d, 2), port_conf(d, 8, "vlan = 99999;")])
         code, _, err = sw.ctl("reload")
-        check(code != 0 and "vmswitch.conf:6" in err and "vlan" in err,
+        check(code != 0 and "vmswitch.conf:5" in err and "vlan" in err,
               f"bad config not refused clearly: {code} {err!r}")
         t.join()
         sent, got = result[0]
