@@ -138,13 +138,23 @@ static int load_port(const char *file, const config_setting_t *g,
 	return 0;
 }
 
-/* Dry run: the port type parses its own arguments. */
+/* Dry run: the port type parses its own arguments, libpcap the filters. */
 static int check_spec(const char *file, const struct port_config *pc, char *why,
 		      size_t whylen)
 {
+	const char *filters[2] = { pc->opt.ingress_filter, pc->opt.egress_filter };
+	struct bpf_program *prog;
 	char reason[256];
 	struct port *port;
+	int i;
 
+	for (i = 0; i < 2; i++) {
+		if (!*filters[i])
+			continue;
+		if (policy_compile(filters[i], &prog, reason, sizeof(reason)))
+			FAIL("%s:%d: port %s: %s", file, pc->line, pc->name, reason);
+		policy_free_filter(&prog);
+	}
 	if (port_create(pc->spec, &port, reason, sizeof(reason)))
 		FAIL("%s:%d: %s", file, pc->line, reason);
 	port_destroy(port);

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c - config file parsing and its error messages */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+
+static const char *write_file(const char *text)
+{
+	static char path[] = "/tmp/vmsw-test-config-XXXXXX";
+	int fd;
+
+	strcpy(path, "/tmp/vmsw-test-config-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		abort();
+	close(fd);
+	return path;
+}
+
+/* Load @text; return the error message ("" on success). */
+static const char *load(const char *text, struct config *cfg)
+{
+	static char why[256];
+	const char *path = write_file(text);
+
+	why[0] = '\0';
+	if (!config_load(path, cfg, why, sizeof(why)))
+		config_free(cfg);
+	unlink(path);
+	return why;
+}
+
+TEST(good_file_gives_specs_and_options)
+{
+	struct config cfg;
+	char why[256];
+	const char *path = write_file(
+		"ports = (\n"
+		" { name = \"a\"; type = \"vhost-user\"; path = \"/tmp/a.sock\";\n"
+		"   client = true; queues = 2; vlan = 10; },\n"
+		" { name = \"b\"; type = \"vhost-user\"; path = \"/tmp/b.sock\";\n"
+		"   trunk = [10, 20]; allowed_macs = [\"52:54:00:00:00:01\"];\n"
+		"   ingress_filter = \"not icmp\"; rx_rate = \"20M\"; mtu = 1500; }\n"
+		");\n");
+
+	CHECK_EQ(config_load(path, &cfg, why, sizeof(why)), 0);
+	CHECK_EQ(cfg.nports, 2);
+	CHECK(!strcmp(cfg.port[0].spec, "a=vhost-user:/tmp/a.sock,client,queues=2"));
+	CHECK_EQ(cfg.port[0].opt.vlan_mode, VLAN_ACCESS);
+	CHECK_EQ(cfg.port[0].opt.access_vlan, 10);
+	CHECK_EQ(cfg.port[1].opt.vlan_mode, VLAN_TRUNK);
+	CHECK(vlan_in_trunk(&cfg.port[1].opt, 20) && !vlan_in_trunk(&cfg.port[1].opt, 11));
+	CHECK_EQ(cfg.port[1].opt.nmacs, 1);
+	CHECK_EQ(cfg.port[1].opt.rx_rate, 20000000);
+	CHECK_EQ(cfg.port[1].opt.mtu, 1500);
+	CHECK(!strcmp(cfg.port[1].opt.ingress_filter, "not icmp"));
+	config_free(&cfg);
+	unlink(path);
+}
+
+TEST(errors_name_file_line_and_field)
+{
+	struct config cfg;
+	const char *why;
+
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   vlan = 5000; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port a: bad value '5000' for vlan") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"warp\"; path = \"/x\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":2: port a: unknown type 'warp'") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; }\n);\n", &cfg);
+	CHECK(strstr(why, "needs 'path'") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   queues = 99; }\n);\n", &cfg);
+	CHECK(strstr(why, ":2: port a: queues must be") != NULL);
+	why = load("ports = (\n { name = \"a\" type = \"x\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":2: ") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\"; },\n"
+		   " { name = \"a\"; type = \"vhost-user\"; path = \"/y\"; }\n);\n", &cfg);
+	CHECK(strstr(why, "used twice") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   ingress_filter = \"not ( icmp\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":2: port a: filter 'not ( icmp'") != NULL);
+}
+
+UNIT_MAIN(T(good_file_gives_specs_and_options), T(errors_name_file_line_and_field))
