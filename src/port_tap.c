@@ -94,6 +94,9 @@ static int tap_start(struct port *port)
 		    strerror(-rc), rc == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		return rc;
 	}
+	/* The port's own "mtu" option (config file, ctl) sizes the tap too. */
+	if (!pt->mtu)
+		pt->mtu = port->policy.opt.mtu;
 	if (pt->mtu && (rc = netdev_set_mtu(pt->ifname, pt->mtu)) < 0) {
 		err("port %s: cannot set the MTU of %s to %u: %s", port->name,
 		    pt->ifname, pt->mtu, strerror(-rc));
@@ -247,10 +250,12 @@ static void tap_sleep_finish(struct port *port)
 static void tap_show(struct port *port, FILE *out)
 {
 	struct port_tap *pt = to_tap(port);
-	unsigned int mtu = 0;
+	char mtu[16] = "?";	/* unknown when moved to another namespace */
+	unsigned int m;
 
-	netdev_get_mtu(pt->ifname, &mtu);
-	fprintf(out, "  tap %s: mtu %u, vnet header %d bytes, no offloads, "
+	if (netdev_get_mtu(pt->ifname, &m) == 0)
+		snprintf(mtu, sizeof(mtu), "%u", m);
+	fprintf(out, "  tap %s: mtu %s, vnet header %d bytes, no offloads, "
 		"%llu tx stalls, %llu checksums completed\n", pt->ifname, mtu,
 		TAP_HDR_LEN, (unsigned long long)pt->tx_stalls,
 		(unsigned long long)pt->csum_done);

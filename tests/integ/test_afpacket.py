@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""AF_PACKET ports (afpacket:IFNAME) on veth pairs against the real kernel.
+
+The switch's end of each veth stays in the root namespace, up and without an
+address; the far end sits in a namespace made here, with an address. The
+far end has TSO and GSO off: a veth hands its peer whatever the sender
+built, and a 64 KiB TSO frame is over the MTU (dropped and counted
+too_big); a real NIC's wire carries MTU-sized frames. Checksum offload stays
+on, so the switch completes partial checksums itself (TP_STATUS_CSUMNOTREADY).
+Needs root.
+"""
+
+import os
+import re
+import shutil
+import sys
+import time
+from contextlib import ExitStack
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from guest import Guest  # noqa: E402
+from hostutil import ensure_packages  # noqa: E402
+from netns import in_ns, iperf3_server, ns_ping, sh, veth_to_netns, wait_switch_ready  # noqa: E402
+from switch import Switch  # noqa: E402
+from testlib import check, main, require_root, test  # noqa: E402
+
+RUN = "/tmp/vmsw-afpacket"
+NO_TSO = ("tso", "off", "gso", "off")
+
+
+def setup():
+    require_root()
+    ensure_packages(["iperf3", "ethtool", "iproute2", "iputils-ping"])
+    shutil.rmtree(RUN, ignore_errors=True)
+    os.makedirs(RUN)
+
+
+def iperf3_ns(src_ns, server, reverse=False):
+    """iperf3 from src_ns to server for 3 s; Mbit/s received."""
+    out = sh(*in_ns(src_ns, "iperf3", "-c", server, "-t", "3", *(["-R"] if reverse else [])))
+    m = re.findall(r"([\d.]+) ([MG])bits/sec.*receiver", out)
+    val, unit = m[-1]
+    return float(val) * (1000 if unit == "G" else 1)
+
+
+def checksums_completed(sw, port):
+    m = re.findall(rf"afpacket \S+: .* (\d+) checksums completed", sw.output())
+    return int(m[-1]) if m else 0
+
+
+@test
+def afpacket_two_namespaces():
+    """Namespace to namespace through two afpacket ports; frames over the MTU counted."""
+    setup()
+    with ExitStack() as s:
+        veth_to_netns(s, "vmsw-afa", "vmsw-afa", "far", "10.0.8.1/24", offloads=NO_TSO)
+        veth_to_netns(s, "vmsw-afb", "vmsw-afb", "far", "10.0.8.2/24", offloads=NO_TSO)
+        sw = wait_switch_ready(s.enter_context(
+            Switch(["a=afpacket:vmsw-afa", "b=afpacket:vmsw-afb"], name="afpacket-ns")))
+        sent, got = ns_ping("vmsw-afa", "10.0.8.2")
+        check(got == sent, f"ping a -> b: {got}/{sent} replies")
+        iperf3_server(s, "vmsw-afb")
+        up, down = iperf3_ns("vmsw-afa", "10.0.8.2"), iperf3_ns("vmsw-afa", "10.0.8.2", True)
+        print(f"  iperf3 a -> b {up:.0f} Mbit/s, b -> a {down:.0f} Mbit/s")
+        check(up > 10 and down > 10, "iperf3 below 10 Mbit/s")
+        st = sw.stats()["ports"]
+        check(st["a"]["rx_packets"] > 1000 and st["b"]["tx_packets"] > 1000,
+              f"counters did not see the traffic: {st}")
+        check(not st["a"]["drops"] and not st["b"]["drops"], f"drops: {st}")
+        check(checksums_completed(sw, "a") > 0, "no partial checksum was completed")
+        # a's side takes 3500-byte frames; b's interface MTU (1500) does not.
+        sh("ip", "link", "set", "vmsw-afa", "mtu", "3500")
+        sh("ip", "-n", "vmsw-afa", "link", "set", "far", "mtu", "3500")
+        time.sleep(1.5)	# the port looks at its interface's MTU once a second
+        ns_ping("vmsw-afa", "10.0.8.2", count=5, size=3000)
+        big = sw.stats()["ports"]["b"]["drops"].get("too_big", 0)
+        check(big >= 5, f"only {big} frames over b's MTU counted too_big")
+
+
+@test
+def afpacket_guest_reaches_namespace():
+    """A QEMU guest pings and runs iperf3 against a namespace behind afpacket."""
+    setup()
+    with ExitStack() as s:
+        veth_to_netns(s, "vmsw-afg", "vmsw-afg", "far", "10.0.0.254/24", offloads=NO_TSO)
+        sw = s.enter_context(Switch([f"vm1=vhost-user:{RUN}/vm1.sock",
+                                     "up=afpacket:vmsw-afg"], name="afpacket-guest"))
+        g = s.enter_context(Guest("g1-afpacket", f"{RUN}/vm1.sock", "52:54:00:00:00:01",
+                                  "10.0.0.1/24"))
+        g.wait_ready()
+        sent, got = g.ping("10.0.0.254", count=20, interval=0.1)
+        check(sent == 20 and got == 20, f"guest -> namespace: {got}/{sent} replies")
+        iperf3_server(s, "vmsw-afg")
+        up = g.iperf3_client("10.0.0.254", seconds=4)
+        down = g.iperf3_client("10.0.0.254", seconds=4, reverse=True)
+        print(f"  iperf3 guest -> ns {up['bits_per_second'] / 1e6:.0f} Mbit/s, "
+              f"ns -> guest {down['bits_per_second'] / 1e6:.0f} Mbit/s")
+        check(up["bits_per_second"] > 1e6 and down["bits_per_second"] > 1e6,
+              "iperf3 throughput below 1 Mbit/s")
+        st = sw.stats()["ports"]["up"]
+        check(st["rx_packets"] > 1000 and st["tx_packets"] > 1000,
+              f"afpacket counters did not see the traffic: {st}")
+        check(not st["drops"], f"afpacket port dropped frames: {st['drops']}")
+        # Jumbo frames from the guest are over the veth's 1500 MTU.
+        g.run("ip link set eth0 mtu 9000", check=True)
+        g.run("ping -c 3 -i 0.2 -W 1 -s 4000 10.0.0.254")
+        big = sw.stats()["ports"]["up"]["drops"].get("too_big", 0)
+        print(f"  4000-byte pings from a 9000-MTU guest: {big} dropped as too_big")
+        check(big >= 3, f"only {big} frames over the MTU counted too_big")
+
+
+if __name__ == "__main__":
+    main()
