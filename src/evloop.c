@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* evloop.c - epoll wrapper and timers */
 #include <errno.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -11,8 +10,6 @@
 #define EVLOOP_MAX_EVENTS	64
 
 static int epfd = -1;
-static sigset_t wait_mask;	/* signals are delivered only while waiting */
-static bool have_wait_mask;
 static struct ev_timer *timers;	/* unsorted: there are only a few */
 
 /** evloop_init() - create the epoll instance. Return: 0 or -errno */
@@ -91,18 +88,6 @@ static void timer_unlink(struct ev_timer *t)
 	t->next = NULL;
 }
 
-/**
- * evloop_deliver_signals_in_wait() - block @signals except inside the wait
- *
- * A flag set by a signal handler is then always seen before the next sleep:
- * the signal can only arrive inside epoll_pwait, which it interrupts.
- */
-void evloop_deliver_signals_in_wait(const sigset_t *signals)
-{
-	sigprocmask(SIG_BLOCK, signals, &wait_mask);
-	have_wait_mask = true;
-}
-
 /** evloop_timer_arm() - call @fn once, @delay_ns from now (re-arms if armed) */
 void evloop_timer_arm(struct ev_timer *t, ev_timer_fn *fn, uint64_t delay_ns)
 {
@@ -160,8 +145,7 @@ int evloop_run_once(int timeout_ms)
 
 	if (next_timer >= 0 && (timeout_ms < 0 || next_timer < timeout_ms))
 		timeout_ms = next_timer;
-	n = epoll_pwait(epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms,
-			have_wait_mask ? &wait_mask : NULL);
+	n = epoll_wait(epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (i = 0; i < n; i++) {

@@ -9,7 +9,6 @@
 #ifndef VMSW_EVLOOP_H
 #define VMSW_EVLOOP_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +39,5 @@ void evloop_del(struct ev_handler *h);
 void evloop_timer_arm(struct ev_timer *t, ev_timer_fn *fn, uint64_t delay_ns);
 void evloop_timer_cancel(struct ev_timer *t);
 int evloop_run_once(int timeout_ms);
-void evloop_deliver_signals_in_wait(const sigset_t *signals);
 
 #endif /* VMSW_EVLOOP_H */

@@ -197,27 +197,14 @@ static void default_ports(struct options *o)
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_quit };
-	sigset_t set;
 
-	/*
-	 * No SA_RESTART: a signal must wake the loop out of epoll_pwait, the
-	 * only place it is delivered (so the loop never sleeps past it).
-	 */
+	/* No SA_RESTART: a signal must wake the loop out of epoll_wait. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_dump;
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	guest_mem_catch_sigbus();
-	/* SIGHUP comes through a signalfd: blocked always, even while waiting. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	evloop_deliver_signals_in_wait(&set);
 }
 
 /* The config file's ports, then the --port ones. */
