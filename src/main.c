@@ -44,19 +44,7 @@ struct options {
 	char default_spec[2][200];
 };
 
-static volatile sig_atomic_t quit, dump;
-
-static void on_quit(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
-
-static void on_dump(int sig)
-{
-	(void)sig;
-	dump = 1;
-}
+static volatile sig_atomic_t quit, dump;	/* set from the signalfd */
 
 static void usage(FILE *out)
 {
@@ -194,18 +182,6 @@ static void default_ports(struct options *o)
 	fflush(stdout);
 }
 
-static void install_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_quit };
-
-	/* No SA_RESTART: a signal must wake the loop out of epoll_wait. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_dump;
-	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	guest_mem_catch_sigbus();
-}
 
 /* The config file's ports, then the --port ones. */
 static int add_ports(struct vmswitch *vs, const struct options *o)
@@ -235,34 +211,61 @@ static int add_ports(struct vmswitch *vs, const struct options *o)
 	return 0;
 }
 
-/* SIGHUP arrives through a signalfd, so the reload runs in the loop. */
-static struct ev_handler hup_ev;
-static struct vmswitch *hup_vs;
+/*
+ * Signals arrive through a signalfd watched by the loop: a stop request wakes
+ * a sleeping loop at once and is seen within 128 passes while polling, and
+ * the reload and the counter dump run in the loop, not in a handler.
+ */
+static struct ev_handler signal_ev;
+static struct vmswitch *signal_vs;
 
-static void on_hup(struct ev_handler *h, uint32_t events)
+static void on_signal(struct ev_handler *h, uint32_t events)
 {
 	struct signalfd_siginfo si;
 	char why[256];
 
 	(void)events;
-	if (read(h->fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (vmswitch_reload(hup_vs, why, sizeof(why)))
-		err("reload refused, old config kept: %s", why);
+	while (read(h->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGINT:
+		case SIGTERM:
+			quit = 1;
+			break;
+		case SIGUSR1:
+			dump = 1;
+			break;
+		case SIGHUP:
+			if (vmswitch_reload(signal_vs, why, sizeof(why)))
+				err("reload refused, old config kept: %s", why);
+			break;
+		}
+	}
 }
 
-static void watch_sighup(struct vmswitch *vs)
+/* Before anything else: block the signals the loop takes through its fd. */
+static sigset_t block_signals(void)
 {
 	sigset_t set;
-	int fd;
 
 	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	hup_vs = vs;
-	if (fd >= 0)
-		evloop_add(&hup_ev, fd, on_hup, EPOLLIN);
+	signal(SIGPIPE, SIG_IGN);
+	guest_mem_catch_sigbus();
+	return set;
+}
+
+static int watch_signals(struct vmswitch *vs, const sigset_t *set)
+{
+	int fd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	signal_vs = vs;
+	if (fd < 0)
+		return -errno;
+	return evloop_add(&signal_ev, fd, on_signal, EPOLLIN);
 }
 
 /* After the sockets exist, run as @user: nothing later needs root. */
@@ -289,13 +292,14 @@ static int cmd_run(int argc, char **argv)
 			     .fdb_max = DEFAULT_FDB_MAX, .pool = DEFAULT_POOL };
 	static struct vmswitch vs;
 	const char *ctl_path;
+	sigset_t signals;
 	int rc;
 
 	parse_run_options(argc, argv, &o);
 	if (!o.nports && !o.config)
 		default_ports(&o);
-	install_signals();
-	if (evloop_init() || packet_pool_init(o.pool) ||
+	signals = block_signals();
+	if (evloop_init() || watch_signals(&vs, &signals) || packet_pool_init(o.pool) ||
 	    bridge_init(&vs.bridge, o.fdb_max, o.aging_s)) {
 		err("out of memory at startup");
 		return 1;
@@ -307,7 +311,6 @@ static int cmd_run(int argc, char **argv)
 	if (!rc && o.user)
 		rc = drop_privileges(o.user);
 	if (!rc) {
-		watch_sighup(&vs);
 		datapath_init(&vs.dp, &vs.bridge, o.busy_poll, o.burst);
 		datapath_batch_cycles = cycles_per_second() / 1000000 * o.batch_us;
 		info("switching between %u ports%s; control socket %s",
