@@ -38,6 +38,7 @@ uint64_t vu_dev_offered_features(void)
 	       1ull << VIRTIO_F_ANY_LAYOUT |
 	       1ull << VIRTIO_NET_F_GUEST_ANNOUNCE |
 	       1ull << VIRTIO_NET_F_MQ |
+	       1ull << VIRTIO_F_IN_ORDER |
 	       1ull << VHOST_USER_F_PROTOCOL_FEATURES;
 }
 
