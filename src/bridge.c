@@ -27,6 +27,7 @@ int bridge_add_port(struct bridge *b, struct port *port)
 			b->slot[i] = port;
 			port->idx = (uint16_t)i;
 			b->port[b->nports++] = port;
+			port_active_gen++;
 			return 0;
 		}
 	}
@@ -48,6 +49,7 @@ void bridge_remove_port(struct bridge *b, struct port *port)
 		}
 	}
 	b->slot[port->idx] = NULL;
+	port_active_gen++;
 	fdb_flush_port(&b->fdb, port->idx);
 	link_flush(&port->rx);
 	link_flush(&port->tx);

@@ -55,21 +55,38 @@ void datapath_init(struct datapath *dp, struct bridge *b, bool busy_poll,
  *
  * Return: packets received plus packets transmitted
  */
+/* Idle ports (no frontend yet) cost nothing: the loop only sees the others. */
+static void refresh_active(struct datapath *dp)
+{
+	struct bridge *b = dp->bridge;
+	unsigned int i;
+
+	dp->nactive = 0;
+	for (i = 0; i < b->nports; i++)
+		if (b->port[i]->active)
+			dp->active[dp->nactive++] = b->port[i];
+	dp->active_gen = port_active_gen;
+}
+
 unsigned int datapath_poll(struct datapath *dp)
 {
 	struct bridge *b = dp->bridge;
+	struct port **port = dp->active;
 	unsigned int i, rx = 0, tx = 0;
 
+	if (unlikely(dp->active_gen != port_active_gen))
+		refresh_active(dp);
 	datapath_now = cycles_now();
-	for (i = 0; i < b->nports; i++)
-		rx += b->port[i]->ops->rx(b->port[i], dp->burst);
+	for (i = 0; i < dp->nactive; i++)
+		rx += port[i]->ops->rx(port[i], dp->burst);
 	if (rx)
-		for (i = 0; i < b->nports; i++)
-			if (!link_empty(&b->port[i]->rx))
-				bridge_forward(b, b->port[i]);
-	for (i = 0; i < b->nports; i++)
-		if (!link_empty(&b->port[i]->tx))
-			tx += b->port[i]->ops->tx(b->port[i]);
+		for (i = 0; i < dp->nactive; i++)
+			if (!link_empty(&port[i]->rx))
+				bridge_forward(b, port[i]);
+	/* An inactive port's tx link is flushed by the port itself. */
+	for (i = 0; i < dp->nactive; i++)
+		if (!link_empty(&port[i]->tx))
+			tx += port[i]->ops->tx(port[i]);
 	dp->stats.passes++;
 	if (rx)
 		dp->stats.busy_packets += rx;
@@ -82,18 +99,21 @@ unsigned int datapath_poll(struct datapath *dp)
  */
 static void sleep_until_kicked(struct datapath *dp)
 {
-	struct bridge *b = dp->bridge;
+	struct port **port = dp->active;
 	bool pending = false;
-	unsigned int i;
+	unsigned int i, n = dp->nactive;
 
-	for (i = 0; i < b->nports && !pending; i++)
-		pending = b->port[i]->ops->sleep_prepare(b->port[i]);
+	for (i = 0; i < n && !pending; i++)
+		pending = port[i]->ops->sleep_prepare(port[i]);
 	if (!pending) {
 		dp->stats.sleeps++;
 		evloop_run_once(SLEEP_MAX_MS);
 	}
-	for (i = 0; i < b->nports; i++)
-		b->port[i]->ops->sleep_finish(b->port[i]);
+	/* A control command in the wait may have removed a port. */
+	if (dp->active_gen != port_active_gen)
+		refresh_active(dp);
+	for (i = 0; i < dp->nactive; i++)
+		port[i]->ops->sleep_finish(port[i]);
 }
 
 /**

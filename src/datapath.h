@@ -28,6 +28,9 @@ struct datapath {
 	uint64_t idle_cycles;	/* idle time before sleeping, in TSC cycles */
 	uint64_t start_ns;
 	struct ev_timer aging;
+	struct port *active[PORT_MAX];	/* the ports worth polling */
+	unsigned int nactive;
+	unsigned int active_gen;	/* port_active_gen they were taken at */
 	struct datapath_stats stats;
 };
 

@@ -39,12 +39,15 @@ static const struct port_type port_types[] = {
 	{ "vxlan", port_vxlan_create },
 };
 
-/** port_init() - common fields of a new port */
+unsigned int port_active_gen;
+
+/** port_init() - common fields of a new port; polled unless the type says not */
 void port_init(struct port *port, const char *name, const struct port_ops *ops)
 {
 	memset(port, 0, sizeof(*port));
 	snprintf(port->name, sizeof(port->name), "%s", name);
 	port->ops = ops;
+	port->active = true;
 }
 
 static bool valid_name(const char *name, size_t len)

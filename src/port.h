@@ -91,6 +91,7 @@ struct port {
 	char name[PORT_NAME_MAX];
 	uint16_t idx;		/* index in the switch's port table */
 	bool up;		/* can take frames now */
+	bool active;		/* worth polling (e.g. a frontend is connected) */
 	const struct port_ops *ops;
 	struct port_stats stats;
 	struct policy policy;	/* VLAN, filters, policing, mirror, capture */
@@ -116,6 +117,18 @@ static inline void port_drop_packet(struct port *port, enum port_drop why,
 int port_create(const char *spec, struct port **out, char *why, size_t whylen);
 void port_init(struct port *port, const char *name, const struct port_ops *ops);
 void port_destroy(struct port *port);
+
+/* Bumped whenever a port starts or stops being worth polling. */
+extern unsigned int port_active_gen;
+
+/** port_set_active() - include @port in the loop's passes, or leave it out */
+static inline void port_set_active(struct port *port, bool active)
+{
+	if (port->active != active) {
+		port->active = active;
+		port_active_gen++;
+	}
+}
 void port_print_stats(struct port *port, FILE *out);
 
 /* Port types: parse type-specific arguments and allocate. */

@@ -98,6 +98,7 @@ static void disconnect(struct port_vhost *pv)
 	vu_reader_reset(&pv->reader);
 	vu_dev_reset(&pv->dev);
 	pv->port.up = false;
+	port_set_active(&pv->port, false);
 	port_drop(&pv->port, DROP_PORT_DOWN, link_flush(&pv->port.tx));
 	info("port %s: frontend disconnected", pv->port.name);
 	if (pv->client) {
@@ -138,6 +139,7 @@ static void attach(struct port_vhost *pv, int sock)
 		pv->sock = -1;
 		return;
 	}
+	port_set_active(&pv->port, true);
 	info("port %s: frontend connected on %s", pv->port.name, pv->path);
 }
 
@@ -700,6 +702,7 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	if (!pv)
 		return -ENOMEM;
 	port_init(&pv->port, name, &vhost_ops);
+	pv->port.active = false;	/* until a frontend connects */
 	pv->mode = 0660;
 	pv->owner = (uid_t)-1;
 	pv->group = (gid_t)-1;
