@@ -97,7 +97,7 @@ FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*.h)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
