@@ -78,16 +78,19 @@ int vmswitch_del_port(struct vmswitch *vs, const char *name, char *why,
 		      size_t whylen)
 {
 	struct port *port = bridge_find(&vs->bridge, name);
+	char gone[PORT_NAME_MAX];
 
 	if (!port) {
 		snprintf(why, whylen, "no port %s", name);
 		return -ENOENT;
 	}
+	/* @name may be the port's own name, freed below. */
+	snprintf(gone, sizeof(gone), "%s", port->name);
 	bridge_remove_port(&vs->bridge, port);
 	vs->from_config[port->idx] = false;
 	port_destroy(port);
 	resolve_mirrors(vs);
-	info("port %s removed", name);
+	info("port %s removed", gone);
 	return 0;
 }
 
