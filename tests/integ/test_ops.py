@@ -16,6 +16,7 @@ from guest import Guest  # noqa: E402
 from hostutil import ensure_packages  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import check, main, test  # noqa: E402
+from vhostfront import NetDevice  # noqa: E402
 
 RUN = "/tmp/vmsw-ops"
 
@@ -144,6 +145,26 @@ def capture_is_read_back_by_tcpdump():
     check(len(lines) == 10, f"tcpdump read {len(lines)} ICMP frames:\n{out.stdout}{out.stderr}")
     check(sum("echo request" in line for line in lines) == 5 and
           sum("echo reply" in line for line in lines) == 5, "not 5 requests and 5 replies")
+
+
+@test
+def mirror_copies_a_ports_traffic():
+    d = workdir("mirror")
+    with ExitStack() as s:
+        sw, _ = start(s, d, "ops-mirror", [port_conf(d, 1), port_conf(d, 2),
+                                           port_conf(d, 9)])
+        mon = NetDevice.connect(os.path.join(d, "vm9.sock"))
+        s.callback(mon.close)
+        g1, g2 = guests(s, d, (1, 2))
+        g1.ping(ip(2), count=2, interval=0.2)	# learn both MACs first
+        mon.recv_frames(timeout=1)		# drop the floods seen so far
+        code, _, err = sw.ctl("port", "set", "vm1", "mirror=vm9")
+        check(code == 0, f"port set mirror failed: {err}")
+        g1.ping(ip(2), count=5, interval=0.2)
+        frames = mon.recv_frames(timeout=3)
+        icmp = [f for f in frames if len(f) > 34 and f[12:14] == b"\x08\x00" and f[23] == 1]
+        print(f"  mirror port saw {len(icmp)} ICMP frames of vm1's 10")
+        check(len(icmp) == 10, f"{len(icmp)} ICMP frames mirrored, expected 10")
 
 
 def pinger(g, target, count, result):
