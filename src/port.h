@@ -106,6 +106,18 @@ static inline void port_drop(struct port *port, enum port_drop why,
 	port->stats.drops[why] += n;
 }
 
+/** port_tx_sent() - the first @n packets on @port's tx link went out */
+static inline void port_tx_sent(struct port *port, unsigned int n)
+{
+	while (n--) {
+		struct packet *p = link_get(&port->tx);
+
+		port->stats.tx_packets++;
+		port->stats.tx_bytes += p->len;
+		packet_free(p);
+	}
+}
+
 /** port_drop_packet() - free @p and count it */
 static inline void port_drop_packet(struct port *port, enum port_drop why,
 				    struct packet *p)

@@ -359,7 +359,7 @@ static unsigned int afp_tx(struct port *port)
 {
 	struct port_afpacket *pa = to_afp(port);
 	unsigned int n = 0, cnt;
-	int sent, i;
+	int sent;
 
 	if (!port->up) {
 		port_drop(port, DROP_PORT_DOWN, link_flush(&port->tx));
@@ -383,13 +383,7 @@ static unsigned int afp_tx(struct port *port)
 				       DROP_PORT_DOWN : DROP_TX_ERROR, e);
 			continue;
 		}
-		for (i = 0; i < sent; i++) {
-			struct packet *p = link_get(&port->tx);
-
-			port->stats.tx_packets++;
-			port->stats.tx_bytes += p->len;
-			packet_free(p);
-		}
+		port_tx_sent(port, (unsigned int)sent);
 		n += (unsigned int)sent;
 	}
 	return n;

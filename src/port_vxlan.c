@@ -383,13 +383,7 @@ static unsigned int vx_tx(struct port *port)
 			vx_drop_front(pv, errno);
 			continue;
 		}
-		for (i = 0; i < (unsigned int)sent; i++) {
-			struct packet *p = link_get(&port->tx);
-
-			port->stats.tx_packets++;
-			port->stats.tx_bytes += p->len;
-			packet_free(p);
-		}
+		port_tx_sent(port, (unsigned int)sent);
 		n += (unsigned int)sent;
 	}
 	return n;
