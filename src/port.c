@@ -115,9 +115,11 @@ void port_print_stats(struct port *port, FILE *out)
 
 	fprintf(out, "port %s (%s): %s\n", port->name, port->ops->type,
 		port->up ? "up" : "down");
-	fprintf(out, "  rx %llu packets %llu bytes, tx %llu packets %llu bytes\n",
+	fprintf(out, "  rx %llu packets %llu bytes, tx %llu packets %llu bytes, "
+		"%u queued to send\n",
 		(unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
-		(unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes);
+		(unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
+		link_count(&port->tx));
 	for (i = 0; i < DROP_MAX; i++)
 		if (s->drops[i])
 			fprintf(out, "  drop %s %llu\n", port_drop_names[i],
