@@ -331,7 +331,7 @@ static void rx_one(struct port_vhost *pv, struct vu_vq *vq,
 }
 
 /* Take up to @budget frames from one guest TX ring. */
-/* Pop the chain for slot @i of a burst into @c; prefetch its first buffer. */
+/* Pop the next chain of a burst into @c and start loading its first buffer. */
 static int rx_pop(struct vring *vr, struct vring_chain *c)
 {
 	int rc = vring_pop(vr, c, false);
