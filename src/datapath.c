@@ -12,7 +12,6 @@
 #define AGING_PERIOD_NS		(1000ull * 1000 * 1000)
 
 uint64_t datapath_now;
-uint64_t datapath_batch_cycles;
 
 static void update_clock(struct datapath *dp)
 {

@@ -34,12 +34,8 @@ struct datapath {
 	struct datapath_stats stats;
 };
 
-/*
- * TSC at the start of the current pass, and how long a ring with less than a
- * full burst may wait to fill up (0: take whatever is there at once).
- */
+/* TSC at the start of the current pass (policing uses it as its clock). */
 extern uint64_t datapath_now;
-extern uint64_t datapath_batch_cycles;
 
 void datapath_init(struct datapath *dp, struct bridge *b, bool busy_poll,
 		   unsigned int burst);

@@ -15,7 +15,6 @@
 #include "bridge.h"
 #include "config.h"
 #include "ctl.h"
-#include "cycles.h"
 #include "datapath.h"
 #include "evloop.h"
 #include "guest_mem.h"
@@ -37,7 +36,6 @@ struct options {
 	unsigned int aging_s;
 	unsigned int fdb_max;
 	unsigned int pool;
-	unsigned int batch_us;
 	const char *user;
 	const char *config;
 	const char *ctl_socket;
@@ -78,8 +76,6 @@ static void usage(FILE *out)
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
 "  --mac-table N       most MACs learned (default %d)\n"
 "  --packets N         packet buffers in the pool (default %d)\n"
-"  --batch-us N        let a ring with less than a full burst wait up to N us\n"
-"                      to fill (default 0: take frames at once)\n"
 "  --user USER         run as USER once the sockets exist (least privilege)\n"
 "  -v, --verbose       more log (twice: every vhost-user message)\n"
 "  -q, --quiet         errors and warnings only\n"
@@ -114,7 +110,6 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		{ "mac-aging", required_argument, NULL, 'a' },
 		{ "mac-table", required_argument, NULL, 'm' },
 		{ "packets", required_argument, NULL, 'n' },
-		{ "batch-us", required_argument, NULL, 'B' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "ctl-socket", required_argument, NULL, 'C' },
@@ -139,7 +134,6 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		case 'a': o->aging_s = number("--mac-aging", optarg, 1, 1u << 30); break;
 		case 'm': o->fdb_max = number("--mac-table", optarg, 1, 1u << 24); break;
 		case 'n': o->pool = number("--packets", optarg, 1, 1u << 22); break;
-		case 'B': o->batch_us = number("--batch-us", optarg, 0, 1000); break;
 		case 'u': o->user = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'C': o->ctl_socket = optarg; break;
@@ -312,7 +306,6 @@ static int cmd_run(int argc, char **argv)
 		rc = drop_privileges(o.user);
 	if (!rc) {
 		datapath_init(&vs.dp, &vs.bridge, o.busy_poll, o.burst);
-		datapath_batch_cycles = cycles_per_second() / 1000000 * o.batch_us;
 		info("switching between %u ports%s; control socket %s",
 		     vs.bridge.nports, o.busy_poll ? " (always polling)" : "", ctl_path);
 		datapath_run(&vs.dp, &quit, &dump);

@@ -19,7 +19,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "datapath.h"
 #include "evloop.h"
 #include "flow.h"
 #include "log.h"
@@ -33,7 +32,6 @@
 struct queue_stats {
 	uint64_t packets;
 	uint64_t bytes;
-	uint64_t last_take;	/* TSC when frames were last taken */
 };
 
 struct port_vhost {
@@ -359,11 +357,6 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 		return 0;
 	}
 	n = MIN((unsigned int)avail, MIN(budget, link_room(&pv->port.rx)));
-	/* Let a short burst grow for a moment: fewer, fuller passes. */
-	if (n < budget &&
-	    datapath_now - pv->q[vq->index].last_take < datapath_batch_cycles)
-		return 0;
-	pv->q[vq->index].last_take = datapath_now;
 	if (!n)
 		return 0;
 	vring_prefetch(vr, n);

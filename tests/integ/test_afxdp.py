@@ -24,20 +24,13 @@ from contextlib import ExitStack
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from guest import Guest  # noqa: E402
-from hostutil import ensure_packages, repo_path, stop_process  # noqa: E402
+from hostutil import ensure_packages, repo_path  # noqa: E402
+from netns import guest_talks_to, iperf3_server, ns_ping, sh  # noqa: E402
 from switch import Switch, binary  # noqa: E402
 from testlib import check, main, require_root, skip, test  # noqa: E402
 
 RUN = "/tmp/vmsw-afxdp"
 NOT_BUILT = "built without AF_XDP"
-
-
-def sh(*cmd, check_rc=True):
-    """Run a command; return its stdout."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if check_rc and r.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stdout}")
-    return r.stdout
 
 
 def afxdp_built():
@@ -95,25 +88,6 @@ def afxdp_mode(sw, port):
     return m.group(1) if m else "?"
 
 
-def ns_ping(ns, target, count=20):
-    out = sh("ip", "netns", "exec", ns, "ping", "-c", str(count), "-i", "0.1",
-             "-W", "2", target, check_rc=False)
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
-    return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
-
-
-def iperf3_server(stack, ns):
-    """An iperf3 server in ns for the rest of the test."""
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-s"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stack.callback(stop_process, proc)
-    for _ in range(50):
-        if ":5201" in sh("ip", "netns", "exec", ns, "ss", "-ltn"):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"iperf3 server in {ns} did not start")
-
-
 def xdp_attached(ifname):
     return "xdp" in sh("ip", "link", "show", ifname, check_rc=False)
 
@@ -167,15 +141,7 @@ def afxdp_guest_reaches_namespace():
         g = s.enter_context(Guest("g1-afxdp", f"{RUN}/vm1.sock", "52:54:00:00:00:01",
                                   "10.0.0.1/24"))
         g.wait_ready()
-        sent, got = g.ping("10.0.0.254", count=20, interval=0.1)
-        check(sent == 20 and got == 20, f"guest -> namespace: {got}/{sent} replies")
-        iperf3_server(s, "afx-g")
-        up = g.iperf3_client("10.0.0.254", seconds=4)
-        down = g.iperf3_client("10.0.0.254", seconds=4, reverse=True)
-        print(f"  iperf3 guest -> ns {up['bits_per_second'] / 1e6:.0f} Mbit/s, "
-              f"ns -> guest {down['bits_per_second'] / 1e6:.0f} Mbit/s")
-        check(up["bits_per_second"] > 1e6 and down["bits_per_second"] > 1e6,
-              "iperf3 throughput below 1 Mbit/s")
+        guest_talks_to(s, g, "afx-g", "10.0.0.254", "namespace")
         st = sw.stats()["ports"]["up"]
         check(st["rx_packets"] > 1000 and st["tx_packets"] > 1000,
               f"afxdp counters did not see the traffic: {st}")

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from guest import Guest  # noqa: E402
 from hostutil import ensure_packages  # noqa: E402
-from netns import in_ns, iperf3_server, netns, sh, veth_to_netns, wait_switch_ready  # noqa: E402
+from netns import guest_talks_to, in_ns, iperf3_server, netns, sh, veth_to_netns, wait_switch_ready  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import check, main, require_root, test  # noqa: E402
 
@@ -147,19 +147,11 @@ def vxlan_guests_via_kernel_vtep_and_second_switch():
                                    "10.0.0.2/24"))
         g1.wait_ready()
         g2.wait_ready()
-        sent, got = g1.ping("10.0.0.254", count=20, interval=0.1)
-        check(sent == 20 and got == 20, f"g1 -> kernel vxlan: {got}/{sent} replies")
         sent, got = g2.ping("10.0.0.1", count=20, interval=0.1)
         check(sent == 20 and got == 20, f"g2 -> g1 over vmswitch VXLAN: {got}/{sent}")
         sent, got = g1.ping("10.0.0.2", count=10, interval=0.1)
         check(sent == 10 and got == 10, f"g1 -> g2 over vmswitch VXLAN: {got}/{sent}")
-        iperf3_server(s, NS)
-        up = g1.iperf3_client("10.0.0.254", seconds=4)
-        down = g1.iperf3_client("10.0.0.254", seconds=4, reverse=True)
-        print(f"  iperf3 g1 -> kernel vxlan {up['bits_per_second'] / 1e6:.0f} Mbit/s, "
-              f"back {down['bits_per_second'] / 1e6:.0f} Mbit/s")
-        check(up["bits_per_second"] > 1e6 and down["bits_per_second"] > 1e6,
-              "iperf3 throughput below 1 Mbit/s")
+        guest_talks_to(s, g1, NS, "10.0.0.254", "kernel vxlan")
         sa, sb = a.stats()["ports"], b.stats()["ports"]
         check(sa["kern"]["rx_packets"] > 1000 and sa["kern"]["tx_packets"] > 1000,
               f"kern counters did not see the traffic: {sa['kern']}")

@@ -82,3 +82,17 @@ def wait_switch_ready(sw, timeout=10):
             break
         time.sleep(0.1)
     raise RuntimeError(f"vmswitch did not start: {sw.output()}")
+
+
+def guest_talks_to(stack, guest, ns, target, what):
+    """Guest pings target 20/20 and runs iperf3 both ways with an iperf3 server in ns."""
+    from testlib import check
+    sent, got = guest.ping(target, count=20, interval=0.1)
+    check(sent == 20 and got == 20, f"{guest.name} -> {what}: {got}/{sent} replies")
+    iperf3_server(stack, ns)
+    up = guest.iperf3_client(target, seconds=4)
+    down = guest.iperf3_client(target, seconds=4, reverse=True)
+    print(f"  iperf3 {guest.name} -> {what} {up['bits_per_second'] / 1e6:.0f} Mbit/s, "
+          f"back {down['bits_per_second'] / 1e6:.0f} Mbit/s")
+    check(up["bits_per_second"] > 1e6 and down["bits_per_second"] > 1e6,
+          "iperf3 throughput below 1 Mbit/s")
