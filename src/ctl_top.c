@@ -4,6 +4,7 @@
  * show packets, bits and drops per second for every port. VMSWITCH_TOP_N
  * limits the refreshes (for scripts and tests).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,14 @@ static const struct top_row *find(const struct top_row *rows, unsigned int n,
 	return NULL;
 }
 
+/* Counters that went back: the port was deleted and added again since. */
+static bool went_back(const struct top_row *a, const struct top_row *b)
+{
+	return a->rx_packets < b->rx_packets || a->rx_bytes < b->rx_bytes ||
+	       a->tx_packets < b->tx_packets || a->tx_bytes < b->tx_bytes ||
+	       a->drops < b->drops;
+}
+
 static void render(const struct top_row *now, unsigned int n,
 		   const struct top_row *before, unsigned int nb, double dt)
 {
@@ -105,7 +114,7 @@ static void render(const struct top_row *now, unsigned int n,
 	for (i = 0; i < n; i++) {
 		const struct top_row *b = find(before, nb, now[i].name), *a = &now[i];
 
-		if (!b)
+		if (!b || went_back(a, b))
 			b = a;
 		printf("%-16s %12.0f %12.1f %12.0f %12.1f %10.0f\n", a->name,
 		       (a->rx_packets - b->rx_packets) / dt,
