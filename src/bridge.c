@@ -72,6 +72,8 @@ struct port *bridge_find(const struct bridge *b, const char *name)
 /* Hand @p to @dst's tx link, or drop and count it there. */
 static inline void deliver(struct port *dst, struct packet *p)
 {
+	if (unlikely(p->ext) && !dst->tx_borrowed)
+		packet_linearize(p);
 	if (unlikely(dst->policy.active_out) && !policy_egress(dst, p))
 		packet_free(p);
 	else if (unlikely(!dst->up))

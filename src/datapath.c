@@ -48,12 +48,6 @@ void datapath_init(struct datapath *dp, struct bridge *b, bool busy_poll,
 	evloop_timer_arm(&dp->aging, on_aging, AGING_PERIOD_NS);
 }
 
-/**
- * datapath_poll() - one pass: receive from every port, switch, transmit
- * @dp:		datapath
- *
- * Return: packets received plus packets transmitted
- */
 /* Idle ports (no frontend yet) cost nothing: the loop only sees the others. */
 static void refresh_active(struct datapath *dp)
 {
@@ -67,6 +61,27 @@ static void refresh_active(struct datapath *dp)
 	dp->active_gen = port_active_gen;
 }
 
+/*
+ * The pass borrowed frames from guest buffers: copy in the tails still
+ * queued, then let the ports give the buffers back.
+ */
+static void settle(struct datapath *dp)
+{
+	unsigned int i;
+
+	packet_settle();
+	packet_pool.held = false;
+	for (i = 0; i < dp->nactive; i++)
+		if (dp->active[i]->ops->settle)
+			dp->active[i]->ops->settle(dp->active[i]);
+}
+
+/**
+ * datapath_poll() - one pass: receive from every port, switch, transmit
+ * @dp:		datapath
+ *
+ * Return: packets received plus packets transmitted
+ */
 unsigned int datapath_poll(struct datapath *dp)
 {
 	struct bridge *b = dp->bridge;
@@ -86,6 +101,8 @@ unsigned int datapath_poll(struct datapath *dp)
 	for (i = 0; i < dp->nactive; i++)
 		if (!link_empty(&port[i]->tx))
 			tx += port[i]->ops->tx(port[i]);
+	if (unlikely(packet_pool.held))
+		settle(dp);
 	dp->stats.passes++;
 	if (rx)
 		dp->stats.busy_packets += rx;

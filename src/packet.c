@@ -27,7 +27,11 @@ int packet_pool_init(unsigned int npackets)
 	if (packet_pool.mem == MAP_FAILED)
 		return -ENOMEM;
 	packet_pool.free = calloc(npackets, sizeof(*packet_pool.free));
-	if (!packet_pool.free) {
+	/* Borrowing stops for the pass when this list is full. */
+	packet_pool.borrowed = calloc(npackets, sizeof(*packet_pool.borrowed));
+	if (!packet_pool.free || !packet_pool.borrowed) {
+		free(packet_pool.free);
+		free(packet_pool.borrowed);
 		munmap(packet_pool.mem, bytes);
 		return -ENOMEM;
 	}
@@ -44,7 +48,23 @@ void packet_pool_destroy(void)
 {
 	munmap(packet_pool.mem, (size_t)packet_pool.size * sizeof(struct packet));
 	free(packet_pool.free);
+	free(packet_pool.borrowed);
 	packet_pool = (struct packet_pool){ 0 };
+}
+
+/**
+ * packet_settle() - end of a pass: every borrowed frame still held by the
+ * switch gets its tail copied in, so the guests may have their buffers back
+ *
+ * A borrowed packet that was freed (and perhaps reused) has ext cleared.
+ */
+void packet_settle(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < packet_pool.nborrowed; i++)
+		packet_linearize(packet_pool.borrowed[i]);
+	packet_pool.nborrowed = 0;
 }
 
 /**
@@ -59,7 +79,9 @@ struct packet *packet_clone(const struct packet *p)
 
 	if (!c)
 		return NULL;
-	memcpy(c->data, p->data, p->len);
+	memcpy(c->data, p->data, packet_head_len(p));
+	if (p->ext)
+		memcpy(c->data + packet_head_len(p), p->ext, p->ext_len);
 	c->len = p->len;
 	c->in_port = p->in_port;
 	c->in_queue = p->in_queue;

@@ -252,6 +252,7 @@ bool policy_ingress(struct port *port, struct packet *p)
 	const struct port_options *o = &pol->opt;
 	enum port_drop why;
 
+	packet_linearize(p);	/* filters and captures see the whole frame */
 	if (pol->capture.file)
 		policy_capture(pol, p);
 	if (over_mtu(o, p))
@@ -287,6 +288,7 @@ bool policy_egress(struct port *port, struct packet *p)
 	const struct port_options *o = &pol->opt;
 	enum port_drop why;
 
+	packet_linearize(p);
 	if (!policy_vlan_member(pol, p->vlan))
 		why = DROP_VLAN;
 	else if (over_mtu(o, p))

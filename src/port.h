@@ -69,6 +69,8 @@ struct port_queue_stats {
  * @tx:		move frames from port->tx out of the switch; returns count
  * @sleep_prepare: ask for wake-ups (kicks); true if work is already pending
  * @sleep_finish: back to polling
+ * @settle:	optional, end of a pass that borrowed frames: return the
+ *		guest buffers held for them (see packet_borrow())
  * @show:	print state, features and per-queue counters
  * @destroy:	close everything and free the port
  */
@@ -79,6 +81,7 @@ struct port_ops {
 	unsigned int (*tx)(struct port *port);
 	bool (*sleep_prepare)(struct port *port);
 	void (*sleep_finish)(struct port *port);
+	void (*settle)(struct port *port);
 	void (*show)(struct port *port, FILE *out);
 	void (*destroy)(struct port *port);
 	/* Optional: a one-word state, and per-queue counters (see below). */
@@ -92,6 +95,7 @@ struct port {
 	uint16_t idx;		/* index in the switch's port table */
 	bool up;		/* can take frames now */
 	bool active;		/* worth polling (e.g. a frontend is connected) */
+	bool tx_borrowed;	/* ops->tx copies borrowed tails itself */
 	const struct port_ops *ops;
 	struct port_stats stats;
 	struct policy policy;	/* VLAN, filters, policing, mirror, capture */

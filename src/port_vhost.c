@@ -53,6 +53,7 @@ struct port_vhost {
 	uint64_t faults;		/* connections closed for a broken rule */
 	char last_fault[160];
 	struct queue_stats q[VU_MAX_VQS];
+	uint32_t held;			/* rings whose completions wait for settle */
 	struct vring_chain scratch[2];
 };
 
@@ -90,6 +91,9 @@ static void disconnect(struct port_vhost *pv)
 		snprintf(pv->last_fault, sizeof(pv->last_fault), "%s",
 			 pv->dev.broken_why);
 	}
+	/* Frames borrowed from this guest must not outlive its memory. */
+	packet_settle();
+	pv->held = 0;
 	evloop_del(&pv->sock_ev);
 	close(pv->sock);
 	pv->sock = -1;
@@ -314,7 +318,8 @@ static void rx_one(struct port_vhost *pv, struct vu_vq *vq,
 		port_drop(port, DROP_NO_PACKET, 1);
 		return;
 	}
-	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, p);
+	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, p,
+				  !port->policy.active_in);
 	if (unlikely(rc)) {
 		port_drop_packet(port, frame_drop_reason(rc), p);
 		return;
@@ -348,7 +353,7 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 			    unsigned int budget)
 {
 	struct vring *vr = &vq->vr;
-	unsigned int n, i;
+	unsigned int n, i, borrowed = packet_pool.nborrowed;
 	int avail = vring_avail_count(vr), rc, next_rc;
 
 	if (unlikely(avail < 0)) {
@@ -378,9 +383,25 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 			rx_one(pv, vq, c);
 		vring_push(vr, c->head, 0);
 	}
-	if (vring_publish(vr))
+	if (packet_pool.nborrowed != borrowed)
+		pv->held |= 1u << vq->index;	/* published by vhost_settle() */
+	else if (vring_publish(vr))
 		vring_notify(vr);
 	return i;
+}
+
+/* The pass is over and borrowed tails are copied: give the guest its buffers. */
+static void vhost_settle(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+
+	while (pv->held) {
+		struct vring *vr = &pv->dev.vq[__builtin_ctz(pv->held)].vr;
+
+		pv->held &= pv->held - 1;
+		if (vring_publish(vr))
+			vring_notify(vr);
+	}
 }
 
 static unsigned int vhost_rx(struct port *port, unsigned int budget)
@@ -590,6 +611,7 @@ static const struct port_ops vhost_ops = {
 	.tx = vhost_tx,
 	.sleep_prepare = vhost_sleep_prepare,
 	.sleep_finish = vhost_sleep_finish,
+	.settle = vhost_settle,
 	.show = vhost_show,
 	.destroy = vhost_destroy,
 	.state = vhost_state,
@@ -695,6 +717,7 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	if (!pv)
 		return -ENOMEM;
 	port_init(&pv->port, name, &vhost_ops);
+	pv->port.tx_borrowed = true;
 	pv->port.active = false;	/* until a frontend connects */
 	pv->mode = 0660;
 	pv->owner = (uid_t)-1;

@@ -10,6 +10,9 @@
  * @c:		translated TX chain: virtio-net header, then the frame
  * @hdr_len:	10 or 12
  * @p:		empty packet, owned by the caller
+ * @borrow:	a large frame in one segment may leave its tail in the
+ *		guest's buffer (see packet_borrow()); the caller then holds
+ *		the chain's completion until the pass ends
  *
  * No offloads are negotiated, so a header asking for checksum or
  * segmentation is the guest's error. The header may share a descriptor with
@@ -19,7 +22,7 @@
  *	   -EMSGSIZE for a frame over PACKET_DATA_MAX; -EPROTO for offload bits
  */
 int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
-			 struct packet *p)
+			 struct packet *p, bool borrow)
 {
 	struct virtio_net_hdr h;
 	uint32_t frame_len;
@@ -34,7 +37,13 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 		const uint8_t *base = c->iov[0].iov_base;
 
 		memcpy(&h, base, 2);
-		memcpy(p->data, base + hdr_len, frame_len);
+		if (borrow && frame_len > PACKET_BORROW_MIN && packet_can_borrow()) {
+			memcpy(p->data, base + hdr_len, PACKET_HEAD);
+			packet_borrow(p, base + hdr_len + PACKET_HEAD,
+				      (uint16_t)(frame_len - PACKET_HEAD));
+		} else {
+			memcpy(p->data, base + hdr_len, frame_len);
+		}
 	} else {
 		iov_to_buf(c->iov, c->niov, 0, &h, 2);
 		iov_to_buf(c->iov, c->niov, hdr_len, p->data, frame_len);
@@ -126,11 +135,22 @@ undo:
 	return rc;
 }
 
+/* The frame into one guest buffer: straight from a borrowed tail if any. */
+static inline void copy_frame(uint8_t *dst, const struct packet *p)
+{
+	unsigned int head = packet_head_len(p);
+
+	memcpy(dst, p->data, head);
+	if (p->ext)
+		memcpy(dst + head, p->ext, p->ext_len);
+}
+
 /**
  * vnet_packet_to_guest() - copy @p into the guest's receive buffers
  * @vr:		the guest's RX ring
  * @scratch:	two chains of working space
- * @p:		packet, still owned by the caller
+ * @p:		packet, still owned by the caller (a borrowed tail may be
+ *		brought in)
  * @hdr_len:	10 or 12
  * @mergeable:	VIRTIO_NET_F_MRG_RXBUF negotiated
  *
@@ -141,7 +161,7 @@ undo:
  *	   -EMSGSIZE if its buffers cannot hold the frame; -EIO on a guest fault
  */
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
-			 const struct packet *p, unsigned int hdr_len,
+			 struct packet *p, unsigned int hdr_len,
 			 bool mergeable)
 {
 	struct vring_chain *c = &scratch[0];
@@ -159,10 +179,11 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 		uint8_t *dst = c->iov[0].iov_base;
 
 		memcpy(dst, &one, hdr_len);
-		memcpy(dst + hdr_len, p->data, p->len);
+		copy_frame(dst + hdr_len, p);
 		vring_push(vr, c->head, need);
 		return 0;
 	}
+	packet_linearize(p);	/* the rare layouts work on one buffer */
 	if (!rc && mergeable && c->len >= hdr_len)
 		return deliver_merged(vr, c, &scratch[1], p, hdr_len);
 	if (!rc && !mergeable && c->len >= need) {

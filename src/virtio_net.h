@@ -45,9 +45,9 @@ static inline unsigned int vnet_hdr_len(uint64_t features)
 }
 
 int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
-			 struct packet *p);
+			 struct packet *p, bool borrow);
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
-			 const struct packet *p, unsigned int hdr_len,
+			 struct packet *p, unsigned int hdr_len,
 			 bool mergeable);
 
 #endif /* VMSW_VIRTIO_NET_H */

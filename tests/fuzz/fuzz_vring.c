@@ -184,7 +184,7 @@ static bool run_op(struct vring *vr, uint8_t op, uint8_t arg, unsigned int hdr_l
 			check_chain(&chain[0]);
 			if ((op & 7) == 1) {
 				pkt.data = pkt.buf + PACKET_HEADROOM;
-				vnet_chain_to_packet(&chain[0], hdr_len, &pkt);
+				vnet_chain_to_packet(&chain[0], hdr_len, &pkt, false);
 			}
 		} else if (rc != -E2BIG) {
 			abort();	/* vring_pop promises 0, -E2BIG or -EIO */
