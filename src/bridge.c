@@ -119,6 +119,41 @@ static void flood(struct bridge *b, struct packet *p)
 		packet_free(p);
 }
 
+/*
+ * The frames of a burst mostly share their source and destination, so the
+ * last source learned and the last destination looked up are remembered for
+ * the rest of the burst. Learning may move a MAC, so it forgets the latter.
+ */
+struct burst_cache {
+	uint64_t learned;	/* fdb key last learned, 0: none */
+	uint64_t dst;		/* fdb key last looked up, 0: none */
+	uint16_t out;		/* its port */
+};
+
+static inline void learn(struct bridge *b, struct burst_cache *bc,
+			 const uint8_t *smac, uint16_t vlan, uint16_t port)
+{
+	uint64_t key = fdb_key(smac, vlan);
+
+	if (likely(key == bc->learned))
+		return;
+	fdb_learn(&b->fdb, smac, vlan, port, b->now_s);
+	bc->learned = key;
+	bc->dst = 0;
+}
+
+static inline uint16_t lookup(struct bridge *b, struct burst_cache *bc,
+			      const uint8_t *dmac, uint16_t vlan)
+{
+	uint64_t key = fdb_key(dmac, vlan);
+
+	if (likely(key == bc->dst))
+		return bc->out;
+	bc->dst = key;
+	bc->out = fdb_lookup(&b->fdb, dmac, vlan);
+	return bc->out;
+}
+
 /**
  * bridge_forward() - switch every packet waiting in @src's rx link
  * @b:		bridge
@@ -126,6 +161,8 @@ static void flood(struct bridge *b, struct packet *p)
  */
 void bridge_forward(struct bridge *b, struct port *src)
 {
+	struct burst_cache bc = { 0 };
+
 	while (!link_empty(&src->rx)) {
 		struct packet *p = link_get(&src->rx);
 		const uint8_t *dmac, *smac;
@@ -138,12 +175,12 @@ void bridge_forward(struct bridge *b, struct port *src)
 		dmac = p->data;
 		smac = p->data + 6;
 		if (likely(!(smac[0] & 1)))
-			fdb_learn(&b->fdb, smac, p->vlan, src->idx, b->now_s);
+			learn(b, &bc, smac, p->vlan, src->idx);
 		if (unlikely(dmac[0] & 1)) {
 			flood(b, p);
 			continue;
 		}
-		out = fdb_lookup(&b->fdb, dmac, p->vlan);
+		out = lookup(b, &bc, dmac, p->vlan);
 		if (out == FDB_NO_PORT) {
 			flood(b, p);
 		} else if (unlikely(out == src->idx)) {

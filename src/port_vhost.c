@@ -54,6 +54,10 @@ struct port_vhost {
 	char last_fault[160];
 	struct queue_stats q[VU_MAX_VQS];
 	uint32_t held;			/* rings whose completions wait for settle */
+	/* The rings the datapath uses, rebuilt after every message. */
+	unsigned int nrx, ntx;
+	struct vu_vq *rx_vq[VU_MAX_QUEUE_PAIRS];	/* guest TX, started */
+	struct vu_vq *tx_vq[VU_MAX_QUEUE_PAIRS];	/* guest RX, started, enabled */
 	struct vring_chain scratch[2];
 };
 
@@ -71,15 +75,24 @@ static inline bool is_guest_tx(unsigned int vq_index)
 
 static void try_connect(struct ev_timer *t);
 
-/* Can the switch deliver to this guest: any started, enabled RX queue? */
-static void update_up(struct port_vhost *pv)
+/*
+ * The rings to poll and to deliver to, so that a pass does not look at
+ * every possible queue. The port is up when the guest can receive.
+ */
+static void update_rings(struct port_vhost *pv)
 {
 	unsigned int i;
 
-	pv->port.up = false;
-	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i += 2)
-		if (pv->dev.vq[i].started && pv->dev.vq[i].enabled)
-			pv->port.up = true;
+	pv->nrx = pv->ntx = 0;
+	for (i = 0; i < pv->dev.max_queue_pairs; i++) {
+		struct vu_vq *rx = &pv->dev.vq[2 * i + 1], *tx = &pv->dev.vq[2 * i];
+
+		if (rx->started)
+			pv->rx_vq[pv->nrx++] = rx;
+		if (tx->started && tx->enabled)
+			pv->tx_vq[pv->ntx++] = tx;
+	}
+	pv->port.up = pv->ntx > 0;
 }
 
 static void disconnect(struct port_vhost *pv)
@@ -99,7 +112,7 @@ static void disconnect(struct port_vhost *pv)
 	pv->sock = -1;
 	vu_reader_reset(&pv->reader);
 	vu_dev_reset(&pv->dev);
-	pv->port.up = false;
+	update_rings(pv);
 	port_set_active(&pv->port, false);
 	port_drop(&pv->port, DROP_PORT_DOWN, link_flush(&pv->port.tx));
 	info("port %s: frontend disconnected", pv->port.name);
@@ -120,7 +133,7 @@ static void on_socket(struct ev_handler *h, uint32_t events)
 			break;
 		rc = vu_dev_handle(&pv->dev, &pv->reader.msg, pv->sock);
 		vu_reader_reset(&pv->reader);
-		update_up(pv);
+		update_rings(pv);
 		if (rc < 0)
 			break;
 	}
@@ -301,9 +314,9 @@ static enum port_drop frame_drop_reason(int rc)
 	}
 }
 
-/* A frame the guest sent on @vq, copied into a packet, or dropped. */
-static void rx_one(struct port_vhost *pv, struct vu_vq *vq,
-		   const struct vring_chain *c)
+/* A frame the guest sent on @vq, copied into a packet; returns its length, 0 if dropped. */
+static unsigned int rx_one(struct port_vhost *pv, struct vu_vq *vq,
+			   const struct vring_chain *c)
 {
 	struct port *port = &pv->port;
 	struct packet *p;
@@ -311,26 +324,38 @@ static void rx_one(struct port_vhost *pv, struct vu_vq *vq,
 
 	if (unlikely(!vq->enabled)) {
 		port_drop(port, DROP_QUEUE_DISABLED, 1);
-		return;
+		return 0;
 	}
 	p = packet_alloc();
 	if (unlikely(!p)) {
 		port_drop(port, DROP_NO_PACKET, 1);
-		return;
+		return 0;
 	}
 	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, p,
 				  !port->policy.active_in);
 	if (unlikely(rc)) {
 		port_drop_packet(port, frame_drop_reason(rc), p);
-		return;
+		return 0;
 	}
 	p->in_port = port->idx;
 	p->in_queue = (uint16_t)(vq->index / 2);
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	pv->q[vq->index].packets++;
-	pv->q[vq->index].bytes += p->len;
 	link_put(&port->rx, p);
+	return p->len;
+}
+
+/* Count a burst once rather than every frame. */
+static void count_burst(struct port_stats *ps, struct queue_stats *qs, bool rx,
+			unsigned int packets, uint64_t bytes)
+{
+	if (rx) {
+		ps->rx_packets += packets;
+		ps->rx_bytes += bytes;
+	} else {
+		ps->tx_packets += packets;
+		ps->tx_bytes += bytes;
+	}
+	qs->packets += packets;
+	qs->bytes += bytes;
 }
 
 /* Take up to @budget frames from one guest TX ring. */
@@ -353,8 +378,9 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 			    unsigned int budget)
 {
 	struct vring *vr = &vq->vr;
-	unsigned int n, i, borrowed = packet_pool.nborrowed;
+	unsigned int n, i, got = 0, borrowed = packet_pool.nborrowed;
 	int avail = vring_avail_count(vr), rc, next_rc;
+	uint64_t bytes = 0;
 
 	if (unlikely(avail < 0)) {
 		port_drop(&pv->port, DROP_INVALID_DESC, 1);
@@ -377,12 +403,17 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 		}
 		if (i + 1 < n)
 			next_rc = rx_pop(vr, &pv->scratch[(i + 1) & 1]);
-		if (unlikely(rc == -E2BIG))
+		if (unlikely(rc == -E2BIG)) {
 			port_drop(&pv->port, DROP_SEGMENTS, 1);
-		else
-			rx_one(pv, vq, c);
+		} else {
+			unsigned int len = rx_one(pv, vq, c);
+
+			got += len != 0;
+			bytes += len;
+		}
 		vring_push(vr, c->head, 0);
 	}
+	count_burst(&pv->port.stats, &pv->q[vq->index], true, got, bytes);
 	if (packet_pool.nborrowed != borrowed)
 		pv->held |= 1u << vq->index;	/* published by vhost_settle() */
 	else if (vring_publish(vr))
@@ -411,9 +442,8 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 
 	if (pv->sock < 0)
 		return 0;
-	for (i = 1; i < 2 * pv->dev.max_queue_pairs && !pv->dev.broken; i += 2)
-		if (pv->dev.vq[i].started)
-			n += rx_ring(pv, &pv->dev.vq[i], budget);
+	for (i = 0; i < pv->nrx && !pv->dev.broken; i++)
+		n += rx_ring(pv, pv->rx_vq[i], budget);
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
@@ -421,55 +451,42 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 	return n;
 }
 
-/* The guest RX rings frames can go to now; returns how many. */
-static unsigned int active_rx_rings(struct port_vhost *pv, struct vu_vq **out)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i += 2)
-		if (pv->dev.vq[i].started && pv->dev.vq[i].enabled)
-			out[n++] = &pv->dev.vq[i];
-	return n;
-}
-
-/* Deliver one packet; false if the ring is out of buffers (keep it queued). */
-static bool tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
+/*
+ * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
+ * of buffers (keep it queued), else it was dropped and counted.
+ */
+static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 {
 	struct port *port = &pv->port;
 	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
 				      pv->dev.mergeable);
 
-	if (likely(rc == 0)) {
-		port->stats.tx_packets++;
-		port->stats.tx_bytes += p->len;
-		pv->q[vq->index].packets++;
-		pv->q[vq->index].bytes += p->len;
-		packet_free(p);
-		return true;
-	}
-	if (rc == -ENOBUFS)
-		return false;
+	if (likely(rc == 0) || rc == -ENOBUFS)
+		return rc;
 	if (rc == -EIO) {
 		port_drop(port, DROP_INVALID_DESC, 1);
 		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vq->vr.fault);
 	} else {
 		port_drop(port, DROP_NO_RX_BUFFER, 1);
 	}
-	packet_free(p);
-	return true;
+	return rc;
 }
 
 static unsigned int vhost_tx(struct port *port)
 {
 	struct port_vhost *pv = to_vhost(port);
-	struct vu_vq *ring[VU_MAX_QUEUE_PAIRS];
-	uint32_t touched = 0;
-	unsigned int nrings, i, n = 0;
+	struct vu_vq **ring = pv->tx_vq;
+	unsigned int nrings = pv->ntx, i, n = 0;
+	unsigned int sent[VU_MAX_QUEUE_PAIRS];
+	uint64_t bytes[VU_MAX_QUEUE_PAIRS];
 
-	nrings = pv->sock >= 0 ? active_rx_rings(pv, ring) : 0;
-	if (!nrings) {
+	if (pv->sock < 0 || !nrings) {
 		port_drop(port, DROP_PORT_DOWN, link_flush(&port->tx));
 		return 0;
+	}
+	for (i = 0; i < nrings; i++) {
+		sent[i] = 0;
+		bytes[i] = 0;
 	}
 	if (nrings == 1) {
 		int avail = vring_avail_count(&ring[0]->vr);
@@ -481,16 +498,26 @@ static unsigned int vhost_tx(struct port *port)
 	while (!link_empty(&port->tx) && !pv->dev.broken) {
 		struct packet *p = link_peek(&port->tx, 0);
 		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
+		int rc = tx_one(pv, ring[r], p);
 
-		if (!tx_one(pv, ring[r], p))
+		if (rc == -ENOBUFS)
 			break;
 		link_get(&port->tx);
-		touched |= 1u << r;
+		if (likely(rc == 0)) {
+			sent[r]++;
+			bytes[r] += p->len;
+		}
+		packet_free(p);
 		n++;
 	}
-	for (i = 0; i < nrings; i++)
-		if (touched & (1u << i) && vring_publish(&ring[i]->vr))
+	for (i = 0; i < nrings; i++) {
+		if (!sent[i])
+			continue;
+		count_burst(&port->stats, &pv->q[ring[i]->index], false, sent[i],
+			    bytes[i]);
+		if (vring_publish(&ring[i]->vr))
 			vring_notify(&ring[i]->vr);
+	}
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))

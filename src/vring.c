@@ -72,20 +72,6 @@ int vring_avail_count(struct vring *vr)
 	return n;
 }
 
-/*
- * One descriptor, read once from guest memory into a private copy. The
- * barrier stops the compiler from re-reading the guest's copy later; memcpy
- * keeps an unaligned (indirect) table well-defined.
- */
-static inline struct vring_desc desc_read(const struct vring_desc *d)
-{
-	struct vring_desc copy;
-
-	memcpy(&copy, d, sizeof(copy));
-	barrier();
-	return copy;
-}
-
 static int chain_fault(struct vring *vr, const char *why)
 {
 	vr->fault = why;
@@ -165,40 +151,19 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
 }
 
 /**
- * vring_pop() - take the next available chain
- * @vr:		ring with vring_avail_count() > 0 since the last pops
- * @c:		filled with the head and the translated buffers
- * @writable:	true for receive buffers (all WRITE), false for transmit
+ * vring_pop_walk() - the general case of vring_pop(): chains of several
+ * descriptors, indirect tables, buffers across regions, and every fault
+ * @vr:		ring, last_avail already advanced past @c->head
+ * @c:		head set, niov and len zero
+ * @writable:	as for vring_pop()
  *
- * Return: 0; -E2BIG if the chain has more segments than we handle (it is
- *	   consumed: complete it with length 0); -EIO on a guest fault
+ * Return: as vring_pop()
  */
-int vring_pop(struct vring *vr, struct vring_chain *c, bool writable)
+int vring_pop_walk(struct vring *vr, struct vring_chain *c, bool writable)
 {
-	uint16_t head = READ_ONCE(vr->avail->ring[vr->last_avail & (vr->num - 1)]);
-	const uint16_t want = writable ? VRING_DESC_F_WRITE : 0;
-	struct vring_desc d;
-	void *buf;
-
-	vr->last_avail++;
-	c->head = head;
-	c->niov = 0;
-	c->len = 0;
-	if (unlikely(head >= vr->num))
+	if (unlikely(c->head >= vr->num))
 		return chain_fault(vr, "avail ring names a head beyond the ring size");
-	d = desc_read(&vr->desc[head]);
-	/* The common case: one descriptor, inside one region. */
-	if (likely(d.flags == want)) {
-		buf = guest_mem_gpa_range(vr->mem, d.addr, d.len);
-		if (likely(buf)) {
-			c->iov[0].iov_base = buf;
-			c->iov[0].iov_len = d.len;
-			c->niov = 1;
-			c->len = d.len;
-			return 0;
-		}
-	}
-	return chain_walk(vr, c, d, writable);
+	return chain_walk(vr, c, desc_read(&vr->desc[c->head]), writable);
 }
 
 /* Should the guest be interrupted for the completions published since? */

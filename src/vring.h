@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "guest_mem.h"
@@ -92,7 +93,7 @@ uint64_t vring_used_size(unsigned int num, bool event_idx);
 void vring_init(struct vring *vr, const struct vring_addr *a, unsigned int num,
 		uint16_t base, bool event_idx, const struct guest_mem *mem);
 int vring_avail_count(struct vring *vr);
-int vring_pop(struct vring *vr, struct vring_chain *c, bool writable);
+int vring_pop_walk(struct vring *vr, struct vring_chain *c, bool writable);
 void vring_notify(struct vring *vr);
 void vring_kick_enable(struct vring *vr, bool enable);
 
@@ -130,6 +131,59 @@ static inline void vring_prefetch(const struct vring *vr, unsigned int n)
 
 		__builtin_prefetch(&vr->desc[head & (vr->num - 1)]);
 	}
+}
+
+/*
+ * One descriptor, read once from guest memory into a private copy. The
+ * barrier stops the compiler from re-reading the guest's copy later; memcpy
+ * keeps an unaligned (indirect) table well-defined.
+ */
+static inline struct vring_desc desc_read(const struct vring_desc *d)
+{
+	struct vring_desc copy;
+
+	memcpy(&copy, d, sizeof(copy));
+	barrier();
+	return copy;
+}
+
+/**
+ * vring_pop() - take the next available chain
+ * @vr:		ring with vring_avail_count() > 0 since the last pops
+ * @c:		filled with the head and the translated buffers
+ * @writable:	true for receive buffers (all WRITE), false for transmit
+ *
+ * The common case, one descriptor inside one memory region, is inline;
+ * everything else goes through the checked walk.
+ *
+ * Return: 0; -E2BIG if the chain has more segments than we handle (it is
+ *	   consumed: complete it with length 0); -EIO on a guest fault
+ */
+static inline int vring_pop(struct vring *vr, struct vring_chain *c,
+			    bool writable)
+{
+	uint16_t head = READ_ONCE(vr->avail->ring[vr->last_avail & (vr->num - 1)]);
+	struct vring_desc d;
+	void *buf;
+
+	vr->last_avail++;
+	c->head = head;
+	c->niov = 0;
+	c->len = 0;
+	if (likely(head < vr->num)) {
+		d = desc_read(&vr->desc[head]);
+		if (likely(d.flags == (writable ? VRING_DESC_F_WRITE : 0))) {
+			buf = guest_mem_gpa_range(vr->mem, d.addr, d.len);
+			if (likely(buf)) {
+				c->iov[0].iov_base = buf;
+				c->iov[0].iov_len = d.len;
+				c->niov = 1;
+				c->len = d.len;
+				return 0;
+			}
+		}
+	}
+	return vring_pop_walk(vr, c, writable);
 }
 
 /** vring_unpop() - give back the last @n chains popped; they are seen again */

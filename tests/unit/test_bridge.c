@@ -33,9 +33,9 @@ static void teardown(struct setup *s)
 	bridge_destroy(&s->b);
 }
 
-/* Frame from @src port with the given last bytes of the MACs. */
-static void send(struct setup *s, unsigned int src, uint8_t dst_last,
-		 uint8_t src_last, bool bcast)
+/* Queue a frame on @src port's rx link with the given last bytes of the MACs. */
+static void queue(struct setup *s, unsigned int src, uint8_t dst_last,
+		  uint8_t src_last, bool bcast)
 {
 	struct packet *p = packet_alloc();
 	uint8_t dst[6] = { 2, 0, 0, 0, 0, dst_last };
@@ -48,6 +48,13 @@ static void send(struct setup *s, unsigned int src, uint8_t dst_last,
 	p->len = 60;
 	p->in_port = (uint16_t)src;
 	link_put(&s->port[src].rx, p);
+}
+
+/* Frame from @src port, switched at once. */
+static void send(struct setup *s, unsigned int src, uint8_t dst_last,
+		 uint8_t src_last, bool bcast)
+{
+	queue(s, src, dst_last, src_last, bcast);
 	bridge_forward(&s->b, &s->port[src]);
 }
 
@@ -122,6 +129,24 @@ static void pool(void)
 		abort();
 }
 
-UNIT_MAIN(T(unknown_unicast_floods_then_learns),
+/* One burst: a MAC moving mid-burst is seen by the frames after it. */
+TEST(mac_move_inside_a_burst)
+{
+	struct setup s;
+
+	setup_bridge(&s);
+	send(&s, 1, 0xa, 0xb, false);	/* B learned on port 1 */
+	queue(&s, 0, 0xb, 0xa, false);	/* A -> B: port 1 */
+	queue(&s, 0, 0xb, 0xa, false);	/* again, from the burst's memory */
+	queue(&s, 0, 0xb, 0xb, false);	/* B now sends from port 0 ... */
+	queue(&s, 0, 0xb, 0xa, false);	/* ... so A -> B stays on port 0 */
+	bridge_forward(&s.b, &s.port[0]);
+	CHECK_EQ(link_count(&s.port[1].tx), 2);
+	CHECK_EQ(s.b.stats.filtered, 2);
+	CHECK_EQ(s.b.fdb.stats.moved, 1);
+	teardown(&s);
+}
+
+UNIT_MAIN(T(unknown_unicast_floods_then_learns), T(mac_move_inside_a_burst),
 	  T(broadcast_goes_everywhere_but_ingress),
 	  T(frame_to_own_port_is_filtered), T(down_port_and_full_link_count_drops))
