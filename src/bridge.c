@@ -120,38 +120,57 @@ static void flood(struct bridge *b, struct packet *p)
 }
 
 /*
- * The frames of a burst mostly share their source and destination, so the
- * last source learned and the last destination looked up are remembered for
- * the rest of the burst. Learning may move a MAC, so it forgets the latter.
+ * The frames of a burst mostly share their MAC pair: the previous unicast
+ * frame's pair and the port it went to are remembered. A frame with the
+ * same pair needs no learning (its source was just learned) and no lookup
+ * (nothing changed the table since). Any other frame goes the long way.
  */
 struct burst_cache {
-	uint64_t learned;	/* fdb key last learned, 0: none */
-	uint64_t dst;		/* fdb key last looked up, 0: none */
-	uint16_t out;		/* its port */
+	uint64_t macs;		/* first 8 bytes of the pair */
+	uint32_t macs_end;	/* the other 4 */
+	uint16_t vlan;
+	uint16_t out;
+	bool valid;
 };
 
-static inline void learn(struct bridge *b, struct burst_cache *bc,
-			 const uint8_t *smac, uint16_t vlan, uint16_t port)
+static inline bool same_pair(const struct burst_cache *bc, const struct packet *p)
 {
-	uint64_t key = fdb_key(smac, vlan);
+	uint64_t a;
+	uint32_t b;
 
-	if (likely(key == bc->learned))
-		return;
-	fdb_learn(&b->fdb, smac, vlan, port, b->now_s);
-	bc->learned = key;
-	bc->dst = 0;
+	memcpy(&a, p->data, 8);
+	memcpy(&b, p->data + 8, 4);
+	return bc->valid && a == bc->macs && b == bc->macs_end && p->vlan == bc->vlan;
 }
 
-static inline uint16_t lookup(struct bridge *b, struct burst_cache *bc,
-			      const uint8_t *dmac, uint16_t vlan)
+static inline void remember_pair(struct burst_cache *bc, const struct packet *p,
+				 uint16_t out)
 {
-	uint64_t key = fdb_key(dmac, vlan);
+	memcpy(&bc->macs, p->data, 8);
+	memcpy(&bc->macs_end, p->data + 8, 4);
+	bc->vlan = p->vlan;
+	bc->out = out;
+	bc->valid = true;
+}
 
-	if (likely(key == bc->dst))
+/* Learn the source, look up the destination: the port, or FDB_NO_PORT to flood. */
+static uint16_t classify(struct bridge *b, struct burst_cache *bc,
+			 const struct packet *p, uint16_t in)
+{
+	const uint8_t *dmac = p->data, *smac = p->data + 6;
+	uint16_t out;
+
+	if (likely(same_pair(bc, p)))
 		return bc->out;
-	bc->dst = key;
-	bc->out = fdb_lookup(&b->fdb, dmac, vlan);
-	return bc->out;
+	if (likely(!(smac[0] & 1)))
+		fdb_learn(&b->fdb, smac, p->vlan, in, b->now_s);
+	if (unlikely(dmac[0] & 1)) {
+		bc->valid = false;	/* learning may have moved a MAC */
+		return FDB_NO_PORT;
+	}
+	out = fdb_lookup(&b->fdb, dmac, p->vlan);
+	remember_pair(bc, p, out);
+	return out;
 }
 
 /**
@@ -161,26 +180,17 @@ static inline uint16_t lookup(struct bridge *b, struct burst_cache *bc,
  */
 void bridge_forward(struct bridge *b, struct port *src)
 {
-	struct burst_cache bc = { 0 };
+	struct burst_cache bc = { .valid = false };
 
 	while (!link_empty(&src->rx)) {
 		struct packet *p = link_get(&src->rx);
-		const uint8_t *dmac, *smac;
 		uint16_t out;
 
 		if (unlikely(src->policy.active_in) && !policy_ingress(src, p)) {
 			packet_free(p);
 			continue;
 		}
-		dmac = p->data;
-		smac = p->data + 6;
-		if (likely(!(smac[0] & 1)))
-			learn(b, &bc, smac, p->vlan, src->idx);
-		if (unlikely(dmac[0] & 1)) {
-			flood(b, p);
-			continue;
-		}
-		out = lookup(b, &bc, dmac, p->vlan);
+		out = classify(b, &bc, p, src->idx);
 		if (out == FDB_NO_PORT) {
 			flood(b, p);
 		} else if (unlikely(out == src->idx)) {

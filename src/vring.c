@@ -154,13 +154,15 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
  * vring_pop_walk() - the general case of vring_pop(): chains of several
  * descriptors, indirect tables, buffers across regions, and every fault
  * @vr:		ring, last_avail already advanced past @c->head
- * @c:		head set, niov and len zero
+ * @c:		head set
  * @writable:	as for vring_pop()
  *
  * Return: as vring_pop()
  */
 int vring_pop_walk(struct vring *vr, struct vring_chain *c, bool writable)
 {
+	c->niov = 0;
+	c->len = 0;
 	if (unlikely(c->head >= vr->num))
 		return chain_fault(vr, "avail ring names a head beyond the ring size");
 	return chain_walk(vr, c, desc_read(&vr->desc[c->head]), writable);

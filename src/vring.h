@@ -168,8 +168,6 @@ static inline int vring_pop(struct vring *vr, struct vring_chain *c,
 
 	vr->last_avail++;
 	c->head = head;
-	c->niov = 0;
-	c->len = 0;
 	if (likely(head < vr->num)) {
 		d = desc_read(&vr->desc[head]);
 		if (likely(d.flags == (writable ? VRING_DESC_F_WRITE : 0))) {
