@@ -283,6 +283,13 @@ static void vq_started(struct vu_dev *dev, struct vu_vq *vq)
 	if (vq->kick_fd >= 0 &&
 	    evloop_add(&vq->kick_ev, vq->kick_fd, on_kick, EPOLLIN) < 0)
 		vu_dev_fail(dev, "cannot watch the kick fd of ring %u", vq->index);
+	/*
+	 * The loop is awake now (this message woke it) and polls the ring, so
+	 * the guest need not kick; sleep_prepare asks for kicks again before
+	 * the loop sleeps. With --poll that never happens, and a guest that
+	 * kicked anyway would pay a system call for every burst.
+	 */
+	vring_kick_enable(&vq->vr, false);
 	debug("port %s: ring %u started, size %u", pv->port.name, vq->index,
 	      vq->num);
 }
