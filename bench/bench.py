@@ -875,25 +875,34 @@ def run_callgrind(args, results):
     cgdir = os.path.join(WORK, "callgrind")
     os.makedirs(cgdir, exist_ok=True)
     frames = [f for f in (64, 1518) if f"{f}B" in args.configs] or [64, 1518]
-    kinds = [k for k in ("vmswitch", "testpmd") if k in args.switches]
+    # "vmswitch+filter": both ports run ingress_filter=udp, which every test
+    # frame passes: the difference to "vmswitch" is the filter's cost.
+    kinds = [k for k in ("vmswitch", "vmswitch+filter", "testpmd")
+             if k.split("+")[0] in args.switches]
     log(f"bench: callgrind, {args.cg_seconds} s instrumented per run: {kinds} x {frames} bytes")
     for frame in frames:
         for kind in kinds:
             wait_idle(args.idle_wait)
-            for old in glob.glob(os.path.join(cgdir, f"cg.{kind}.*")):
+            tag = kind.replace("+", "-")
+            for old in glob.glob(os.path.join(cgdir, f"cg.{tag}.*")):
                 os.unlink(old)
-            out = os.path.join(cgdir, f"cg.{kind}.%p")
+            out = os.path.join(cgdir, f"cg.{tag}.%p")
             vg = ["taskset", "-c", "1", "valgrind", "--tool=callgrind", "--instr-atstart=no",
                   f"--callgrind-out-file={out}"]
             socks = sockets(2, "cg")
             fe = proc = None
             try:
-                if kind == "vmswitch":
+                if kind.startswith("vmswitch"):
                     sw = Switch([f"a=vhost-user:{socks[0]}", f"b=vhost-user:{socks[1]}"],
                                 name="bench-cg-vmswitch", prefix=vg, args=["--poll", "-q"])
-                    sw.logpath = os.path.join(WORK, "cg-vmswitch.log")
+                    sw.logpath = os.path.join(WORK, f"cg-{tag}.log")
                     sw.start(timeout=120)
                     proc = sw.proc
+                    if kind == "vmswitch+filter":
+                        for port in ("a", "b"):
+                            code, _, err = sw.ctl("port", "set", port, "ingress_filter=udp")
+                            if code:
+                                raise RuntimeError(f"cannot set a filter: {err}")
                 else:
                     for s in socks:
                         remove_file(s)
@@ -939,7 +948,7 @@ def run_callgrind(args, results):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-                ir = callgrind_totals(os.path.join(cgdir, f"cg.{kind}.{pid}*"))
+                ir = callgrind_totals(os.path.join(cgdir, f"cg.{tag}.{pid}*"))
                 rec = {"switch": kind, "frame": frame, "ir": ir, "packets": pkts,
                        "seconds": round(dt, 2), "ir_per_pkt": ir / pkts if pkts else None,
                        "kpps_under_valgrind": round(pkts / dt / 1e3, 1), **noise}
@@ -967,8 +976,9 @@ def run_callgrind(args, results):
 
 
 def print_callgrind(results):
-    rows = ["| instructions/packet (callgrind) | vmswitch | testpmd vhost io | ratio |",
-            "|---|---|---|---|"]
+    rows = ["| instructions/packet (callgrind) | vmswitch | testpmd vhost io | ratio "
+            "| vmswitch, pcap filter on both ports | filter cost |",
+            "|---|---|---|---|---|---|"]
     by = {(r["switch"], r["frame"]): r for r in results["callgrind"]}
 
     def cell(r):
@@ -977,9 +987,12 @@ def print_callgrind(results):
         return f"{r['ir_per_pkt']:.0f}" + ("" if r.get("clean") else " (noisy)")
     for frame in sorted({r["frame"] for r in results["callgrind"]}):
         a, b = by.get(("vmswitch", frame)), by.get(("testpmd", frame))
+        f = by.get(("vmswitch+filter", frame))
         ra, rb = (a or {}).get("ir_per_pkt"), (b or {}).get("ir_per_pkt")
+        rf = (f or {}).get("ir_per_pkt")
         rows.append(f"| {frame} B | {cell(a)} | {cell(b)} | "
-                    f"{fmt(ra / rb if ra and rb else None, 2)}x |")
+                    f"{fmt(ra / rb if ra and rb else None, 2)}x | {cell(f)} | "
+                    f"{fmt(rf - ra if ra and rf else None, 0)} |")
     log("\n".join(rows))
 
 
