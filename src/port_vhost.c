@@ -505,11 +505,8 @@ static unsigned int vhost_tx(struct port *port)
 	while (!link_empty(&port->tx) && !pv->dev.broken) {
 		struct packet *p = link_peek(&port->tx, 0);
 		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
-		int rc;
+		int rc = tx_one(pv, ring[r], p);
 
-		/* The copy below overlaps the miss on a later frame's buffer. */
-		vring_prefetch_buffer(&ring[r]->vr, 1, true);
-		rc = tx_one(pv, ring[r], p);
 		if (rc == -ENOBUFS)
 			break;
 		link_get(&port->tx);

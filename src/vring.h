@@ -184,35 +184,6 @@ static inline int vring_pop(struct vring *vr, struct vring_chain *c,
 	return vring_pop_walk(vr, c, writable);
 }
 
-/**
- * vring_prefetch_buffer() - start loading the first buffer of the chain @ahead
- * places after the next one to pop
- * @vr:		ring
- * @ahead:	0 for the next chain
- * @write:	the device will write it (receive buffers)
- *
- * A hint only: nothing read here is trusted or kept; the chain is read
- * and checked again when it is popped.
- */
-static inline void vring_prefetch_buffer(const struct vring *vr,
-					 unsigned int ahead, bool write)
-{
-	const struct vring_desc *d;
-	void *buf;
-
-	if (vring_avail_left(vr) <= ahead)
-		return;
-	d = &vr->desc[vr->avail->ring[(uint16_t)(vr->last_avail + ahead) &
-				      (vr->num - 1)] & (vr->num - 1)];
-	buf = guest_mem_gpa_range(vr->mem, READ_ONCE(d->addr), 1);
-	if (buf) {
-		if (write)
-			__builtin_prefetch(buf, 1);
-		else
-			__builtin_prefetch(buf);
-	}
-}
-
 /** vring_unpop() - give back the last @n chains popped; they are seen again */
 static inline void vring_unpop(struct vring *vr, uint16_t n)
 {
