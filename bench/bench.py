@@ -90,6 +90,8 @@ class Host:
         os.environ["B"] = os.path.relpath(WORK, repo_path("."))
         with open(snap, "rb") as f:
             self.binary_sha256 = hashlib.sha256(f.read()).hexdigest()
+        subprocess.run(["cc", "-O2", "-pthread", "-o", PROBE, repo_path("bench/xcpu_probe.c")],
+                       check=True)
         self.hugepages(1024)
         os.makedirs(RUN, exist_ok=True)
         os.makedirs(WORK, exist_ok=True)
@@ -477,9 +479,39 @@ def make_sut(kind, queues):
 # Throughput runs
 # =============================================================================
 
+# Cross-CPU cache-line round trip (bench/xcpu_probe.c), every probe of this run.
+PROBE = os.path.join(WORK, "xcpu_probe")
+XCPU_SEEN = []
+XCPU_FACTOR = 1.6
+
+
+def xcpu_usual():
+    """The usual round trip: the median of the probes so far."""
+    return pctl(XCPU_SEEN, 50) if XCPU_SEEN else None
+
+
+def xcpu_probe():
+    """Round trip of a cache line between CPU 0 and 1 now, in cycles (None if unknown)."""
+    try:
+        out = subprocess.run([PROBE], capture_output=True, text=True, timeout=30).stdout
+        rtt = float(out.split()[0])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+    XCPU_SEEN.append(rtt)
+    return rtt
+
+
+def unusual_placement(w):
+    """Did the host place the two vCPUs unusually far apart (or close) around this window?"""
+    usual = xcpu_usual()
+    return any(r is not None and usual and not usual / XCPU_FACTOR <= r <= usual * XCPU_FACTOR
+               for r in w.get("xcpu_rtt", ()))
+
+
 def measure_run(sut, frame, queues, args, label, rnd, preload=None):
     """Start sut + frontend, run the windows, stop both; return the window records."""
     wait_idle(args.idle_wait)
+    rtt_before = xcpu_probe()
     windows = []
     fe = None
     try:
@@ -543,6 +575,11 @@ def measure_run(sut, frame, queues, args, label, rnd, preload=None):
                 log(f"  stop: {e}")
             if stop in HOST.procs:
                 HOST.procs.remove(stop)
+    rtt_after = xcpu_probe()
+    for rec in windows:
+        rec["xcpu_rtt"] = [rtt_before, rtt_after]
+    log(f"  cross-CPU round trip before/after: {fmt(rtt_before, 0)}/{fmt(rtt_after, 0)} cycles"
+        f" (usual so far {fmt(xcpu_usual(), 0)})")
     return windows
 
 
@@ -562,9 +599,10 @@ def fmt(v, nd=2):
 
 
 def summarize(windows):
-    """Median / p25 / p75 over the clean windows (all windows if none is clean)."""
+    """Median / p25 / p75 over the clean windows (all windows if none is clean):
+    quiet machine and the host's usual vCPU placement."""
     ok = [w for w in windows if "error" not in w and w.get("mpps")]
-    clean = [w for w in ok if w["clean"]]
+    clean = [w for w in ok if w["clean"] and not unusual_placement(w)]
     use = clean or ok
     if not use:
         return None
@@ -600,7 +638,7 @@ def run_throughput(args, results):
 def print_throughput(results, configs, switches):
     rows = []
     hdr = ("| config | switch | Mpps median (p25-p75) | switch busy cycles/pkt median (p25-p75) "
-           "| switch busy | frontend busy | clean windows | vmswitch / peer (Mpps ratio, cycles ratio) |")
+           "| switch busy | frontend busy | clean windows | vmswitch / peer (Mpps ratio, cycles ratio, ratio of the p75s) |")
     rows += [hdr, "|" + "---|" * 8]
     notes = []
     summary = {}
@@ -623,7 +661,10 @@ def print_throughput(results, configs, switches):
                     p = summary.get((label, peer))
                     if peer != kind and p and p["mpps"][0]:
                         cr = (f", {c[0] / p['cyc'][0]:.2f}x cyc" if c[0] and p["cyc"][0] else "")
-                        parts.append(f"{m[0] / p['mpps'][0]:.2f}x {peer}{cr}")
+                        # The best quarter of windows: the host's good vCPU placement
+                        # for both, as the rounds are interleaved.
+                        best = (f", p75 {m[2] / p['mpps'][2]:.2f}x" if p["mpps"][2] else "")
+                        parts.append(f"{m[0] / p['mpps'][0]:.2f}x {peer}{cr}{best}")
                 ratio = "; ".join(parts)
             fe = s["fe_busy"][0]
             bound = " (frontend-bound)" if fe is not None and fe >= FE_BOUND_PCT else ""
@@ -1096,7 +1137,10 @@ def main(argv=None):
         log(f"\nThroughput: loop of 2 x 256 packets, Mpps = both directions; "
             f"{args.nwin} windows x {args.win:g} s per run, {args.rounds} interleaved rounds; "
             f"medians over clean windows (other processes < {CLEAN_FOREIGN_PCT:g}% of a CPU, "
-            f"steal < {CLEAN_STEAL_PCT:g}%). Frontend busy >= {FE_BOUND_PCT:g}% = frontend-bound.\n")
+            f"steal < {CLEAN_STEAL_PCT:g}%, and a cross-CPU cache-line round trip before and "
+            f"after the run within {XCPU_FACTOR:g}x of the usual {fmt(xcpu_usual(), 0)} cycles: "
+            f"the host sometimes places the two vCPUs far apart, and every loop, peers included, "
+            f"then runs ~3x slower). Frontend busy >= {FE_BOUND_PCT:g}% = frontend-bound.\n")
         print_throughput(results, [c for c in CONFIGS if c in args.configs],
                          [s for s in SWITCHES if s in args.switches])
     if results["scale"]:
