@@ -155,17 +155,17 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
  * descriptors, indirect tables, buffers across regions, and every fault
  * @vr:		ring, last_avail already advanced past @c->head
  * @c:		head set
+ * @d:		the head descriptor, as vring_pop() read it (read once)
  * @writable:	as for vring_pop()
  *
  * Return: as vring_pop()
  */
-int vring_pop_walk(struct vring *vr, struct vring_chain *c, bool writable)
+int vring_pop_walk(struct vring *vr, struct vring_chain *c,
+		   struct vring_desc d, bool writable)
 {
 	c->niov = 0;
 	c->len = 0;
-	if (unlikely(c->head >= vr->num))
-		return chain_fault(vr, "avail ring names a head beyond the ring size");
-	return chain_walk(vr, c, desc_read(&vr->desc[c->head]), writable);
+	return chain_walk(vr, c, d, writable);
 }
 
 /* Should the guest be interrupted for the completions published since? */

@@ -13,6 +13,7 @@
 #ifndef VMSW_VRING_H
 #define VMSW_VRING_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -93,7 +94,8 @@ uint64_t vring_used_size(unsigned int num, bool event_idx);
 void vring_init(struct vring *vr, const struct vring_addr *a, unsigned int num,
 		uint16_t base, bool event_idx, const struct guest_mem *mem);
 int vring_avail_count(struct vring *vr);
-int vring_pop_walk(struct vring *vr, struct vring_chain *c, bool writable);
+int vring_pop_walk(struct vring *vr, struct vring_chain *c,
+		   struct vring_desc d, bool writable);
 void vring_notify(struct vring *vr);
 void vring_kick_enable(struct vring *vr, bool enable);
 
@@ -168,20 +170,22 @@ static inline int vring_pop(struct vring *vr, struct vring_chain *c,
 
 	vr->last_avail++;
 	c->head = head;
-	if (likely(head < vr->num)) {
-		d = desc_read(&vr->desc[head]);
-		if (likely(d.flags == (writable ? VRING_DESC_F_WRITE : 0))) {
-			buf = guest_mem_gpa_range(vr->mem, d.addr, d.len);
-			if (likely(buf)) {
-				c->iov[0].iov_base = buf;
-				c->iov[0].iov_len = d.len;
-				c->niov = 1;
-				c->len = d.len;
-				return 0;
-			}
+	if (unlikely(head >= vr->num)) {
+		vr->fault = "avail ring names a head beyond the ring size";
+		return -EIO;
+	}
+	d = desc_read(&vr->desc[head]);
+	if (likely(d.flags == (writable ? VRING_DESC_F_WRITE : 0))) {
+		buf = guest_mem_gpa_range(vr->mem, d.addr, d.len);
+		if (likely(buf)) {
+			c->iov[0].iov_base = buf;
+			c->iov[0].iov_len = d.len;
+			c->niov = 1;
+			c->len = d.len;
+			return 0;
 		}
 	}
-	return vring_pop_walk(vr, c, writable);
+	return vring_pop_walk(vr, c, d, writable);
 }
 
 /** vring_unpop() - give back the last @n chains popped; they are seen again */
