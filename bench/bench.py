@@ -480,8 +480,8 @@ def make_sut(kind, queues):
 # =============================================================================
 
 # Cross-CPU cache-line round trip (bench/xcpu_probe.c). Measured on this kind
-# of machine: 70-340 cycles when the host runs the two vCPUs near each other,
-# 780-950 when it puts them far apart (--xcpu-far changes the limit).
+# of machine: 70-340 cycles or 780-950, flipping as the host (presumably)
+# moves the two vCPUs; --xcpu-far changes the limit.
 PROBE = os.path.join(WORK, "xcpu_probe")
 XCPU_SEEN = []
 XCPU_FAR = [500.0]
@@ -574,7 +574,7 @@ def measure_run(sut, frame, queues, args, label, rnd, preload=None):
     for rec in windows:
         rec["xcpu_rtt"] = [rtt_before, rtt_after]
     log(f"  cross-CPU round trip before/after: {fmt(rtt_before, 0)}/{fmt(rtt_after, 0)} cycles"
-        + (" (far placement: left out of the medians)" if windows and far_placement(windows[0])
+        + (" (slow: left out of the medians)" if windows and far_placement(windows[0])
            else ""))
     return windows
 
@@ -1155,9 +1155,10 @@ def report(args, results):
             f"{args.nwin} windows x {args.win:g} s per run, {args.rounds} interleaved rounds; "
             f"medians over clean windows (other processes < {CLEAN_FOREIGN_PCT:g}% of a CPU, "
             f"steal < {CLEAN_STEAL_PCT:g}%, and a cross-CPU cache-line round trip under "
-            f"{XCPU_FAR[0]:g} cycles before and after the run: the host sometimes places the two "
-            f"vCPUs far apart, and every loop, peers included, then runs 1.5-3x slower; "
-            f"{sum(r > XCPU_FAR[0] for r in XCPU_SEEN)} of {len(XCPU_SEEN)} probes were far). "
+            f"{XCPU_FAR[0]:g} cycles before and after the run: every loop here, peers included, "
+            f"flips between a fast and a 1.5-3x slower state, and so does this probe, though "
+            f"it misses flips inside a run; {sum(r > XCPU_FAR[0] for r in XCPU_SEEN)} of "
+            f"{len(XCPU_SEEN)} probes were slow). "
             f"Frontend busy >= {FE_BOUND_PCT:g}% = frontend-bound.\n")
         print_throughput(results, [c for c in CONFIGS if c in args.configs],
                          [s for s in SWITCHES if s in args.switches])

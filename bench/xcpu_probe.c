@@ -4,10 +4,11 @@
  * back, in TSC cycles (median of 7 trials).
  *
  * On this kind of virtual machine the answer flips between ~250 and ~900
- * cycles as the host moves the vCPUs, and a vhost-user loop, which is
- * cache lines crossing between two CPUs, slows down ~3x with it. The
- * benchmark runs this before and after each run and leaves the slow ones
- * out of its medians.
+ * cycles, presumably as the host moves the vCPUs, and the vhost-user loops
+ * of the benchmark (cache lines crossing between two CPUs) flip between a
+ * fast and a 1.5-3x slower state too. The benchmark runs this before and
+ * after each run and leaves runs with a slow answer out of its medians; a
+ * probe between runs does not catch every flip inside one.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
