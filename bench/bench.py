@@ -195,6 +195,18 @@ def wait_idle(limit_s, threshold_pct=5.0):
         time.sleep(2)
 
 
+def stop_child(proc, timeout=60):
+    """SIGINT a child we started, SIGKILL it if it does not exit in time."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def kill_pid(pid, sig=signal.SIGTERM, timeout=10):
     """Stop a process that is not our child (daemon) by PID."""
     try:
@@ -979,12 +991,7 @@ def run_callgrind(args, results):
                 fe.stop()
                 HOST.procs.remove(fe.stop)
                 fe = None
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_child(proc)	# callgrind writes its totals as the switch exits
                 ir = callgrind_totals(os.path.join(cgdir, f"cg.{tag}.{pid}*"))
                 rec = {"switch": kind, "frame": frame, "ir": ir, "packets": pkts,
                        "seconds": round(dt, 2), "ir_per_pkt": ir / pkts if pkts else None,
@@ -999,13 +1006,8 @@ def run_callgrind(args, results):
             finally:
                 if fe is not None:
                     fe.stop()
-                if proc is not None and proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
-                    try:
-                        proc.wait(60)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                if proc is not None:
+                    stop_child(proc)
                 for s in socks:
                     remove_file(s)
             results["callgrind"].append(rec)

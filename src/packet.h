@@ -79,8 +79,7 @@ static inline struct packet *packet_alloc(void)
 		return NULL;
 	p = packet_pool.free[--packet_pool.nfree];
 	p->data = p->buf + PACKET_HEADROOM;
-	p->ext = NULL;
-	p->ext_len = 0;
+	p->ext_len = 0;		/* ext is NULL: cleared by packet_free() */
 	p->len = 0;
 	p->vlan = 0;
 	p->hash = 0;

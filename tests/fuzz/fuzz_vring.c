@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "guest_mem.h"
+#include "fuzz_log.h"
 #include "log.h"
 #include "packet.h"
 #include "virtio_net.h"
@@ -65,17 +66,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	unsigned int i;
 
 	(void)argc, (void)argv;
-	/* Our log lines go to /dev/null (sanitizers write to fd 2 directly);
-	 * VMSW_FUZZ_LOG=0..3 shows them, up to that level (3: every message). */
-	if (getenv("VMSW_FUZZ_LOG")) {
-		log_threshold = (enum log_level)atoi(getenv("VMSW_FUZZ_LOG"));
-	} else {
-		FILE *null = fopen("/dev/null", "w");
-
-		if (null)
-			stderr = null;
-		log_threshold = LOG_ERR;
-	}
+	fuzz_log_setup();
 	for (i = 0; i < 2; i++) {
 		fds[i] = memfd_create("fuzz-guest", MFD_CLOEXEC);
 		if (fds[i] < 0 || ftruncate(fds[i], (off_t)sizes[i]) < 0)

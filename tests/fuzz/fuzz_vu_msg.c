@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fuzz_log.h"
 #include "log.h"
 #include "vu_dev.h"
 
@@ -95,17 +96,7 @@ static void list_fds(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	/* Our log lines go to /dev/null (sanitizers write to fd 2 directly);
-	 * VMSW_FUZZ_LOG=0..3 shows them, up to that level (3: every message). */
-	if (getenv("VMSW_FUZZ_LOG")) {
-		log_threshold = (enum log_level)atoi(getenv("VMSW_FUZZ_LOG"));
-	} else {
-		FILE *null = fopen("/dev/null", "w");
-
-		if (null)
-			stderr = null;
-		log_threshold = LOG_ERR;
-	}
+	fuzz_log_setup();
 	return 0;
 }
 
