@@ -510,8 +510,8 @@ def xcpu_probe():
     return rtt
 
 
-def far_placement(w):
-    """Were the two vCPUs far apart before or after this window's run?"""
+def slow_probe(w):
+    """Was the cross-CPU probe slow before or after this window's run?"""
     return any(r is not None and r > XCPU_FAR[0] for r in w.get("xcpu_rtt", ()))
 
 
@@ -586,7 +586,7 @@ def measure_run(sut, frame, queues, args, label, rnd, preload=None):
     for rec in windows:
         rec["xcpu_rtt"] = [rtt_before, rtt_after]
     log(f"  cross-CPU round trip before/after: {fmt(rtt_before, 0)}/{fmt(rtt_after, 0)} cycles"
-        + (" (slow: left out of the medians)" if windows and far_placement(windows[0])
+        + (" (slow: left out of the medians)" if windows and slow_probe(windows[0])
            else ""))
     return windows
 
@@ -610,7 +610,7 @@ def summarize(windows):
     """Median / p25 / p75 over the clean windows (all windows if none is clean):
     quiet machine and the host's usual vCPU placement."""
     ok = [w for w in windows if "error" not in w and w.get("mpps")]
-    clean = [w for w in ok if w["clean"] and not far_placement(w)]
+    clean = [w for w in ok if w["clean"] and not slow_probe(w)]
     use = clean or ok
     if not use:
         return None
