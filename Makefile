@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit \
-           -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP
+           -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP -Isrc
 LDFLAGS ?=
 LDLIBS  ?=
 # The config file is parsed with libconfig, filters compiled and captures
@@ -33,7 +33,11 @@ CFLAGS  += -flto=auto
 LDFLAGS += -flto=auto
 endif
 
-SRCS := $(wildcard src/*.c)
+# Sources sit in one folder per layer (doc/design.md): core, pkt, vhost,
+# policy, ports, switch, ctl, then main.c. Includes name the folder.
+LAYERS := core pkt vhost policy ports switch ctl
+SRCS := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) src/main.c
+HDRS := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.h))
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS := $(SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
@@ -45,19 +49,21 @@ all: $(B)/vmswitch
 $(B)/vmswitch: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/obj/%.o: src/%.c Makefile | $(B)/obj
+$(B)/obj/%.o: src/%.c Makefile
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Installing or removing libxdp-dev rebuilds the AF_XDP port and relinks.
-$(B)/obj/port_afxdp.o: $(B)/obj/afxdp-$(HAVE_AFXDP).stamp
-$(B)/obj/afxdp-$(HAVE_AFXDP).stamp: | $(B)/obj
+$(B)/obj/ports/port_afxdp.o: $(B)/obj/afxdp-$(HAVE_AFXDP).stamp
+$(B)/obj/afxdp-$(HAVE_AFXDP).stamp:
+	@mkdir -p $(dir $@)
 	rm -f $(B)/obj/afxdp-*.stamp
 	touch $@
 
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h | $(B)/tests
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
-$(B)/obj $(B)/tests:
+$(B)/tests:
 	mkdir -p $@
 
 unit: $(UNIT_BINS)
@@ -100,7 +106,7 @@ FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
 FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=tests/fuzz/ubsan.supp
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*.h)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 

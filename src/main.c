@@ -12,16 +12,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge.h"
-#include "config.h"
-#include "ctl.h"
-#include "datapath.h"
-#include "evloop.h"
-#include "guest_mem.h"
-#include "log.h"
-#include "packet.h"
-#include "port.h"
-#include "vmswitch.h"
+#include "core/evloop.h"
+#include "core/log.h"
+#include "ctl/client.h"
+#include "ctl/config.h"
+#include "ctl/ctl.h"
+#include "ctl/top.h"
+#include "ctl/vmswitch.h"
+#include "pkt/packet.h"
+#include "ports/port.h"
+#include "switch/bridge.h"
+#include "switch/datapath.h"
+#include "vhost/guest_mem.h"
 
 #define DEFAULT_BURST		32
 #define DEFAULT_AGING_S		300
@@ -334,6 +336,8 @@ static int cmd_ctl(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[i], "top"))
+		return ctl_top(path);
 	return ctl_client(path, argc - i, argv + i);
 }
 

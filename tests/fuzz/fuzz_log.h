@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "log.h"
+#include "core/log.h"
 
 /*
  * Our log lines go to /dev/null (sanitizers write to fd 2 directly);

@@ -33,12 +33,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "guest_mem.h"
+#include "core/log.h"
 #include "fuzz_log.h"
-#include "log.h"
-#include "packet.h"
-#include "virtio_net.h"
-#include "vring.h"
+#include "pkt/packet.h"
+#include "vhost/guest_mem.h"
+#include "vhost/virtio_net.h"
+#include "vhost/vring.h"
 
 #define PAGE		4096ull
 #define REGION0_GPA	0x10000ull

@@ -40,9 +40,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "fuzz_log.h"
-#include "log.h"
-#include "vu_dev.h"
+#include "vhost/vu_dev.h"
 
 #define MAX_RECORD_FDS	12
 #define MAX_MESSAGES	512	/* per input: bounds the time of one run */

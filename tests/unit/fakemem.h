@@ -13,8 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "guest_mem.h"
-#include "vring.h"
+#include "vhost/guest_mem.h"
+#include "vhost/vring.h"
 
 #define FAKE_GPA	0x100000ull		/* region 0 starts here */
 #define FAKE_HALF	(1ull << 20)		/* each region: 1 MiB */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_bridge.c - learning, flooding, never back to the ingress port */
-#include "bridge.h"
+#include "switch/bridge.h"
 #include "unit.h"
 
 static const struct port_ops fake_ops = { .type = "fake" };

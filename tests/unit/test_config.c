@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "ctl/config.h"
 #include "unit.h"
 
 static const char *write_file(const char *text)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_copy.c - copy_bytes() at every size around its boundaries */
-#include "copy.h"
+#include "core/copy.h"
 #include "unit.h"
 
 TEST(every_size_up_to_300)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_fdb.c - MAC table: learn, move, age, flush, many entries */
-#include "fdb.h"
+#include "switch/fdb.h"
 #include "unit.h"
 
 static void mac_of(uint32_t n, uint8_t mac[6])

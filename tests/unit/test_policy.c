@@ -2,7 +2,8 @@
 /* test_policy.c - VLAN tags, anti-spoofing, filters and policing at a port */
 #include <string.h>
 
-#include "port.h"
+#include "core/cycles.h"
+#include "ports/port.h"
 #include "unit.h"
 
 static const struct port_ops fake_ops = { .type = "fake" };
@@ -46,15 +47,15 @@ TEST(access_port_tags_inside_only)
 	port_init(&port, "a", &fake_ops);
 	set(&port, "vlan", "10");
 	p = frame("\x01", false, 0);
-	CHECK(policy_ingress(&port, p));
+	CHECK(port_policy_in(&port, p, cycles_now()));
 	CHECK_EQ(p->vlan, 10);
-	CHECK(policy_egress(&port, p));		/* untagged on the way out */
+	CHECK(port_policy_out(&port, p, cycles_now()));		/* untagged on the way out */
 	CHECK_EQ(p->len, 64);
 	p->vlan = 11;
-	CHECK(!policy_egress(&port, p));	/* other VLAN: not a member */
+	CHECK(!port_policy_out(&port, p, cycles_now()));	/* other VLAN: not a member */
 	packet_free(p);
 	p = frame("\x01", true, 10);
-	CHECK(!policy_ingress(&port, p));	/* tagged frames refused */
+	CHECK(!port_policy_in(&port, p, cycles_now()));	/* tagged frames refused */
 	CHECK_EQ(port.stats.drops[DROP_VLAN], 2);
 	packet_free(p);
 	policy_clear(&port.policy);
@@ -68,20 +69,20 @@ TEST(trunk_port_pops_and_pushes_tags)
 	port_init(&port, "t", &fake_ops);
 	set(&port, "trunk", "10,20-22");
 	p = frame("\x01", true, 21);
-	CHECK(policy_ingress(&port, p));
+	CHECK(port_policy_in(&port, p, cycles_now()));
 	CHECK_EQ(p->vlan, 21);
 	CHECK_EQ(p->len, 60);
 	CHECK_EQ(p->data[12], 0x08);		/* tag gone, ethertype back */
-	CHECK(policy_egress(&port, p));
+	CHECK(port_policy_out(&port, p, cycles_now()));
 	CHECK_EQ(p->len, 64);
 	CHECK_EQ(p->data[12], 0x81);
 	CHECK_EQ(p->data[15], 21);
 	packet_free(p);
 	p = frame("\x01", true, 30);
-	CHECK(!policy_ingress(&port, p));
+	CHECK(!port_policy_in(&port, p, cycles_now()));
 	packet_free(p);
 	p = frame("\x01", false, 0);
-	CHECK(!policy_ingress(&port, p));	/* no native VLAN */
+	CHECK(!port_policy_in(&port, p, cycles_now()));	/* no native VLAN */
 	packet_free(p);
 	policy_clear(&port.policy);
 }
@@ -96,15 +97,15 @@ TEST(spoofed_and_filtered_frames_dropped)
 	port_init(&port, "s", &fake_ops);
 	set(&port, "allowed_macs", "02:00:00:00:00:01");
 	p = frame("\x01", false, 0);
-	CHECK(policy_ingress(&port, p));
+	CHECK(port_policy_in(&port, p, cycles_now()));
 	packet_free(p);
 	p = frame("\x07", false, 0);
-	CHECK(!policy_ingress(&port, p));
+	CHECK(!port_policy_in(&port, p, cycles_now()));
 	CHECK_EQ(port.stats.drops[DROP_SPOOFED], 1);
 	packet_free(p);
 	set(&port, "ingress_filter", "not ip");
 	p = frame("\x01", false, 0);		/* ethertype 0x0800: IPv4 */
-	CHECK(!policy_ingress(&port, p));
+	CHECK(!port_policy_in(&port, p, cycles_now()));
 	CHECK_EQ(port.stats.drops[DROP_FILTERED], 1);
 	packet_free(p);
 	strcpy(o.ingress_filter, "not ( icmp");
@@ -125,7 +126,7 @@ TEST(policer_passes_burst_then_drops)
 	for (i = 0; i < 20; i++) {
 		struct packet *p = frame("\x01", false, 0);
 
-		passed += policy_ingress(&port, p);
+		passed += port_policy_in(&port, p, cycles_now());
 		packet_free(p);
 	}
 	CHECK_EQ(passed, 10);			/* 640 bytes of burst, 64 each */

@@ -4,9 +4,9 @@
 #include <sys/eventfd.h>
 
 #include "fakemem.h"
-#include "packet.h"
+#include "pkt/packet.h"
 #include "unit.h"
-#include "virtio_net.h"
+#include "vhost/virtio_net.h"
 
 static struct vring_chain chain[2];
 

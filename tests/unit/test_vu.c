@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "vu_dev.h"
+#include "vhost/vu_dev.h"
 
 static int started, stopping;
 

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* evloop.c - epoll wrapper and timers */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/cycles.h"
+#include "core/evloop.h"
+
+#define EVLOOP_MAX_EVENTS	64
+
+static int epfd = -1;
+static struct ev_timer *timers;	/* unsorted: there are only a few */
+
+/** evloop_init() - create the epoll instance. Return: 0 or -errno */
+int evloop_init(void)
+{
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	return epfd < 0 ? -errno : 0;
+}
+
+void evloop_destroy(void)
+{
+	if (epfd >= 0)
+		close(epfd);
+	epfd = -1;
+	timers = NULL;
+}
+
+/**
+ * evloop_add() - watch @fd and call @fn with the ready events
+ * @h:		handler embedded in the owner; must stay valid until evloop_del()
+ * @fd:		file descriptor, still owned by the caller
+ * @fn:		callback
+ * @events:	EPOLLIN and friends
+ *
+ * Return: 0 or -errno
+ */
+int evloop_add(struct ev_handler *h, int fd, ev_fn *fn, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	h->fn = fn;
+	h->fd = fd;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		h->fd = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+/**
+ * evloop_mod() - watch other events on @h's fd (e.g. EPOLLOUT while a port
+ * has frames the kernel could not take yet)
+ * @h:		handler added with evloop_add()
+ * @events:	the new event mask
+ *
+ * Return: 0 or -errno
+ */
+int evloop_mod(struct ev_handler *h, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	if (h->fd < 0)
+		return -EBADF;
+	return epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) < 0 ? -errno : 0;
+}
+
+/** evloop_del() - stop watching; safe to call on an unwatched handler */
+void evloop_del(struct ev_handler *h)
+{
+	if (h->fd < 0)
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, h->fd, NULL);
+	h->fd = -1;
+}
+
+static void timer_unlink(struct ev_timer *t)
+{
+	struct ev_timer **pp;
+
+	for (pp = &timers; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->next = NULL;
+}
+
+/** evloop_timer_arm() - call @fn once, @delay_ns from now (re-arms if armed) */
+void evloop_timer_arm(struct ev_timer *t, ev_timer_fn *fn, uint64_t delay_ns)
+{
+	if (t->deadline_ns)
+		timer_unlink(t);
+	t->fn = fn;
+	t->deadline_ns = now_ns() + delay_ns;
+	if (!t->deadline_ns)
+		t->deadline_ns = 1;
+	t->next = timers;
+	timers = t;
+}
+
+void evloop_timer_cancel(struct ev_timer *t)
+{
+	if (!t->deadline_ns)
+		return;
+	timer_unlink(t);
+	t->deadline_ns = 0;
+}
+
+/* Fire expired timers; return ms until the next one (-1: none). */
+static int run_timers(void)
+{
+	uint64_t now = now_ns(), next = UINT64_MAX;
+	struct ev_timer *t;
+
+restart:
+	for (t = timers; t; t = t->next) {
+		if (t->deadline_ns <= now) {
+			timer_unlink(t);
+			t->deadline_ns = 0;
+			t->fn(t);	/* may arm or cancel any timer */
+			goto restart;
+		}
+		if (t->deadline_ns < next)
+			next = t->deadline_ns;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return (int)((next - now + 999999) / 1000000);
+}
+
+/**
+ * evloop_run_once() - run due timers, then wait for fd events
+ * @timeout_ms:	longest wait; 0 polls, -1 waits until an event or timer
+ *
+ * Return: number of fd events handled, or -errno (EINTR is not an error)
+ */
+int evloop_run_once(int timeout_ms)
+{
+	struct epoll_event ev[EVLOOP_MAX_EVENTS];
+	int next_timer = run_timers();
+	int i, n;
+
+	if (next_timer >= 0 && (timeout_ms < 0 || next_timer < timeout_ms))
+		timeout_ms = next_timer;
+	n = epoll_wait(epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		struct ev_handler *h = ev[i].data.ptr;
+
+		/* An earlier callback in this batch may have removed it. */
+		if (h->fd >= 0)
+			h->fn(h, ev[i].events);
+	}
+	return n;
+}

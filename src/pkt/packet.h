@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * packet.h - packet buffers and the preallocated pool they come from
+ *
+ * Ownership rule (the one rule of the datapath): whoever holds a struct
+ * packet pointer owns it, and ownership ends with link_put() (the link's
+ * consumer now owns it) or packet_free(). Nothing is allocated per packet:
+ * every buffer comes from the pool created at startup.
+ *
+ * Borrowed frames: a large frame a guest transmitted may keep its tail in
+ * the guest's buffer for the rest of the pass (p->ext), so that a guest
+ * receiving it gets one copy instead of two. Only the first len - ext_len
+ * bytes are in p->data; they hold every header the switch decides on, so
+ * the guest cannot change them after the decision. Anything that reads
+ * further calls packet_linearize() first, and packet_settle() copies in the
+ * tails of borrowed frames still queued when the pass ends, before the
+ * guest gets its buffers back.
+ */
+#ifndef VMSW_PACKET_H
+#define VMSW_PACKET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/util.h"
+
+/* Room in front of the frame for tags and tunnel headers pushed at egress. */
+#define PACKET_HEADROOM		128
+/* Largest Ethernet frame (without FCS) the switch carries: 9000 MTU + L2 + tag. */
+#define PACKET_DATA_MAX		9216
+#define ETH_HLEN_MIN		14
+/* Frames longer than this may be borrowed; the first PACKET_HEAD bytes are copied. */
+#define PACKET_BORROW_MIN	256
+#define PACKET_HEAD		64
+
+struct packet {
+	uint8_t *data;		/* first byte of the frame, inside buf */
+	const uint8_t *ext;	/* borrowed tail in guest memory, or NULL */
+	uint16_t len;		/* frame length in bytes, tail included */
+	uint16_t ext_len;	/* bytes at ext: the last ext_len of the frame */
+	uint16_t in_port;	/* index of the port that received it */
+	uint16_t in_queue;	/* queue it arrived on, for per-queue stats */
+	uint16_t vlan;		/* VLAN the frame belongs to (0: untagged) */
+	uint16_t pad;
+	uint32_t hash;		/* flow hash for queue selection, 0 if unset */
+	uint8_t buf[PACKET_HEADROOM + PACKET_DATA_MAX];
+};
+
+/**
+ * struct packet_pool - LIFO free list: the buffer freed last is reused
+ * first, so the working set stays in cache.
+ */
+struct packet_pool {
+	struct packet **free;
+	unsigned int nfree;
+	unsigned int size;
+	struct packet *mem;
+	struct packet **borrowed;	/* frames borrowed in this pass */
+	unsigned int nborrowed;
+	bool held;			/* some port holds guest buffers */
+};
+
+extern struct packet_pool packet_pool;
+
+int packet_pool_init(unsigned int npackets);
+void packet_pool_destroy(void);
+
+/**
+ * packet_alloc() - take a buffer from the pool, frame empty
+ *
+ * Return: a packet the caller now owns, or NULL when the pool is empty
+ */
+static inline struct packet *packet_alloc(void)
+{
+	struct packet *p;
+
+	if (unlikely(!packet_pool.nfree))
+		return NULL;
+	p = packet_pool.free[--packet_pool.nfree];
+	p->data = p->buf + PACKET_HEADROOM;
+	p->ext_len = 0;		/* ext is NULL: cleared by packet_free() */
+	p->len = 0;
+	p->vlan = 0;
+	p->hash = 0;
+	return p;
+}
+
+/** packet_free() - give a packet back to the pool; the caller loses it */
+static inline void packet_free(struct packet *p)
+{
+	p->ext = NULL;		/* nothing left for packet_settle() */
+	packet_pool.free[packet_pool.nfree++] = p;
+}
+
+/** packet_can_borrow() - room to remember one more borrowed frame this pass */
+static inline bool packet_can_borrow(void)
+{
+	return packet_pool.nborrowed < packet_pool.size;
+}
+
+/**
+ * packet_borrow() - @p's last @n bytes stay at @ext until the pass ends
+ * @p:		packet holding the first p->len - @n bytes of the frame
+ * @ext:	the rest, in guest memory that stays mapped and unreturned
+ *		until packet_settle()
+ * @n:		bytes at @ext, already counted in p->len
+ */
+static inline void packet_borrow(struct packet *p, const uint8_t *ext,
+				 uint16_t n)
+{
+	p->ext = ext;
+	p->ext_len = n;
+	packet_pool.borrowed[packet_pool.nborrowed++] = p;
+	packet_pool.held = true;
+}
+
+/** packet_linearize() - bring a borrowed tail into @p's own buffer */
+static inline void packet_linearize(struct packet *p)
+{
+	if (unlikely(p->ext)) {
+		memcpy(p->data + p->len - p->ext_len, p->ext, p->ext_len);
+		p->ext = NULL;
+		p->ext_len = 0;
+	}
+}
+
+/** packet_head_len() - bytes of the frame in p->data */
+static inline unsigned int packet_head_len(const struct packet *p)
+{
+	return (unsigned int)p->len - p->ext_len;
+}
+
+void packet_settle(void);
+struct packet *packet_clone(const struct packet *p);
+
+#endif /* VMSW_PACKET_H */

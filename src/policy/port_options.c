@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/* port_options.c - parse the options every port type shares */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/port_options.h"
+
+/**
+ * parse_size() - "100M", "1.5G", "64K", "1000" (SI: K = 1000)
+ * @s:		text
+ * @out:	value
+ *
+ * Return: 0 or -EINVAL
+ */
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = 1;
+
+	if (end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mult = 1e3; end++; break;
+	case 'm': case 'M': mult = 1e6; end++; break;
+	case 'g': case 'G': mult = 1e9; end++; break;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = (uint64_t)(v * mult);
+	return 0;
+}
+
+/** parse_mac() - "52:54:00:00:00:01" into @mac. Return: 0 or -EINVAL */
+int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char extra;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &extra) != 6)
+		return -EINVAL;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static int parse_vlan(const char *s, uint16_t *vlan)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end || !*s || v < 1 || v > VLAN_MAX)
+		return -EINVAL;
+	*vlan = (uint16_t)v;
+	return 0;
+}
+
+/* "10,20,30-40" */
+static int parse_trunk(struct port_options *o, const char *s)
+{
+	char buf[512], *tok, *save;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	memset(o->trunk_vlans, 0, sizeof(o->trunk_vlans));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+		uint16_t lo, hi, v;
+
+		if (dash)
+			*dash = '\0';
+		if (parse_vlan(tok, &lo) || parse_vlan(dash ? dash + 1 : tok, &hi) ||
+		    hi < lo)
+			return -EINVAL;
+		for (v = lo; v <= hi; v++)
+			vlan_trunk_add(o, v);
+	}
+	o->vlan_mode = VLAN_TRUNK;
+	return 0;
+}
+
+/* "52:54:00:00:00:01,52:54:00:00:00:02" */
+static int parse_macs(struct port_options *o, const char *s)
+{
+	char buf[PORT_MAX_MACS * 18 + 1], *tok, *save;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -EINVAL;
+	o->nmacs = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->nmacs == PORT_MAX_MACS || parse_mac(tok, o->macs[o->nmacs]))
+			return -EINVAL;
+		o->nmacs++;
+	}
+	return 0;
+}
+
+static int copy_text(char *dst, size_t len, const char *s)
+{
+	return snprintf(dst, len, "%s", s) >= (int)len ? -EINVAL : 0;
+}
+
+/**
+ * port_options_set() - set one option from text
+ * @o:		options to change
+ * @key:	vlan, trunk, allowed_macs, ingress_filter, egress_filter,
+ *		rx_rate, rx_burst, tx_rate, tx_burst, mirror, mtu
+ * @value:	text ("" or "none" clears where that makes sense)
+ * @why:	reason on failure
+ * @whylen:	size of @why
+ *
+ * Return: 0, -ENOENT for a key that is not a common option, -EINVAL
+ */
+int port_options_set(struct port_options *o, const char *key, const char *value,
+		     char *why, size_t whylen)
+{
+	bool none = !*value || !strcasecmp(value, "none");
+	uint64_t n;
+	int rc = 0;
+
+	if (!strcmp(key, "vlan")) {
+		o->vlan_mode = none ? VLAN_NONE : VLAN_ACCESS;
+		rc = none ? 0 : parse_vlan(value, &o->access_vlan);
+	} else if (!strcmp(key, "trunk")) {
+		o->vlan_mode = VLAN_NONE;
+		rc = none ? 0 : parse_trunk(o, value);
+	} else if (!strcmp(key, "allowed_macs")) {
+		o->nmacs = 0;
+		rc = none ? 0 : parse_macs(o, value);
+	} else if (!strcmp(key, "ingress_filter")) {
+		rc = copy_text(o->ingress_filter, sizeof(o->ingress_filter), none ? "" : value);
+	} else if (!strcmp(key, "egress_filter")) {
+		rc = copy_text(o->egress_filter, sizeof(o->egress_filter), none ? "" : value);
+	} else if (!strcmp(key, "mirror")) {
+		rc = copy_text(o->mirror, sizeof(o->mirror), none ? "" : value);
+	} else if (!strcmp(key, "rx_rate") || !strcmp(key, "rx_burst") ||
+		   !strcmp(key, "tx_rate") || !strcmp(key, "tx_burst") ||
+		   !strcmp(key, "mtu")) {
+		rc = none ? (n = 0, 0) : parse_size(value, &n);
+		if (!rc && !strcmp(key, "mtu") && (n < 68 || n > 9198))
+			rc = -EINVAL;
+		if (!rc) {
+			if (!strcmp(key, "rx_rate")) o->rx_rate = n;
+			else if (!strcmp(key, "rx_burst")) o->rx_burst = n;
+			else if (!strcmp(key, "tx_rate")) o->tx_rate = n;
+			else if (!strcmp(key, "tx_burst")) o->tx_burst = n;
+			else o->mtu = (uint16_t)n;
+		}
+	} else {
+		return -ENOENT;
+	}
+	if (rc)
+		snprintf(why, whylen, "bad value '%s' for %s", value, key);
+	return rc;
+}

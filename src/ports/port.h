@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port.h - the interface every port type implements
+ *
+ * A port is an app with two links: @rx carries what the switch receives from
+ * the port, @tx what the switch transmits to it (rx and tx are always named
+ * from the switch's side). ops->rx fills @rx from the outside world; the
+ * bridge empties every @rx into the @tx links; ops->tx empties @tx.
+ */
+#ifndef VMSW_PORT_H
+#define VMSW_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pkt/drop.h"
+#include "pkt/link.h"
+#include "policy/policy.h"
+#include "policy/port_options.h"
+
+#define PORT_MAX	256
+
+struct port_stats {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t drops[DROP_MAX];
+};
+
+struct port;
+
+/** struct port_queue_stats - one queue pair's counters, switch's side */
+struct port_queue_stats {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+};
+
+/**
+ * struct port_ops - what a port type provides
+ * @type:	name used in port specs ("vhost-user")
+ * @start:	open sockets or devices and register fds; 0 or -errno
+ * @rx:		move up to @budget frames per queue into port->rx; returns count
+ * @tx:		move frames from port->tx out of the switch; returns count
+ * @sleep_prepare: ask for wake-ups (kicks); true if work is already pending
+ * @sleep_finish: back to polling
+ * @settle:	optional, end of a pass that borrowed frames: return the
+ *		guest buffers held for them (see packet_borrow())
+ * @show:	print state, features and per-queue counters
+ * @destroy:	close everything and free the port
+ */
+struct port_ops {
+	const char *type;
+	int (*start)(struct port *port);
+	unsigned int (*rx)(struct port *port, unsigned int budget);
+	unsigned int (*tx)(struct port *port);
+	bool (*sleep_prepare)(struct port *port);
+	void (*sleep_finish)(struct port *port);
+	void (*settle)(struct port *port);
+	void (*show)(struct port *port, FILE *out);
+	void (*destroy)(struct port *port);
+	/* Optional: a one-word state, and per-queue counters (see below). */
+	const char *(*state)(struct port *port);
+	unsigned int (*queues)(struct port *port, struct port_queue_stats *out,
+			       unsigned int max);
+};
+
+struct port {
+	char name[PORT_NAME_MAX];
+	uint16_t idx;		/* index in the switch's port table */
+	bool up;		/* can take frames now */
+	bool active;		/* worth polling (e.g. a frontend is connected) */
+	bool tx_borrowed;	/* ops->tx copies borrowed tails itself */
+	const struct port_ops *ops;
+	struct port_stats stats;
+	struct policy policy;	/* VLAN, filters, policing, mirror, capture */
+	struct port *mirror;	/* copies of rx and tx go here (policy.opt.mirror
+				 * resolved by the switch), or NULL */
+	struct link rx;
+	struct link tx;
+};
+
+/** port_drop() - count @n packets dropped for @why */
+static inline void port_drop(struct port *port, enum port_drop why,
+			     unsigned int n)
+{
+	port->stats.drops[why] += n;
+}
+
+/** port_tx_sent() - the first @n packets on @port's tx link went out */
+static inline void port_tx_sent(struct port *port, unsigned int n)
+{
+	while (n--) {
+		struct packet *p = link_get(&port->tx);
+
+		port->stats.tx_packets++;
+		port->stats.tx_bytes += p->len;
+		packet_free(p);
+	}
+}
+
+/** port_drop_packet() - free @p and count it */
+static inline void port_drop_packet(struct port *port, enum port_drop why,
+				    struct packet *p)
+{
+	packet_free(p);
+	port->stats.drops[why]++;
+}
+
+int port_create(const char *spec, struct port **out, char *why, size_t whylen);
+void port_init(struct port *port, const char *name, const struct port_ops *ops);
+void port_destroy(struct port *port);
+
+/* Bumped whenever a port starts or stops being worth polling. */
+extern unsigned int port_active_gen;
+
+/** port_set_active() - include @port in the loop's passes, or leave it out */
+static inline void port_set_active(struct port *port, bool active)
+{
+	if (port->active != active) {
+		port->active = active;
+		port_active_gen++;
+	}
+}
+void port_print_stats(struct port *port, FILE *out);
+bool port_policy_in(struct port *port, struct packet *p, uint64_t now);
+bool port_policy_out(struct port *port, struct packet *p, uint64_t now);
+
+/* Port types: parse type-specific arguments and allocate. */
+int port_vhost_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen);
+int port_afxdp_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen);
+int port_tap_create(const char *name, const char *args, struct port **out,
+		    char *why, size_t whylen);
+int port_afpacket_create(const char *name, const char *args, struct port **out,
+			 char *why, size_t whylen);
+int port_vxlan_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen);
+
+#endif /* VMSW_PORT_H */

@@ -1,0 +1,781 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port_vhost.c - a port whose far end is a guest's virtio-net device,
+ * reached over a vhost-user socket (we listen, or we connect and retry)
+ *
+ * The guest's TX queues (odd rings) are what the switch receives; its RX
+ * queues (even rings) are where the switch transmits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/evloop.h"
+#include "core/log.h"
+#include "pkt/flow.h"
+#include "ports/port.h"
+#include "vhost/virtio_net.h"
+#include "vhost/vu_dev.h"
+
+#define RECONNECT_NS	(1000ull * 1000 * 1000)
+#define DEFAULT_QUEUE_PAIRS	4
+
+struct queue_stats {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+struct port_vhost {
+	struct port port;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool client;
+	mode_t mode;			/* socket file permissions */
+	uid_t owner;			/* (uid_t)-1: unchanged */
+	gid_t group;
+	int listen_fd;
+	struct ev_handler listen_ev;
+	int sock;			/* the frontend connection, -1: none */
+	struct ev_handler sock_ev;
+	struct ev_timer retry;
+	bool waiting_logged;
+	struct vu_reader reader;
+	struct vu_dev dev;
+	uint64_t connects;
+	uint64_t faults;		/* connections closed for a broken rule */
+	char last_fault[160];
+	struct queue_stats q[VU_MAX_VQS];
+	uint32_t held;			/* rings whose completions wait for settle */
+	/* The rings the datapath uses, rebuilt after every message. */
+	unsigned int nrx, ntx;
+	struct vu_vq *rx_vq[VU_MAX_QUEUE_PAIRS];	/* guest TX, started */
+	struct vu_vq *tx_vq[VU_MAX_QUEUE_PAIRS];	/* guest RX, started, enabled */
+	struct vring_chain scratch[2];
+};
+
+static struct port_vhost *to_vhost(struct port *port)
+{
+	return container_of(port, struct port_vhost, port);
+}
+
+static inline bool is_guest_tx(unsigned int vq_index)
+{
+	return vq_index & 1;
+}
+
+/* ---- connection life cycle ---------------------------------------------- */
+
+static void try_connect(struct ev_timer *t);
+
+/*
+ * The rings to poll and to deliver to, so that a pass does not look at
+ * every possible queue. The port is up when the guest can receive.
+ */
+static void update_rings(struct port_vhost *pv)
+{
+	unsigned int i;
+
+	pv->nrx = pv->ntx = 0;
+	for (i = 0; i < pv->dev.max_queue_pairs; i++) {
+		struct vu_vq *rx = &pv->dev.vq[2 * i + 1], *tx = &pv->dev.vq[2 * i];
+
+		if (rx->started)
+			pv->rx_vq[pv->nrx++] = rx;
+		if (tx->started && tx->enabled)
+			pv->tx_vq[pv->ntx++] = tx;
+	}
+	pv->port.up = pv->ntx > 0;
+}
+
+static void disconnect(struct port_vhost *pv)
+{
+	if (pv->sock < 0)
+		return;
+	if (pv->dev.broken) {
+		pv->faults++;
+		snprintf(pv->last_fault, sizeof(pv->last_fault), "%s",
+			 pv->dev.broken_why);
+	}
+	/* Frames borrowed from this guest must not outlive its memory. */
+	packet_settle();
+	pv->held = 0;
+	evloop_del(&pv->sock_ev);
+	close(pv->sock);
+	pv->sock = -1;
+	vu_reader_reset(&pv->reader);
+	vu_dev_reset(&pv->dev);
+	update_rings(pv);
+	port_set_active(&pv->port, false);
+	port_drop(&pv->port, DROP_PORT_DOWN, link_flush(&pv->port.tx));
+	info("port %s: frontend disconnected", pv->port.name);
+	if (pv->client) {
+		pv->waiting_logged = false;
+		evloop_timer_arm(&pv->retry, try_connect, RECONNECT_NS);
+	}
+}
+
+static void on_socket(struct ev_handler *h, uint32_t events)
+{
+	struct port_vhost *pv = container_of(h, struct port_vhost, sock_ev);
+	int rc;
+
+	for (;;) {
+		rc = vu_msg_read(pv->sock, &pv->reader);
+		if (rc <= 0)
+			break;
+		rc = vu_dev_handle(&pv->dev, &pv->reader.msg, pv->sock);
+		vu_reader_reset(&pv->reader);
+		update_rings(pv);
+		if (rc < 0)
+			break;
+	}
+	if (rc == -EMSGSIZE)
+		vu_dev_fail(&pv->dev, "message payload of %u bytes is too large",
+			    pv->reader.msg.hdr.size);
+	if (rc < 0 || (rc == 0 && (events & (EPOLLHUP | EPOLLERR))))
+		disconnect(pv);
+}
+
+static void attach(struct port_vhost *pv, int sock)
+{
+	pv->sock = sock;
+	pv->connects++;
+	if (evloop_add(&pv->sock_ev, sock, on_socket, EPOLLIN) < 0) {
+		err("port %s: cannot watch the connection", pv->port.name);
+		close(sock);
+		pv->sock = -1;
+		return;
+	}
+	port_set_active(&pv->port, true);
+	info("port %s: frontend connected on %s", pv->port.name, pv->path);
+}
+
+/* False once the peer has closed its end (EOF or error waiting to be read). */
+static bool peer_alive(int sock)
+{
+	char c;
+	ssize_t n = recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+static void on_listen(struct ev_handler *h, uint32_t events)
+{
+	struct port_vhost *pv = container_of(h, struct port_vhost, listen_ev);
+	int s = accept4(pv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	(void)events;
+	if (s < 0)
+		return;
+	/* The old frontend may have gone with its hang-up not yet handled. */
+	if (pv->sock >= 0 && !peer_alive(pv->sock))
+		disconnect(pv);
+	if (pv->sock >= 0) {
+		warn("port %s: refusing a second frontend connection",
+		     pv->port.name);
+		close(s);
+		return;
+	}
+	attach(pv, s);
+}
+
+static void try_connect(struct ev_timer *t)
+{
+	struct port_vhost *pv = container_of(t, struct port_vhost, retry);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	memcpy(a.sun_path, pv->path, sizeof(a.sun_path));
+	if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		attach(pv, s);
+		return;
+	}
+	if (!pv->waiting_logged) {
+		info("port %s: waiting for %s (%s)", pv->port.name, pv->path,
+		     strerror(errno));
+		pv->waiting_logged = true;
+	}
+	if (s >= 0)
+		close(s);
+	evloop_timer_arm(&pv->retry, try_connect, RECONNECT_NS);
+}
+
+static int make_parent_dir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int listen_on(struct port_vhost *pv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s, rc;
+
+	memcpy(a.sun_path, pv->path, sizeof(a.sun_path));
+	make_parent_dir(pv->path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	unlink(pv->path);	/* a stale socket from an earlier run */
+	/* Owner and mode let e.g. QEMU running as libvirt-qemu connect. */
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0 ||
+	    chmod(pv->path, pv->mode) < 0 ||
+	    chown(pv->path, pv->owner, pv->group) < 0) {
+		rc = -errno;
+		close(s);
+		return rc;
+	}
+	pv->listen_fd = s;
+	return evloop_add(&pv->listen_ev, s, on_listen, EPOLLIN);
+}
+
+static int vhost_start(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	int rc;
+
+	if (pv->client) {
+		try_connect(&pv->retry);
+		return 0;
+	}
+	rc = listen_on(pv);
+	if (rc)
+		err("port %s: cannot listen on %s: %s", port->name, pv->path,
+		    strerror(-rc));
+	else
+		info("port %s: listening on %s", port->name, pv->path);
+	return rc;
+}
+
+/* ---- rings coming and going --------------------------------------------- */
+
+static void on_kick(struct ev_handler *h, uint32_t events)
+{
+	eventfd_t v;
+
+	(void)events;
+	/* The wake-up is the point; the datapath polls the ring next. */
+	if (eventfd_read(h->fd, &v) < 0 && errno != EAGAIN)
+		evloop_del(h);
+}
+
+static void vq_started(struct vu_dev *dev, struct vu_vq *vq)
+{
+	struct port_vhost *pv = dev->owner;
+
+	if (vq->kick_fd >= 0 &&
+	    evloop_add(&vq->kick_ev, vq->kick_fd, on_kick, EPOLLIN) < 0)
+		vu_dev_fail(dev, "cannot watch the kick fd of ring %u", vq->index);
+	/*
+	 * The loop is awake now (this message woke it) and polls the ring, so
+	 * the guest need not kick; sleep_prepare asks for kicks again before
+	 * the loop sleeps. With --poll that never happens, and a guest that
+	 * kicked anyway would pay a system call for every burst.
+	 */
+	vring_kick_enable(&vq->vr, false);
+	debug("port %s: ring %u started, size %u", pv->port.name, vq->index,
+	      vq->num);
+}
+
+static void vq_stopping(struct vu_dev *dev, struct vu_vq *vq)
+{
+	vring_publish(&vq->vr);
+	evloop_del(&vq->kick_ev);
+	debug("port %s: ring %u stopped at %u", ((struct port_vhost *)dev->owner)->port.name,
+	      vq->index, vq->vr.last_avail);
+}
+
+static const struct vu_dev_ops vhost_dev_ops = {
+	.vq_started = vq_started,
+	.vq_stopping = vq_stopping,
+};
+
+/* ---- datapath ----------------------------------------------------------- */
+
+static enum port_drop frame_drop_reason(int rc)
+{
+	switch (rc) {
+	case -EMSGSIZE:
+		return DROP_TOO_BIG;
+	case -EPROTO:
+		return DROP_BAD_HEADER;
+	default:
+		return DROP_RUNT;
+	}
+}
+
+/* A frame the guest sent on @vq, copied into a packet; returns its length, 0 if dropped. */
+static unsigned int rx_one(struct port_vhost *pv, struct vu_vq *vq,
+			   const struct vring_chain *c)
+{
+	struct port *port = &pv->port;
+	struct packet *p;
+	int rc;
+
+	if (unlikely(!vq->enabled)) {
+		port_drop(port, DROP_QUEUE_DISABLED, 1);
+		return 0;
+	}
+	p = packet_alloc();
+	if (unlikely(!p)) {
+		port_drop(port, DROP_NO_PACKET, 1);
+		return 0;
+	}
+	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, p,
+				  !port->policy.active_in);
+	if (unlikely(rc)) {
+		port_drop_packet(port, frame_drop_reason(rc), p);
+		return 0;
+	}
+	p->in_port = port->idx;
+	p->in_queue = (uint16_t)(vq->index / 2);
+	link_put(&port->rx, p);
+	return p->len;
+}
+
+/* Count a burst once rather than every frame. */
+static void count_burst(struct port_stats *ps, struct queue_stats *qs, bool rx,
+			unsigned int packets, uint64_t bytes)
+{
+	if (rx) {
+		ps->rx_packets += packets;
+		ps->rx_bytes += bytes;
+	} else {
+		ps->tx_packets += packets;
+		ps->tx_bytes += bytes;
+	}
+	qs->packets += packets;
+	qs->bytes += bytes;
+}
+
+/* Take up to @budget frames from one guest TX ring. */
+/* Pop the next chain of a burst into @c and start loading its first buffer. */
+static int rx_pop(struct vring *vr, struct vring_chain *c)
+{
+	int rc = vring_pop(vr, c, false);
+
+	if (likely(!rc))
+		__builtin_prefetch(c->iov[0].iov_base);
+	return rc;
+}
+
+/*
+ * Take up to @budget frames from one guest TX ring. Chains are popped one
+ * ahead of the frame being copied, so the next buffer's cache miss overlaps
+ * the current copy.
+ */
+static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
+			    unsigned int budget)
+{
+	struct vring *vr = &vq->vr;
+	unsigned int n, i, got = 0, borrowed = packet_pool.nborrowed;
+	int avail = vring_avail_count(vr), rc, next_rc;
+	uint64_t bytes = 0;
+
+	if (unlikely(avail < 0)) {
+		port_drop(&pv->port, DROP_INVALID_DESC, 1);
+		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
+		return 0;
+	}
+	n = MIN((unsigned int)avail, MIN(budget, link_room(&pv->port.rx)));
+	if (!n)
+		return 0;
+	vring_prefetch(vr, n);
+	next_rc = rx_pop(vr, &pv->scratch[0]);
+	for (i = 0; i < n; i++) {
+		struct vring_chain *c = &pv->scratch[i & 1];
+
+		rc = next_rc;
+		if (unlikely(rc == -EIO)) {
+			port_drop(&pv->port, DROP_INVALID_DESC, 1);
+			vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
+			break;
+		}
+		if (i + 1 < n)
+			next_rc = rx_pop(vr, &pv->scratch[(i + 1) & 1]);
+		if (unlikely(rc == -E2BIG)) {
+			port_drop(&pv->port, DROP_SEGMENTS, 1);
+		} else {
+			unsigned int len = rx_one(pv, vq, c);
+
+			got += len != 0;
+			bytes += len;
+		}
+		vring_push(vr, c->head, 0);
+	}
+	count_burst(&pv->port.stats, &pv->q[vq->index], true, got, bytes);
+	if (packet_pool.nborrowed != borrowed)
+		pv->held |= 1u << vq->index;	/* published by vhost_settle() */
+	else if (vring_publish(vr))
+		vring_notify(vr);
+	return i;
+}
+
+/* The pass is over and borrowed tails are copied: give the guest its buffers. */
+static void vhost_settle(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+
+	while (pv->held) {
+		struct vring *vr = &pv->dev.vq[__builtin_ctz(pv->held)].vr;
+
+		pv->held &= pv->held - 1;
+		if (vring_publish(vr))
+			vring_notify(vr);
+	}
+}
+
+static unsigned int vhost_rx(struct port *port, unsigned int budget)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i, n = 0;
+
+	if (pv->sock < 0)
+		return 0;
+	for (i = 0; i < pv->nrx && !pv->dev.broken; i++)
+		n += rx_ring(pv, pv->rx_vq[i], budget);
+	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
+		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
+	if (unlikely(pv->dev.broken))
+		disconnect(pv);
+	return n;
+}
+
+/*
+ * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
+ * of buffers (keep it queued), else it was dropped and counted.
+ */
+static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
+{
+	struct port *port = &pv->port;
+	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
+				      pv->dev.mergeable);
+
+	if (likely(rc == 0) || rc == -ENOBUFS)
+		return rc;
+	if (rc == -EIO) {
+		port_drop(port, DROP_INVALID_DESC, 1);
+		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vq->vr.fault);
+	} else {
+		port_drop(port, DROP_NO_RX_BUFFER, 1);
+	}
+	return rc;
+}
+
+static unsigned int vhost_tx(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	struct vu_vq **ring = pv->tx_vq;
+	unsigned int nrings = pv->ntx, i, n = 0;
+	unsigned int sent[VU_MAX_QUEUE_PAIRS];
+	uint64_t bytes[VU_MAX_QUEUE_PAIRS];
+
+	if (pv->sock < 0 || !nrings) {
+		port_drop(port, DROP_PORT_DOWN, link_flush(&port->tx));
+		return 0;
+	}
+	for (i = 0; i < nrings; i++) {
+		sent[i] = 0;
+		bytes[i] = 0;
+	}
+	if (nrings == 1) {
+		int avail = vring_avail_count(&ring[0]->vr);
+
+		if (avail > 0)
+			vring_prefetch(&ring[0]->vr,
+				       MIN((unsigned int)avail, link_count(&port->tx)));
+	}
+	while (!link_empty(&port->tx) && !pv->dev.broken) {
+		struct packet *p = link_peek(&port->tx, 0);
+		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
+		int rc = tx_one(pv, ring[r], p);
+
+		if (rc == -ENOBUFS)
+			break;
+		link_get(&port->tx);
+		if (likely(rc == 0)) {
+			sent[r]++;
+			bytes[r] += p->len;
+		}
+		packet_free(p);
+		n++;
+	}
+	for (i = 0; i < nrings; i++) {
+		if (!sent[i])
+			continue;
+		count_burst(&port->stats, &pv->q[ring[i]->index], false, sent[i],
+			    bytes[i]);
+		if (vring_publish(&ring[i]->vr))
+			vring_notify(&ring[i]->vr);
+	}
+	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
+		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
+	if (unlikely(pv->dev.broken))
+		disconnect(pv);
+	return n;
+}
+
+/* ---- sleeping ----------------------------------------------------------- */
+
+static bool vhost_sleep_prepare(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	bool pending = false;
+	unsigned int i;
+
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++) {
+		struct vu_vq *vq = &pv->dev.vq[i];
+		int avail;
+
+		if (!vq->started)
+			continue;
+		if (vq->polled)
+			return true;	/* no kick will come: keep polling */
+		vring_kick_enable(&vq->vr, true);
+		avail = vring_avail_count(&vq->vr);
+		if (avail && (is_guest_tx(i) || !link_empty(&port->tx)))
+			pending = true;
+	}
+	return pending;
+}
+
+static void vhost_sleep_finish(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i;
+
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++)
+		if (pv->dev.vq[i].started)
+			vring_kick_enable(&pv->dev.vq[i].vr, false);
+}
+
+/* ---- setup and reporting ------------------------------------------------ */
+
+static const char *state_name(const struct port_vhost *pv)
+{
+	if (pv->sock < 0)
+		return pv->client ? "connecting" : "listening";
+	return pv->port.up ? "running" : "connected";
+}
+
+static void vhost_show(struct port *port, FILE *out)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i;
+
+	fprintf(out, "  vhost-user %s%s: %s, %llu connections, features %#llx, "
+		"protocol %#llx, header %u bytes\n", pv->path,
+		pv->client ? " (client)" : "", state_name(pv),
+		(unsigned long long)pv->connects,
+		(unsigned long long)pv->dev.features,
+		(unsigned long long)pv->dev.protocol_features, pv->dev.hdr_len);
+	if (pv->faults)
+		fprintf(out, "  closed %llu times for a broken rule, last: %s\n",
+			(unsigned long long)pv->faults, pv->last_fault);
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++) {
+		const struct vu_vq *vq = &pv->dev.vq[i];
+
+		if (!vq->started && !pv->q[i].packets)
+			continue;
+		fprintf(out, "  queue %u %s: %s%s size %u, %llu packets %llu bytes\n",
+			i / 2, is_guest_tx(i) ? "rx" : "tx",
+			vq->started ? "started" : "stopped",
+			vq->enabled ? " enabled" : " disabled", vq->num,
+			(unsigned long long)pv->q[i].packets,
+			(unsigned long long)pv->q[i].bytes);
+	}
+}
+
+static const char *vhost_state(struct port *port)
+{
+	return state_name(to_vhost(port));
+}
+
+static unsigned int vhost_queues(struct port *port, struct port_queue_stats *out,
+				 unsigned int max)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i, n = MIN(max, pv->dev.max_queue_pairs);
+
+	for (i = 0; i < n; i++) {
+		/* Ring 2i+1 is the guest's TX (our rx), 2i its RX (our tx). */
+		out[i].rx_packets = pv->q[2 * i + 1].packets;
+		out[i].rx_bytes = pv->q[2 * i + 1].bytes;
+		out[i].tx_packets = pv->q[2 * i].packets;
+		out[i].tx_bytes = pv->q[2 * i].bytes;
+	}
+	return n;
+}
+
+static void vhost_destroy(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+
+	disconnect(pv);
+	evloop_timer_cancel(&pv->retry);
+	if (pv->listen_fd >= 0) {
+		evloop_del(&pv->listen_ev);
+		close(pv->listen_fd);
+		unlink(pv->path);
+	}
+	free(pv);
+}
+
+static const struct port_ops vhost_ops = {
+	.type = "vhost-user",
+	.start = vhost_start,
+	.rx = vhost_rx,
+	.tx = vhost_tx,
+	.sleep_prepare = vhost_sleep_prepare,
+	.sleep_finish = vhost_sleep_finish,
+	.settle = vhost_settle,
+	.show = vhost_show,
+	.destroy = vhost_destroy,
+	.state = vhost_state,
+	.queues = vhost_queues,
+};
+
+/* "owner=NAME|UID" and "group=NAME|GID" of a server socket. */
+static int parse_owner(struct port_vhost *pv, const char *opt, char *why,
+		       size_t whylen)
+{
+	bool is_owner = !strncmp(opt, "owner=", 6);
+	const char *name = strchr(opt, '=') + 1;
+	char *end;
+	unsigned long id = strtoul(name, &end, 10);
+
+	if (*name && !*end) {
+		if (is_owner)
+			pv->owner = (uid_t)id;
+		else
+			pv->group = (gid_t)id;
+		return 0;
+	}
+	if (is_owner) {
+		struct passwd *pw = getpwnam(name);
+
+		if (pw) {
+			pv->owner = pw->pw_uid;
+			return 0;
+		}
+	} else {
+		struct group *gr = getgrnam(name);
+
+		if (gr) {
+			pv->group = gr->gr_gid;
+			return 0;
+		}
+	}
+	snprintf(why, whylen, "no such %s '%s'", is_owner ? "user" : "group", name);
+	return -EINVAL;
+}
+
+/* One ",option" of a vhost-user spec. */
+static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp,
+			char *why, size_t whylen)
+{
+	char *end;
+
+	if (!strncmp(opt, "owner=", 6) || !strncmp(opt, "group=", 6))
+		return parse_owner(pv, opt, why, whylen);
+	if (!strncmp(opt, "mode=", 5)) {
+		unsigned long m = strtoul(opt + 5, &end, 8);
+
+		if (*end || !opt[5] || m > 0777) {
+			snprintf(why, whylen, "mode must be octal, e.g. mode=0660");
+			return -EINVAL;
+		}
+		pv->mode = (mode_t)m;
+	} else if (!strcmp(opt, "client")) {
+		pv->client = true;
+	} else if (!strcmp(opt, "server")) {
+		pv->client = false;
+	} else if (!strncmp(opt, "queues=", 7)) {
+		unsigned long v = strtoul(opt + 7, &end, 10);
+
+		if (*end || v < 1 || v > VU_MAX_QUEUE_PAIRS) {
+			snprintf(why, whylen, "queues must be 1..%d",
+				 VU_MAX_QUEUE_PAIRS);
+			return -EINVAL;
+		}
+		*qp = (unsigned int)v;
+	} else {
+		snprintf(why, whylen, "unknown option '%s' (known: client, "
+			 "server, queues=N, owner=USER, group=GROUP, mode=OCTAL)", opt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * port_vhost_create() - a vhost-user port from "PATH[,client][,queues=N]"
+ * @name:	port name
+ * @args:	the part after "vhost-user:"
+ * @out:	the new port
+ * @why:	reason on failure
+ * @whylen:	size of @why
+ *
+ * Return: 0 or -errno
+ */
+int port_vhost_create(const char *name, const char *args, struct port **out,
+		      char *why, size_t whylen)
+{
+	unsigned int qp = DEFAULT_QUEUE_PAIRS;
+	struct port_vhost *pv;
+	char buf[256], *opt, *save;
+	int rc = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) || !*buf) {
+		snprintf(why, whylen, "port %s: expected vhost-user:PATH[,OPTION]...",
+			 name);
+		return -EINVAL;
+	}
+	pv = calloc(1, sizeof(*pv));
+	if (!pv)
+		return -ENOMEM;
+	port_init(&pv->port, name, &vhost_ops);
+	pv->port.tx_borrowed = true;
+	pv->port.active = false;	/* until a frontend connects */
+	pv->mode = 0660;
+	pv->owner = (uid_t)-1;
+	pv->group = (gid_t)-1;
+	opt = strtok_r(buf, ",", &save);
+	if (strlen(opt) >= sizeof(pv->path)) {
+		snprintf(why, whylen, "port %s: socket path too long", name);
+		rc = -ENAMETOOLONG;
+	}
+	snprintf(pv->path, sizeof(pv->path), "%s", opt);
+	while (!rc && (opt = strtok_r(NULL, ",", &save))) {
+		char reason[160];
+
+		rc = parse_option(pv, opt, &qp, reason, sizeof(reason));
+		if (rc)
+			snprintf(why, whylen, "port %s: %s", name, reason);
+	}
+	if (rc) {
+		free(pv);
+		return rc;
+	}
+	pv->listen_fd = pv->sock = -1;
+	pv->listen_ev.fd = pv->sock_ev.fd = -1;
+	vu_dev_init(&pv->dev, pv->port.name, qp, &vhost_dev_ops, pv);
+	*out = &pv->port;
+	return 0;
+}

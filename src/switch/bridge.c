@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* bridge.c - MAC learning and forwarding between port links */
+#include <errno.h>
+#include <string.h>
+
+#include "switch/bridge.h"
+
+/** bridge_init() - no ports, an empty MAC table. Return: 0 or -errno */
+int bridge_init(struct bridge *b, uint32_t fdb_max, uint32_t aging_s)
+{
+	*b = (struct bridge){ 0 };
+	return fdb_init(&b->fdb, fdb_max, aging_s);
+}
+
+void bridge_destroy(struct bridge *b)
+{
+	fdb_destroy(&b->fdb);
+}
+
+/** bridge_add_port() - attach @port; its index is set here. Return: 0 or -ENOSPC */
+int bridge_add_port(struct bridge *b, struct port *port)
+{
+	unsigned int i;
+
+	for (i = 0; i < PORT_MAX; i++) {
+		if (!b->slot[i]) {
+			b->slot[i] = port;
+			port->idx = (uint16_t)i;
+			b->port[b->nports++] = port;
+			port_active_gen++;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/**
+ * bridge_remove_port() - detach @port: its MACs are forgotten, its queued
+ * packets freed, and no frame refers to it afterwards
+ */
+void bridge_remove_port(struct bridge *b, struct port *port)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nports; i++) {
+		if (b->port[i] == port) {
+			b->port[i] = b->port[--b->nports];
+			break;
+		}
+	}
+	b->slot[port->idx] = NULL;
+	port_active_gen++;
+	fdb_flush_port(&b->fdb, port->idx);
+	link_flush(&port->rx);
+	link_flush(&port->tx);
+	for (i = 0; i < b->nports; i++)
+		if (b->port[i]->mirror == port) {
+			b->port[i]->mirror = NULL;
+			b->port[i]->policy.mirror = false;
+			policy_update_active(&b->port[i]->policy);
+		}
+}
+
+/** bridge_find() - the port called @name, or NULL */
+struct port *bridge_find(const struct bridge *b, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nports; i++)
+		if (!strcmp(b->port[i]->name, name))
+			return b->port[i];
+	return NULL;
+}
+
+/* Hand @p to @dst's tx link, or drop and count it there. */
+static inline void deliver(struct bridge *b, struct port *dst, struct packet *p)
+{
+	if (unlikely(p->ext) && !dst->tx_borrowed)
+		packet_linearize(p);
+	if (unlikely(dst->policy.active_out) && !port_policy_out(dst, p, b->now))
+		packet_free(p);
+	else if (unlikely(!dst->up))
+		port_drop_packet(dst, DROP_PORT_DOWN, p);
+	else if (unlikely(link_full(&dst->tx)))
+		port_drop_packet(dst, DROP_LINK_FULL, p);
+	else
+		link_put(&dst->tx, p);
+}
+
+static inline bool vlan_member(const struct port *port, uint16_t vlan)
+{
+	if (likely(!port->policy.active_out))
+		return vlan == 0;
+	return policy_vlan_member(&port->policy, vlan);
+}
+
+/* Send @p to every port but its ingress; clones all but the last copy. */
+static void flood(struct bridge *b, struct packet *p)
+{
+	struct port *last = NULL;
+	unsigned int i;
+
+	b->stats.flooded++;
+	for (i = 0; i < b->nports; i++) {
+		struct port *dst = b->port[i];
+		struct packet *c;
+
+		if (dst->idx == p->in_port || !dst->up || !vlan_member(dst, p->vlan))
+			continue;
+		if (last) {
+			c = packet_clone(p);
+			if (!c)
+				port_drop(last, DROP_NO_PACKET, 1);
+			else
+				deliver(b, last, c);
+		}
+		last = dst;
+	}
+	if (last)
+		deliver(b, last, p);
+	else
+		packet_free(p);
+}
+
+/*
+ * The frames of a burst mostly share their MAC pair: the previous unicast
+ * frame's pair and the port it went to are remembered. A frame with the
+ * same pair needs no learning (its source was just learned) and no lookup
+ * (nothing changed the table since). Any other frame goes the long way.
+ */
+struct burst_cache {
+	uint64_t macs;		/* first 8 bytes of the pair */
+	uint32_t macs_end;	/* the other 4 */
+	uint16_t vlan;
+	uint16_t out;
+	bool valid;
+};
+
+static inline bool same_pair(const struct burst_cache *bc, const struct packet *p)
+{
+	uint64_t a;
+	uint32_t b;
+
+	memcpy(&a, p->data, 8);
+	memcpy(&b, p->data + 8, 4);
+	return bc->valid && a == bc->macs && b == bc->macs_end && p->vlan == bc->vlan;
+}
+
+static inline void remember_pair(struct burst_cache *bc, const struct packet *p,
+				 uint16_t out)
+{
+	memcpy(&bc->macs, p->data, 8);
+	memcpy(&bc->macs_end, p->data + 8, 4);
+	bc->vlan = p->vlan;
+	bc->out = out;
+	bc->valid = true;
+}
+
+/* Learn the source, look up the destination: the port, or FDB_NO_PORT to flood. */
+static uint16_t classify(struct bridge *b, struct burst_cache *bc,
+			 const struct packet *p, uint16_t in)
+{
+	const uint8_t *dmac = p->data, *smac = p->data + 6;
+	uint16_t out;
+
+	if (likely(same_pair(bc, p)))
+		return bc->out;
+	if (likely(!(smac[0] & 1)))
+		fdb_learn(&b->fdb, smac, p->vlan, in, b->now_s);
+	if (unlikely(dmac[0] & 1)) {
+		bc->valid = false;	/* learning may have moved a MAC */
+		return FDB_NO_PORT;
+	}
+	out = fdb_lookup(&b->fdb, dmac, p->vlan);
+	remember_pair(bc, p, out);
+	return out;
+}
+
+/**
+ * bridge_forward() - switch every packet waiting in @src's rx link
+ * @b:		bridge
+ * @src:	ingress port; its rx link is emptied
+ */
+void bridge_forward(struct bridge *b, struct port *src)
+{
+	struct burst_cache bc = { .valid = false };
+
+	while (!link_empty(&src->rx)) {
+		struct packet *p = link_get(&src->rx);
+		uint16_t out;
+
+		if (unlikely(src->policy.active_in) && !port_policy_in(src, p, b->now)) {
+			packet_free(p);
+			continue;
+		}
+		out = classify(b, &bc, p, src->idx);
+		if (out == FDB_NO_PORT) {
+			flood(b, p);
+		} else if (unlikely(out == src->idx)) {
+			b->stats.filtered++;
+			packet_free(p);
+		} else if (likely(b->slot[out] != NULL)) {
+			b->stats.unicast++;
+			deliver(b, b->slot[out], p);
+		} else {
+			flood(b, p);
+		}
+	}
+}

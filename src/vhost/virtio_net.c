@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* virtio_net.c - frames between virtqueue chains and packets */
+#include <errno.h>
+
+#include "core/copy.h"
+#include "core/iov.h"
+#include "vhost/virtio_net.h"
+
+/**
+ * vnet_chain_to_packet() - copy a frame the guest transmitted into @p
+ * @c:		translated TX chain: virtio-net header, then the frame
+ * @hdr_len:	10 or 12
+ * @p:		empty packet, owned by the caller
+ * @borrow:	a large frame in one segment may leave its tail in the
+ *		guest's buffer (see packet_borrow()); the caller then holds
+ *		the chain's completion until the pass ends
+ *
+ * No offloads are negotiated, so a header asking for checksum or
+ * segmentation is the guest's error. The header may share a descriptor with
+ * the frame or span several (ANY_LAYOUT); the iovec walk handles both.
+ *
+ * Return: 0; -EINVAL for a chain shorter than header + Ethernet header;
+ *	   -EMSGSIZE for a frame over PACKET_DATA_MAX; -EPROTO for offload bits
+ */
+int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
+			 struct packet *p, bool borrow)
+{
+	struct virtio_net_hdr h;
+	uint32_t frame_len;
+
+	if (c->len < hdr_len + ETH_HLEN_MIN)
+		return -EINVAL;
+	frame_len = c->len - hdr_len;
+	if (frame_len > PACKET_DATA_MAX)
+		return -EMSGSIZE;
+	if (likely(c->iov[0].iov_len >= hdr_len + frame_len)) {
+		/* The common case: one segment holds it all. */
+		const uint8_t *base = c->iov[0].iov_base;
+
+		memcpy(&h, base, 2);
+		if (borrow && frame_len > PACKET_BORROW_MIN && packet_can_borrow()) {
+			memcpy(p->data, base + hdr_len, PACKET_HEAD);
+			packet_borrow(p, base + hdr_len + PACKET_HEAD,
+				      (uint16_t)(frame_len - PACKET_HEAD));
+		} else {
+			copy_bytes(p->data, base + hdr_len, frame_len);
+		}
+	} else {
+		iov_to_buf(c->iov, c->niov, 0, &h, 2);
+		iov_to_buf(c->iov, c->niov, hdr_len, p->data, frame_len);
+	}
+	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM ||
+	    h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		return -EPROTO;
+	p->len = (uint16_t)frame_len;
+	return 0;
+}
+
+/* Header for a frame in @nbufs buffers: no offloads, so all zero but the count. */
+static void write_header(const struct vring_chain *c, unsigned int hdr_len,
+			 uint16_t nbufs)
+{
+	struct virtio_net_hdr h = { .num_buffers = nbufs };
+
+	iov_from_buf(c->iov, c->niov, 0, &h, hdr_len);
+}
+
+/* Are @n more chains available? Re-reads avail->idx only when needed. */
+static int have_chains(struct vring *vr, unsigned int n)
+{
+	int rc;
+
+	if (vring_avail_left(vr) >= n)
+		return 1;
+	rc = vring_avail_count(vr);
+	if (rc < 0)
+		return rc;
+	return vring_avail_left(vr) >= n;
+}
+
+/* Copy bytes [@from, @from + @take) of header + frame into chain @c. */
+static void fill_chain(const struct vring_chain *c, const struct packet *p,
+		       unsigned int hdr_len, unsigned int from, unsigned int take)
+{
+	/* Header bytes are written last, once the buffer count is known. */
+	unsigned int skip = from < hdr_len ? hdr_len - from : 0;
+
+	if (take > skip)
+		iov_from_buf(c->iov, c->niov, skip,
+			     p->data + from + skip - hdr_len, take - skip);
+}
+
+/*
+ * Mergeable: spread header + frame over as many chains as needed and put
+ * the count in the first chain's header. @first was popped already; the
+ * rest are popped into @c. On failure every chain taken is given back.
+ */
+static int deliver_merged(struct vring *vr, struct vring_chain *first,
+			  struct vring_chain *c, const struct packet *p,
+			  unsigned int hdr_len)
+{
+	unsigned int need = hdr_len + p->len, done = 0;
+	uint16_t popped = 1, pushed = 0;
+	struct vring_chain *cur = first;
+	int rc;
+
+	for (;;) {
+		unsigned int take = MIN(cur->len, need - done);
+
+		fill_chain(cur, p, hdr_len, done, take);
+		vring_push(vr, cur->head, take);
+		pushed++;
+		done += take;
+		if (done == need)
+			break;
+		cur = c;
+		rc = have_chains(vr, 1);
+		if (rc <= 0) {
+			rc = rc ? rc : -ENOBUFS;
+			goto undo;
+		}
+		rc = vring_pop(vr, cur, true);
+		popped++;
+		if (rc == -EIO)
+			return rc;
+		if (rc || cur->len == 0) {
+			rc = -EMSGSIZE;
+			goto undo;
+		}
+	}
+	write_header(first, hdr_len, popped);
+	return 0;
+undo:
+	vring_unpop(vr, popped);
+	vring_unpush(vr, pushed);
+	return rc;
+}
+
+/* The frame into one guest buffer: straight from a borrowed tail if any. */
+static inline void copy_frame(uint8_t *dst, const struct packet *p)
+{
+	unsigned int head = packet_head_len(p);
+
+	copy_bytes(dst, p->data, head);
+	if (p->ext)
+		memcpy(dst + head, p->ext, p->ext_len);
+}
+
+/**
+ * vnet_packet_to_guest() - copy @p into the guest's receive buffers
+ * @vr:		the guest's RX ring
+ * @scratch:	two chains of working space
+ * @p:		packet, still owned by the caller (a borrowed tail may be
+ *		brought in)
+ * @hdr_len:	10 or 12
+ * @mergeable:	VIRTIO_NET_F_MRG_RXBUF negotiated
+ *
+ * The completion is written but not published: the caller publishes and
+ * notifies once per burst.
+ *
+ * Return: 0; -ENOBUFS if the guest has too few buffers posted;
+ *	   -EMSGSIZE if its buffers cannot hold the frame; -EIO on a guest fault
+ */
+int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
+			 struct packet *p, unsigned int hdr_len,
+			 bool mergeable)
+{
+	struct vring_chain *c = &scratch[0];
+	unsigned int need = hdr_len + p->len;
+	int rc = have_chains(vr, 1);
+
+	if (unlikely(rc <= 0))
+		return rc ? rc : -ENOBUFS;
+	rc = vring_pop(vr, c, true);
+	if (unlikely(rc == -EIO))
+		return rc;
+	if (likely(!rc && c->niov == 1 && c->len >= need)) {
+		/* The common case: one buffer holds header and frame. */
+		static const struct virtio_net_hdr one = { .num_buffers = 1 };
+		uint8_t *dst = c->iov[0].iov_base;
+
+		if (hdr_len == 12)	/* fixed sizes: stores, not a call */
+			memcpy(dst, &one, 12);
+		else
+			memcpy(dst, &one, 10);
+		copy_frame(dst + hdr_len, p);
+		vring_push(vr, c->head, need);
+		return 0;
+	}
+	packet_linearize(p);	/* the rare layouts work on one buffer */
+	if (!rc && mergeable && c->len >= hdr_len)
+		return deliver_merged(vr, c, &scratch[1], p, hdr_len);
+	if (!rc && !mergeable && c->len >= need) {
+		write_header(c, hdr_len, 1);
+		iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
+		vring_push(vr, c->head, need);
+		return 0;
+	}
+	vring_unpop(vr, 1);	/* keep the buffer for a smaller frame */
+	return -EMSGSIZE;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio_net.h - virtio-net frames over virtqueues: the header, guest TX
+ * chains into packets, packets into guest RX buffers (mergeable or not)
+ */
+#ifndef VMSW_VIRTIO_NET_H
+#define VMSW_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pkt/packet.h"
+#include "vhost/vring.h"
+
+/* Feature bits this backend knows (virtio 1.2 §5.1.3, §6). */
+#define VIRTIO_NET_F_CSUM		0
+#define VIRTIO_NET_F_MRG_RXBUF		15
+#define VIRTIO_NET_F_GUEST_ANNOUNCE	21
+#define VIRTIO_NET_F_MQ			22
+#define VIRTIO_F_NOTIFY_ON_EMPTY	24
+#define VIRTIO_F_ANY_LAYOUT		27
+#define VIRTIO_RING_F_INDIRECT_DESC	28
+#define VIRTIO_RING_F_EVENT_IDX		29
+#define VIRTIO_F_VERSION_1		32
+#define VIRTIO_F_IN_ORDER		35
+
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM	1
+#define VIRTIO_NET_HDR_GSO_NONE		0
+
+struct virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;	/* only in the 12-byte layout */
+};
+
+/* The 12-byte header with VERSION_1 or MRG_RXBUF, else the legacy 10 bytes. */
+static inline unsigned int vnet_hdr_len(uint64_t features)
+{
+	return features & ((1ull << VIRTIO_F_VERSION_1) |
+			   (1ull << VIRTIO_NET_F_MRG_RXBUF)) ? 12 : 10;
+}
+
+int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
+			 struct packet *p, bool borrow);
+int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
+			 struct packet *p, unsigned int hdr_len,
+			 bool mergeable);
+
+#endif /* VMSW_VIRTIO_NET_H */

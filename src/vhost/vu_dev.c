@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: MIT */
+/* vu_dev.c - vhost-user device state and one handler per message */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "vhost/virtio_net.h"
+#include "vhost/vu_dev.h"
+
+#define VHOST_VRING_F_LOG	1
+
+typedef int vu_handler_fn(struct vu_dev *dev, struct vu_msg *m,
+			  union vu_payload *reply);
+
+/**
+ * struct vu_handler - how to check and run one request
+ * @fn:		handler: <0 -errno, 0 done, >0 size of the reply body
+ * @size:	exact payload size (or minimum with @size_is_min)
+ * @max_fds:	fds the request may carry
+ */
+struct vu_handler {
+	vu_handler_fn *fn;
+	uint32_t size;
+	bool size_is_min;
+	uint8_t max_fds;
+};
+
+/** vu_dev_offered_features() - the virtio and vhost bits we implement */
+uint64_t vu_dev_offered_features(void)
+{
+	return 1ull << VIRTIO_F_VERSION_1 |
+	       1ull << VIRTIO_NET_F_MRG_RXBUF |
+	       1ull << VIRTIO_RING_F_INDIRECT_DESC |
+	       1ull << VIRTIO_RING_F_EVENT_IDX |
+	       1ull << VIRTIO_F_ANY_LAYOUT |
+	       1ull << VIRTIO_NET_F_GUEST_ANNOUNCE |
+	       1ull << VIRTIO_NET_F_MQ |
+	       1ull << VIRTIO_F_IN_ORDER |
+	       1ull << VHOST_USER_F_PROTOCOL_FEATURES;
+}
+
+/** vu_dev_offered_protocol_features() - the protocol bits we implement */
+uint64_t vu_dev_offered_protocol_features(void)
+{
+	return 1ull << VHOST_USER_PROTOCOL_F_MQ |
+	       1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK;
+}
+
+/** vu_dev_has() - was virtio/vhost feature bit @feature negotiated? */
+bool vu_dev_has(const struct vu_dev *dev, unsigned int feature)
+{
+	return dev->features & (1ull << feature);
+}
+
+static bool has_protocol(const struct vu_dev *dev, unsigned int feature)
+{
+	return dev->protocol_features & (1ull << feature);
+}
+
+/**
+ * vu_dev_fail() - the frontend broke a rule: mark the device broken
+ * @dev:	device; its owner closes the connection
+ * @fmt:	what happened
+ */
+void vu_dev_fail(struct vu_dev *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (dev->broken)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(dev->broken_why, sizeof(dev->broken_why), fmt, ap);
+	va_end(ap);
+	dev->broken = true;
+	err("port %s: %s", dev->name, dev->broken_why);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Take fd @i out of @m: the caller owns it now. */
+static int take_fd(struct vu_msg *m, unsigned int i)
+{
+	int fd = m->fds[i];
+
+	m->fds[i] = -1;
+	return fd;
+}
+
+/** vu_dev_init() - an unconnected device with @queue_pairs queue pairs */
+void vu_dev_init(struct vu_dev *dev, const char *name, unsigned int queue_pairs,
+		 const struct vu_dev_ops *ops, void *owner)
+{
+	unsigned int i;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->name = name;
+	dev->max_queue_pairs = queue_pairs;
+	dev->ops = ops;
+	dev->owner = owner;
+	dev->hdr_len = 10;
+	for (i = 0; i < VU_MAX_VQS; i++) {
+		struct vu_vq *vq = &dev->vq[i];
+
+		vq->dev = dev;
+		vq->index = i;
+		vq->kick_fd = vq->err_fd = vq->vr.call_fd = -1;
+		vq->kick_ev.fd = -1;
+	}
+}
+
+static unsigned int nvqs(const struct vu_dev *dev)
+{
+	return 2 * dev->max_queue_pairs;
+}
+
+/* Host addresses of @vq's three parts, each range inside one region. */
+static int vq_translate(struct vu_dev *dev, struct vu_vq *vq,
+			struct vring_addr *a)
+{
+	bool ev = vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX);
+
+	a->desc = guest_mem_qva_range(&dev->mem, vq->addr.desc_user_addr,
+				      16ull * vq->num);
+	a->avail = guest_mem_qva_range(&dev->mem, vq->addr.avail_user_addr,
+				       vring_avail_size(vq->num, ev));
+	a->used = guest_mem_qva_range(&dev->mem, vq->addr.used_user_addr,
+				      vring_used_size(vq->num, ev));
+	if (!a->desc || !a->avail || !a->used)
+		return -EFAULT;
+	/* The used ring is written with aligned stores the guest reads. */
+	if ((uintptr_t)a->desc % 16 || (uintptr_t)a->avail % 2 ||
+	    (uintptr_t)a->used % 4)
+		return -EFAULT;
+	return 0;
+}
+
+static int vq_start(struct vu_dev *dev, struct vu_vq *vq)
+{
+	struct vring_addr a;
+
+	if (!vq->num || !vq->addr_set || !dev->mem.nregions) {
+		vu_dev_fail(dev, "ring %u kicked before its size, addresses and memory were set",
+			    vq->index);
+		return -EINVAL;
+	}
+	if (vq_translate(dev, vq, &a)) {
+		vu_dev_fail(dev, "ring %u addresses outside guest memory or misaligned",
+			    vq->index);
+		return -EFAULT;
+	}
+	vring_init(&vq->vr, &a, vq->num, vq->base,
+		   vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX), &dev->mem);
+	if (vq->vr.base_mismatch)
+		info("port %s: ring %u resumes at used index %u (base was %u)",
+		     dev->name, vq->index, vq->vr.last_avail, vq->base);
+	vq->started = true;
+	dev->ops->vq_started(dev, vq);
+	return 0;
+}
+
+/* Stop @vq without losing its place: GET_VRING_BASE semantics. */
+static void vq_stop(struct vu_dev *dev, struct vu_vq *vq)
+{
+	if (vq->started) {
+		dev->ops->vq_stopping(dev, vq);
+		vq->started = false;
+		vq->base = vq->vr.last_avail;
+	}
+	close_fd(&vq->kick_fd);
+	vq->polled = false;
+}
+
+/** vu_dev_reset() - back to the unconnected state: rings, fds, memory */
+void vu_dev_reset(struct vu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VU_MAX_VQS; i++) {
+		struct vu_vq *vq = &dev->vq[i];
+
+		vq_stop(dev, vq);
+		close_fd(&vq->err_fd);
+		close_fd(&vq->vr.call_fd);
+		vq->num = 0;
+		vq->base = 0;
+		vq->addr_set = false;
+		vq->enabled = false;
+	}
+	guest_mem_unmap(&dev->mem);
+	dev->features = 0;
+	dev->protocol_features = 0;
+	dev->features_set = false;
+	dev->hdr_len = 10;
+	dev->mergeable = false;
+	dev->broken = false;
+	dev->broken_why[0] = '\0';
+}
+
+/* The vring index of a ring message, checked as a full u32 (CVE-2020-10723). */
+static struct vu_vq *msg_vq(struct vu_dev *dev, uint32_t index)
+{
+	if (index >= nvqs(dev))
+		return NULL;
+	return &dev->vq[index];
+}
+
+static bool any_started(const struct vu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VU_MAX_VQS; i++)
+		if (dev->vq[i].started)
+			return true;
+	return false;
+}
+
+static int reply_u64(union vu_payload *reply, uint64_t v)
+{
+	reply->u64 = v;
+	return sizeof(reply->u64);
+}
+
+static int get_features(struct vu_dev *dev, struct vu_msg *m,
+			union vu_payload *reply)
+{
+	uint64_t f = vu_dev_offered_features();
+
+	(void)m;
+	if (dev->max_queue_pairs < 2)
+		f &= ~(1ull << VIRTIO_NET_F_MQ);
+	return reply_u64(reply, f);
+}
+
+static int set_features(struct vu_dev *dev, struct vu_msg *m,
+			union vu_payload *reply)
+{
+	uint64_t f = m->p.u64, offered = vu_dev_offered_features();
+	unsigned int i;
+
+	(void)reply;
+	if (f & ~offered) {
+		warn("port %s: frontend acked features %#llx we do not offer",
+		     dev->name, (unsigned long long)(f & ~offered));
+		return -EINVAL;
+	}
+	/* Ring layout and header size follow the features: not while running. */
+	if (f != dev->features && any_started(dev)) {
+		warn("port %s: SET_FEATURES %#llx while rings run", dev->name,
+		     (unsigned long long)f);
+		return -EBUSY;
+	}
+	dev->features = f;
+	dev->features_set = true;
+	dev->hdr_len = vnet_hdr_len(f);
+	dev->mergeable = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE. */
+	if (!(f & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+		for (i = 0; i < VU_MAX_VQS; i++)
+			dev->vq[i].enabled = true;
+	return 0;
+}
+
+static int set_owner(struct vu_dev *dev, struct vu_msg *m,
+		     union vu_payload *reply)
+{
+	(void)dev, (void)m, (void)reply;
+	return 0;
+}
+
+/* Deprecated: treated as "stop every ring", keeping the connection. */
+static int reset_owner(struct vu_dev *dev, struct vu_msg *m,
+		       union vu_payload *reply)
+{
+	unsigned int i;
+
+	(void)m, (void)reply;
+	for (i = 0; i < VU_MAX_VQS; i++)
+		vq_stop(dev, &dev->vq[i]);
+	return 0;
+}
+
+/* Are all started rings inside @mem? (Checked before switching to it.) */
+static bool rings_fit(struct vu_dev *dev, const struct guest_mem *mem)
+{
+	struct guest_mem saved = dev->mem;
+	struct vring_addr a;
+	bool ok = true;
+	unsigned int i;
+
+	dev->mem = *mem;
+	for (i = 0; i < nvqs(dev) && ok; i++)
+		if (dev->vq[i].started && vq_translate(dev, &dev->vq[i], &a))
+			ok = false;
+	dev->mem = saved;
+	return ok;
+}
+
+/* Point every started ring at the current mapping, keeping its indexes. */
+static int retranslate_rings(struct vu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < nvqs(dev); i++) {
+		struct vu_vq *vq = &dev->vq[i];
+		struct vring_addr a;
+
+		if (!vq->started)
+			continue;
+		if (vq_translate(dev, vq, &a)) {
+			vu_dev_fail(dev, "ring %u not in guest memory", i);
+			return -EFAULT;
+		}
+		vq->vr.desc = a.desc;
+		vq->vr.avail = a.avail;
+		vq->vr.used = a.used;
+	}
+	return 0;
+}
+
+/*
+ * The datapath runs in this thread, so nothing uses the old mapping while
+ * this runs: map the new table, switch, unmap the old one, re-point the
+ * rings, and only then let the dispatcher ack.
+ */
+static int set_mem_table(struct vu_dev *dev, struct vu_msg *m,
+			 union vu_payload *reply)
+{
+	struct guest_region_desc d[GUEST_MEM_MAX_REGIONS];
+	const struct vu_mem_table *t = &m->p.mem;
+	struct guest_mem fresh = { 0 };
+	char why[128];
+	unsigned int i;
+	int rc;
+
+	(void)reply;
+	if (t->nregions < 1 || t->nregions > VU_MEM_MAX_REGIONS) {
+		warn("port %s: memory table with %u regions", dev->name,
+		     t->nregions);
+		return -EINVAL;
+	}
+	if (m->hdr.size < 8 + t->nregions * sizeof(t->region[0]) ||
+	    m->nfds != t->nregions) {
+		warn("port %s: memory table of %u regions with %u fds, %u bytes",
+		     dev->name, t->nregions, m->nfds, m->hdr.size);
+		return -EINVAL;
+	}
+	for (i = 0; i < t->nregions; i++) {
+		d[i].gpa = t->region[i].guest_phys_addr;
+		d[i].size = t->region[i].memory_size;
+		d[i].qva = t->region[i].userspace_addr;
+		d[i].mmap_offset = t->region[i].mmap_offset;
+	}
+	rc = guest_mem_map(&fresh, d, m->fds, t->nregions, why, sizeof(why));
+	if (rc) {
+		warn("port %s: memory table refused: %s", dev->name, why);
+		return rc;
+	}
+	if (!rings_fit(dev, &fresh)) {
+		warn("port %s: memory table refused: running rings not in it",
+		     dev->name);
+		guest_mem_unmap(&fresh);
+		return -EINVAL;
+	}
+	guest_mem_unmap(&dev->mem);
+	dev->mem = fresh;
+	return retranslate_rings(dev);
+}
+
+static int set_vring_num(struct vu_dev *dev, struct vu_msg *m,
+			 union vu_payload *reply)
+{
+	struct vu_vq *vq = msg_vq(dev, m->p.state.index);
+	uint32_t num = m->p.state.num;
+
+	(void)reply;
+	if (!vq || vq->started || !is_power_of_2(num) || num > VRING_MAX_SIZE) {
+		warn("port %s: SET_VRING_NUM ring %u size %u refused", dev->name,
+		     m->p.state.index, num);
+		return -EINVAL;
+	}
+	vq->num = num;
+	return 0;
+}
+
+static int set_vring_addr(struct vu_dev *dev, struct vu_msg *m,
+			  union vu_payload *reply)
+{
+	struct vu_vq *vq = msg_vq(dev, m->p.addr.index);
+	struct vu_vring_addr old;
+
+	(void)reply;
+	if (!vq || m->p.addr.flags & ~VHOST_VRING_F_LOG) {
+		warn("port %s: SET_VRING_ADDR ring %u refused", dev->name,
+		     m->p.addr.index);
+		return -EINVAL;
+	}
+	if (m->p.addr.flags & VHOST_VRING_F_LOG) {
+		warn("port %s: dirty logging requested but not offered",
+		     dev->name);
+		return -ENOTSUP;
+	}
+	old = vq->addr;
+	vq->addr = m->p.addr;
+	vq->addr_set = true;
+	if (vq->started && retranslate_rings(dev)) {
+		vq->addr = old;
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int set_vring_base(struct vu_dev *dev, struct vu_msg *m,
+			  union vu_payload *reply)
+{
+	struct vu_vq *vq = msg_vq(dev, m->p.state.index);
+
+	(void)reply;
+	if (!vq || vq->started || m->p.state.num > 0xffff) {
+		warn("port %s: SET_VRING_BASE ring %u base %u refused", dev->name,
+		     m->p.state.index, m->p.state.num);
+		return -EINVAL;
+	}
+	vq->base = (uint16_t)m->p.state.num;
+	return 0;
+}
+
+static int get_vring_base(struct vu_dev *dev, struct vu_msg *m,
+			  union vu_payload *reply)
+{
+	struct vu_vq *vq = msg_vq(dev, m->p.state.index);
+
+	if (!vq) {
+		vu_dev_fail(dev, "GET_VRING_BASE for ring %u", m->p.state.index);
+		return -EINVAL;
+	}
+	vq_stop(dev, vq);
+	reply->state.index = vq->index;
+	reply->state.num = vq->base;
+	return sizeof(reply->state);
+}
+
+/* The ring and fd of SET_VRING_KICK/CALL/ERR; -1 fd for NOFD. */
+static struct vu_vq *fd_msg_vq(struct vu_dev *dev, struct vu_msg *m, int *fd)
+{
+	uint64_t v = m->p.u64;
+	bool nofd = v & VHOST_USER_VRING_NOFD;
+	struct vu_vq *vq;
+
+	if (v & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD))
+		return NULL;
+	vq = msg_vq(dev, (uint32_t)(v & VHOST_USER_VRING_IDX_MASK));
+	if (!vq || (nofd ? m->nfds != 0 : m->nfds != 1))
+		return NULL;
+	*fd = nofd ? -1 : take_fd(m, 0);
+	return vq;
+}
+
+static int set_vring_kick(struct vu_dev *dev, struct vu_msg *m,
+			  union vu_payload *reply)
+{
+	struct vu_vq *vq;
+	int fd;
+
+	(void)reply;
+	vq = fd_msg_vq(dev, m, &fd);
+	if (!vq) {
+		warn("port %s: malformed SET_VRING_KICK", dev->name);
+		return -EINVAL;
+	}
+	vq_stop(dev, vq);	/* a new kick fd restarts the ring */
+	vq->kick_fd = fd;
+	vq->polled = fd < 0;
+	return vq_start(dev, vq);
+}
+
+static int set_vring_call(struct vu_dev *dev, struct vu_msg *m,
+			  union vu_payload *reply)
+{
+	struct vu_vq *vq;
+	int fd;
+
+	(void)reply;
+	vq = fd_msg_vq(dev, m, &fd);
+	if (!vq) {
+		warn("port %s: malformed SET_VRING_CALL", dev->name);
+		return -EINVAL;
+	}
+	/* May arrive while the ring runs: the next notify uses the new fd. */
+	close_fd(&vq->vr.call_fd);
+	vq->vr.call_fd = fd;
+	return 0;
+}
+
+static int set_vring_err(struct vu_dev *dev, struct vu_msg *m,
+			 union vu_payload *reply)
+{
+	struct vu_vq *vq;
+	int fd;
+
+	(void)reply;
+	vq = fd_msg_vq(dev, m, &fd);
+	if (!vq) {
+		warn("port %s: malformed SET_VRING_ERR", dev->name);
+		return -EINVAL;
+	}
+	close_fd(&vq->err_fd);
+	vq->err_fd = fd;
+	return 0;
+}
+
+static int get_protocol_features(struct vu_dev *dev, struct vu_msg *m,
+				 union vu_payload *reply)
+{
+	(void)dev, (void)m;
+	return reply_u64(reply, vu_dev_offered_protocol_features());
+}
+
+static int set_protocol_features(struct vu_dev *dev, struct vu_msg *m,
+				 union vu_payload *reply)
+{
+	(void)reply;
+	if (m->p.u64 & ~vu_dev_offered_protocol_features()) {
+		warn("port %s: protocol features %#llx not offered", dev->name,
+		     (unsigned long long)m->p.u64);
+		return -EINVAL;
+	}
+	dev->protocol_features = m->p.u64;
+	return 0;
+}
+
+static int get_queue_num(struct vu_dev *dev, struct vu_msg *m,
+			 union vu_payload *reply)
+{
+	(void)m;
+	return reply_u64(reply, dev->max_queue_pairs);
+}
+
+static int set_vring_enable(struct vu_dev *dev, struct vu_msg *m,
+			    union vu_payload *reply)
+{
+	struct vu_vq *vq = msg_vq(dev, m->p.state.index);
+
+	(void)reply;
+	if (!vq || m->p.state.num > 1) {
+		warn("port %s: SET_VRING_ENABLE ring %u value %u refused",
+		     dev->name, m->p.state.index, m->p.state.num);
+		return -EINVAL;
+	}
+	/* Kept whether or not the ring is set up yet (QEMU sends it early). */
+	vq->enabled = m->p.state.num;
+	return 0;
+}
+
+static const struct vu_handler handlers[VHOST_USER_MAX_KNOWN] = {
+	[VHOST_USER_GET_FEATURES] = { get_features, 0, true, 0 },
+	[VHOST_USER_SET_FEATURES] = { set_features, 8, false, 0 },
+	[VHOST_USER_SET_OWNER] = { set_owner, 0, true, 0 },
+	[VHOST_USER_RESET_OWNER] = { reset_owner, 0, true, 0 },
+	[VHOST_USER_SET_MEM_TABLE] = { set_mem_table, 8, true, VU_MAX_FDS },
+	[VHOST_USER_SET_VRING_NUM] = { set_vring_num, 8, false, 0 },
+	[VHOST_USER_SET_VRING_ADDR] = { set_vring_addr, 40, false, 0 },
+	[VHOST_USER_SET_VRING_BASE] = { set_vring_base, 8, false, 0 },
+	[VHOST_USER_GET_VRING_BASE] = { get_vring_base, 8, false, 0 },
+	[VHOST_USER_SET_VRING_KICK] = { set_vring_kick, 8, false, 1 },
+	[VHOST_USER_SET_VRING_CALL] = { set_vring_call, 8, false, 1 },
+	[VHOST_USER_SET_VRING_ERR] = { set_vring_err, 8, false, 1 },
+	[VHOST_USER_GET_PROTOCOL_FEATURES] = { get_protocol_features, 0, true, 0 },
+	[VHOST_USER_SET_PROTOCOL_FEATURES] = { set_protocol_features, 8, false, 0 },
+	[VHOST_USER_GET_QUEUE_NUM] = { get_queue_num, 0, true, 0 },
+	[VHOST_USER_SET_VRING_ENABLE] = { set_vring_enable, 8, false, 0 },
+};
+
+/* Check the request against its table entry; 0 if it may run. */
+static int check_msg(struct vu_dev *dev, const struct vu_msg *m,
+		     const struct vu_handler *h)
+{
+	const char *name = vu_request_name(m->hdr.request);
+
+	if ((m->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION) {
+		warn("port %s: %s with protocol version %u", dev->name, name,
+		     m->hdr.flags & VHOST_USER_VERSION_MASK);
+		return -EPROTO;
+	}
+	if (!h->fn) {
+		warn("port %s: request %u (%s) not supported", dev->name,
+		     m->hdr.request, name);
+		return -ENOTSUP;
+	}
+	if (m->nfds > h->max_fds || m->fds_dropped) {
+		warn("port %s: %s with %u fds", dev->name, name,
+		     m->nfds + m->fds_dropped);
+		return -EINVAL;
+	}
+	if (h->size_is_min ? m->hdr.size < h->size : m->hdr.size != h->size) {
+		warn("port %s: %s with a %u-byte payload", dev->name, name,
+		     m->hdr.size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * vu_dev_handle() - run one complete message and send its reply
+ * @dev:	device
+ * @msg:	the message; its fds are closed or taken over here
+ * @sock:	where replies go
+ *
+ * A failed request that the frontend asked to be acked is answered with a
+ * nonzero ack and the device carries on; any other failure breaks it.
+ *
+ * Return: 0 to keep the connection, -errno to close it
+ */
+int vu_dev_handle(struct vu_dev *dev, struct vu_msg *msg, int sock)
+{
+	uint32_t req = msg->hdr.request;
+	const struct vu_handler *h = req < VHOST_USER_MAX_KNOWN ?
+				     &handlers[req] : &handlers[0];
+	bool ack = (msg->hdr.flags & VHOST_USER_NEED_REPLY_FLAG) &&
+		   has_protocol(dev, VHOST_USER_PROTOCOL_F_REPLY_ACK);
+	union vu_payload reply;
+	int rc;
+
+	debug("port %s: %s size %u fds %u", dev->name, vu_request_name(req),
+	      msg->hdr.size, msg->nfds);
+	rc = check_msg(dev, msg, h);
+	if (!rc)
+		rc = h->fn(dev, msg, &reply);
+	vu_msg_close_fds(msg);
+	if (rc > 0)
+		return vu_msg_reply(sock, req, &reply, (uint32_t)rc);
+	if (ack) {
+		uint64_t status = rc < 0;
+		int wrc = vu_msg_reply(sock, req, &status, sizeof(status));
+
+		return dev->broken ? -EIO : wrc;
+	}
+	if (rc < 0)
+		vu_dev_fail(dev, "%s failed (%s)", vu_request_name(req),
+			    strerror(-rc));
+	return dev->broken ? -EIO : 0;
+}

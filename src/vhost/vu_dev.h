@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vu_dev.h - a vhost-user device: negotiated state, memory, rings, and the
+ * handler for each frontend message
+ *
+ * The device does no I/O of its own. Its owner (the vhost-user port) feeds
+ * it complete messages, sends the replies it produces, and is told through
+ * vu_dev_ops when a ring starts or stops, so it can watch the kick fd. That
+ * keeps this file testable with plain function calls.
+ */
+#ifndef VMSW_VU_DEV_H
+#define VMSW_VU_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/evloop.h"
+#include "vhost/guest_mem.h"
+#include "vhost/vring.h"
+#include "vhost/vu_msg.h"
+
+#define VU_MAX_QUEUE_PAIRS	16
+#define VU_MAX_VQS		(2 * VU_MAX_QUEUE_PAIRS)
+
+#define VHOST_USER_F_PROTOCOL_FEATURES	30
+#define VHOST_USER_PROTOCOL_F_MQ	0
+#define VHOST_USER_PROTOCOL_F_REPLY_ACK	3
+
+struct vu_dev;
+
+/** struct vu_vq - one virtqueue: its setup, state and datapath ring */
+struct vu_vq {
+	struct vring vr;	/* valid while started */
+	uint32_t num;		/* SET_VRING_NUM, 0: unset */
+	uint16_t base;		/* SET_VRING_BASE */
+	bool addr_set;
+	struct vu_vring_addr addr; /* frontend addresses, SET_VRING_ADDR */
+	int kick_fd;		/* -1: none (or polled) */
+	int err_fd;
+	bool enabled;		/* SET_VRING_ENABLE; kept while stopped */
+	bool started;		/* between SET_VRING_KICK and GET_VRING_BASE */
+	bool polled;		/* started with NOFD: no kicks will come */
+	struct ev_handler kick_ev;	/* for the owner's use */
+	struct vu_dev *dev;
+	unsigned int index;
+};
+
+/** struct vu_dev_ops - how the device tells its owner about rings */
+struct vu_dev_ops {
+	void (*vq_started)(struct vu_dev *dev, struct vu_vq *vq);
+	void (*vq_stopping)(struct vu_dev *dev, struct vu_vq *vq);
+};
+
+struct vu_dev {
+	const char *name;	/* for log lines: the port name */
+	uint64_t features;	/* acked by SET_FEATURES */
+	uint64_t protocol_features;
+	bool features_set;
+	unsigned int hdr_len;	/* virtio-net header: 10 or 12 */
+	bool mergeable;		/* VIRTIO_NET_F_MRG_RXBUF acked */
+	unsigned int max_queue_pairs;
+	struct guest_mem mem;
+	struct vu_vq vq[VU_MAX_VQS];
+	bool broken;
+	char broken_why[160];
+	const struct vu_dev_ops *ops;
+	void *owner;
+};
+
+uint64_t vu_dev_offered_features(void);
+uint64_t vu_dev_offered_protocol_features(void);
+void vu_dev_init(struct vu_dev *dev, const char *name, unsigned int queue_pairs,
+		 const struct vu_dev_ops *ops, void *owner);
+void vu_dev_reset(struct vu_dev *dev);
+int vu_dev_handle(struct vu_dev *dev, struct vu_msg *msg, int sock);
+void vu_dev_fail(struct vu_dev *dev, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+bool vu_dev_has(const struct vu_dev *dev, unsigned int feature);
+
+#endif /* VMSW_VU_DEV_H */
