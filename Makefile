@@ -83,10 +83,18 @@ demo: deps
 	$(MAKE) all
 	python3 scripts/demo.py
 
+# Static checks: include layering, cppcheck, clang-tidy (scripts/lint.sh).
+LINT_DEPS := cppcheck clang-tidy
+
+lint:
+	@scripts/install-deps.sh $(LINT_DEPS)
+	@mkdir -p build
+	scripts/lint.sh
+
 clean:
 	rm -rf build
 
-.PHONY: all unit check demo clean deps
+.PHONY: all unit check demo clean deps lint
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 # ---- fuzzing (libFuzzer; not part of `make check`) --------------------------

@@ -10,7 +10,7 @@
 uint64_t cycles_per_second(void)
 {
 	static uint64_t hz;
-	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct timespec pause = { 0, 20L * 1000 * 1000 };
 	uint64_t c0, t0, c1, t1;
 
 	if (hz)

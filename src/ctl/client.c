@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/words.h"
 #include "ctl/client.h"
 
 #define CTL_LINE_MAX	1024
@@ -73,17 +74,11 @@ static int ask(const char *path, const char *line, FILE *out)
  */
 int ctl_client(const char *path, int argc, char **argv)
 {
-	char line[CTL_LINE_MAX] = "";
-	int i;
+	char line[CTL_LINE_MAX];
 
-	for (i = 0; i < argc; i++) {
-		if (strlen(line) + strlen(argv[i]) + 2 > sizeof(line)) {
-			fprintf(stderr, "vmswitch ctl: command too long\n");
-			return 2;
-		}
-		if (i)
-			strcat(line, " ");
-		strcat(line, argv[i]);
+	if (words_join(line, sizeof(line), argv, argc)) {
+		fprintf(stderr, "vmswitch ctl: command too long\n");
+		return 2;
 	}
 	return ask(path, line, stdout);
 }

@@ -6,6 +6,7 @@
 
 #include "core/cycles.h"
 #include "core/log.h"
+#include "core/words.h"
 #include "ctl/ctl.h"
 
 #define CTL_MAX_ARGS	32
@@ -123,7 +124,7 @@ static int each_port(struct cmd *c, const char *name,
 	bool first = true;
 
 	for (i = 0; i < b->nports; i++) {
-		if (name && strcmp(b->port[i]->name, name))
+		if (name && strcmp(b->port[i]->name, name) != 0)
 			continue;
 		fn(c, b->port[i], first);
 		first = false;
@@ -248,7 +249,7 @@ static int cmd_fdb(struct cmd *c)
 		}
 		return 0;
 	}
-	if (strcmp(sub, "show"))
+	if (strcmp(sub, "show") != 0)
 		return fail(c, -EINVAL, "fdb %s: expected show or flush", sub);
 	fputs(c->json ? "[" : "VLAN  MAC                PORT             AGE\n", c->out);
 	for (i = 0; i <= t->mask; i++) {
@@ -296,7 +297,7 @@ static int cmd_port(struct cmd *c)
 			    "port del NAME | port set NAME key=value...");
 	if (!strcmp(c->argv[1], "del"))
 		return vmswitch_del_port(c->vs, c->argv[2], c->why, c->whylen);
-	if (strcmp(c->argv[1], "add") && strcmp(c->argv[1], "set"))
+	if (strcmp(c->argv[1], "add") != 0 && strcmp(c->argv[1], "set") != 0)
 		return fail(c, -EINVAL, "port %s: expected add, del or set", c->argv[1]);
 	if (!strcmp(c->argv[1], "set") && !bridge_find(&c->vs->bridge, c->argv[2]))
 		return fail(c, -ENOENT, "no port %s", c->argv[2]);
@@ -322,10 +323,10 @@ static int cmd_port(struct cmd *c)
 /* capture PORT FILE [FILTER...] [--count N] | capture stop PORT */
 static int cmd_capture(struct cmd *c)
 {
-	char filter[PORT_FILTER_MAX] = "";
+	char filter[PORT_FILTER_MAX] = "", *words[CTL_MAX_ARGS];
 	uint64_t count = 0;
 	struct port *port;
-	int i;
+	int i, nwords = 0;
 
 	if (c->argc >= 3 && !strcmp(c->argv[1], "stop")) {
 		port = bridge_find(&c->vs->bridge, c->argv[2]);
@@ -347,11 +348,10 @@ static int cmd_capture(struct cmd *c)
 			count = strtoull(c->argv[++i], NULL, 10);
 			continue;
 		}
-		if (strlen(filter) + strlen(c->argv[i]) + 2 > sizeof(filter))
-			return fail(c, -EINVAL, "%s", "filter too long");
-		strcat(filter, *filter ? " " : "");
-		strcat(filter, c->argv[i]);
+		words[nwords++] = c->argv[i];
 	}
+	if (words_join(filter, sizeof(filter), words, nwords))
+		return fail(c, -EINVAL, "%s", "filter too long");
 	return policy_capture_start(&port->policy, c->argv[2], filter, count,
 				    c->why, c->whylen);
 }

@@ -145,7 +145,7 @@ static void reload_port(struct vmswitch *vs, const struct port_config *pc)
 	char why[256];
 
 	if (port && old && !strcmp(old->spec, pc->spec)) {
-		if (memcmp(&old->opt, &pc->opt, sizeof(pc->opt)) &&
+		if (!port_options_equal(&old->opt, &pc->opt) &&
 		    apply_options(vs, port, &pc->opt, why, sizeof(why)))
 			err("reload: %s", why);
 		return;		/* same port: connection and queues kept */
@@ -186,7 +186,7 @@ int vmswitch_reload(struct vmswitch *vs, char *why, size_t whylen)
 		    !vmswitch_del_port(vs, port->name, reason, sizeof(reason)))
 			i--;	/* the list moved down */
 	}
-	for (i = 0; i < fresh.nports; i++)
+	for (i = 0; fresh.port && i < fresh.nports; i++)
 		reload_port(vs, &fresh.port[i]);
 	config_free(&vs->cfg);
 	vs->cfg = fresh;

@@ -26,9 +26,9 @@ int packet_pool_init(unsigned int npackets)
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (packet_pool.mem == MAP_FAILED)
 		return -ENOMEM;
-	packet_pool.free = calloc(npackets, sizeof(*packet_pool.free));
+	packet_pool.free = calloc(npackets, sizeof(struct packet *));
 	/* Borrowing stops for the pass when this list is full. */
-	packet_pool.borrowed = calloc(npackets, sizeof(*packet_pool.borrowed));
+	packet_pool.borrowed = calloc(npackets, sizeof(struct packet *));
 	if (!packet_pool.free || !packet_pool.borrowed) {
 		free(packet_pool.free);
 		free(packet_pool.borrowed);

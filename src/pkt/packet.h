@@ -34,16 +34,31 @@
 #define PACKET_BORROW_MIN	256
 #define PACKET_HEAD		64
 
+/**
+ * struct packet - one Ethernet frame (no FCS) on its way through the switch
+ * @data:	first byte of the frame, inside @buf (moves by the headroom
+ *		when a tag or tunnel header is pushed or pulled)
+ * @ext:	borrowed tail still in the sender's guest memory, or NULL
+ *		(packet_borrow(); valid until the end of the pass)
+ * @len:	frame length in bytes, borrowed tail included
+ * @ext_len:	bytes at @ext: the last @ext_len bytes of the frame
+ * @in_port:	index of the port that received it (bridge slot)
+ * @in_queue:	queue it arrived on, for per-queue counters
+ * @vlan:	VLAN the frame belongs to inside the switch; 0: untagged
+ * @pad:	unused, keeps @hash aligned
+ * @hash:	flow hash for choosing a transmit queue; 0: not computed yet
+ * @buf:	headroom, then up to PACKET_DATA_MAX bytes of frame
+ */
 struct packet {
-	uint8_t *data;		/* first byte of the frame, inside buf */
-	const uint8_t *ext;	/* borrowed tail in guest memory, or NULL */
-	uint16_t len;		/* frame length in bytes, tail included */
-	uint16_t ext_len;	/* bytes at ext: the last ext_len of the frame */
-	uint16_t in_port;	/* index of the port that received it */
-	uint16_t in_queue;	/* queue it arrived on, for per-queue stats */
-	uint16_t vlan;		/* VLAN the frame belongs to (0: untagged) */
+	uint8_t *data;
+	const uint8_t *ext;
+	uint16_t len;
+	uint16_t ext_len;
+	uint16_t in_port;
+	uint16_t in_queue;
+	uint16_t vlan;
 	uint16_t pad;
-	uint32_t hash;		/* flow hash for queue selection, 0 if unset */
+	uint32_t hash;
 	uint8_t buf[PACKET_HEADROOM + PACKET_DATA_MAX];
 };
 

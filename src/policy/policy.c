@@ -66,7 +66,7 @@ static void bucket_set(struct token_bucket *tb, uint64_t rate_bps,
 {
 	tb->rate = rate_bps / 8;
 	/* Default burst: 10 ms worth, at least two jumbo frames. */
-	tb->burst = burst ? burst : MAX(tb->rate / 100, 2 * PACKET_DATA_MAX);
+	tb->burst = burst ? burst : MAX(tb->rate / 100, 2ull * PACKET_DATA_MAX);
 	tb->tokens = tb->burst;
 	tb->last = cycles_now();
 }

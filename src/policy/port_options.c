@@ -158,3 +158,19 @@ int port_options_set(struct port_options *o, const char *key, const char *value,
 		snprintf(why, whylen, "bad value '%s' for %s", value, key);
 	return rc;
 }
+
+/** port_options_equal() - same settings? (member by member: padding differs) */
+bool port_options_equal(const struct port_options *a,
+			const struct port_options *b)
+{
+	return a->mtu == b->mtu && a->vlan_mode == b->vlan_mode &&
+	       a->access_vlan == b->access_vlan &&
+	       !memcmp(a->trunk_vlans, b->trunk_vlans, sizeof(a->trunk_vlans)) &&
+	       a->nmacs == b->nmacs &&
+	       !memcmp(a->macs, b->macs, sizeof(a->macs[0]) * a->nmacs) &&
+	       !strcmp(a->ingress_filter, b->ingress_filter) &&
+	       !strcmp(a->egress_filter, b->egress_filter) &&
+	       a->rx_rate == b->rx_rate && a->rx_burst == b->rx_burst &&
+	       a->tx_rate == b->tx_rate && a->tx_burst == b->tx_burst &&
+	       !strcmp(a->mirror, b->mirror);
+}

@@ -49,6 +49,8 @@ static inline void vlan_trunk_add(struct port_options *o, uint16_t vlan)
 
 int port_options_set(struct port_options *o, const char *key, const char *value,
 		     char *why, size_t whylen);
+bool port_options_equal(const struct port_options *a,
+			const struct port_options *b);
 int parse_size(const char *s, uint64_t *out);
 int parse_mac(const char *s, uint8_t mac[6]);
 

@@ -68,17 +68,33 @@ struct port_ops {
 			       unsigned int max);
 };
 
+/**
+ * struct port - what every port type shares; the type's own state embeds it
+ * @name:	unique name from the port spec ("vm1")
+ * @idx:	slot in the bridge's port table, which the MAC table stores
+ * @up:		can take frames now (e.g. the guest's receive queue started);
+ *		frames for a port that is not up are dropped as port_down
+ * @active:	worth polling (a frontend is connected); see port_set_active()
+ * @tx_borrowed: ops->tx copies borrowed tails itself, so the bridge need
+ *		not linearize frames for it
+ * @ops:	the type's functions
+ * @stats:	counters, from the switch's side
+ * @policy:	VLAN, filters, policing, MTU, mirror and capture settings
+ * @mirror:	the port copies of rx and tx go to (policy.opt.mirror as the
+ *		switch resolved it), or NULL
+ * @rx:		frames received from the port, for the bridge
+ * @tx:		frames the bridge queued for the port, for ops->tx
+ */
 struct port {
 	char name[PORT_NAME_MAX];
-	uint16_t idx;		/* index in the switch's port table */
-	bool up;		/* can take frames now */
-	bool active;		/* worth polling (e.g. a frontend is connected) */
-	bool tx_borrowed;	/* ops->tx copies borrowed tails itself */
+	uint16_t idx;
+	bool up;
+	bool active;
+	bool tx_borrowed;
 	const struct port_ops *ops;
 	struct port_stats stats;
-	struct policy policy;	/* VLAN, filters, policing, mirror, capture */
-	struct port *mirror;	/* copies of rx and tx go here (policy.opt.mirror
-				 * resolved by the switch), or NULL */
+	struct policy policy;
+	struct port *mirror;
 	struct link rx;
 	struct link tx;
 };

@@ -34,7 +34,7 @@
 #include "ports/port.h"
 
 #define AFP_BLOCK_SIZE		(1u << 17)	/* 128 KiB: ~80 full-size frames */
-#define AFP_BLOCKS		32		/* 4 MiB of rx ring */
+#define AFP_BLOCKS		32u		/* 4 MiB of rx ring */
 #define AFP_FRAME_HINT		2048		/* V3 frames are variable; for frame_nr */
 #define AFP_BLOCK_TOV_MS	1		/* hand over a partial block after this */
 #define AFP_TX_BURST		64

@@ -40,11 +40,11 @@
 #include "core/evloop.h"
 #include "ports/netdev.h"
 
-#define AFXDP_FRAME_SIZE	XSK_UMEM__DEFAULT_FRAME_SIZE	/* 4096 */
-#define AFXDP_FRAMES		4096
+#define AFXDP_FRAME_SIZE	((unsigned int)XSK_UMEM__DEFAULT_FRAME_SIZE)	/* 4096 */
+#define AFXDP_FRAMES		4096u
 #define AFXDP_RX_FRAMES		(AFXDP_FRAMES / 2)	/* the rest are for TX */
 #define AFXDP_TX_FRAMES		(AFXDP_FRAMES - AFXDP_RX_FRAMES)
-#define AFXDP_RING		2048	/* every ring; >= the frames it carries */
+#define AFXDP_RING		2048u	/* every ring; >= the frames it carries */
 #define AFXDP_KICKS_MAX		16	/* sendto()s per pass; copy mode sends 32 each */
 #define AFXDP_L2_OVERHEAD	18	/* Ethernet header and one VLAN tag over the MTU */
 #define MTU_CHECK_NS		(1000ull * 1000 * 1000)

@@ -23,9 +23,9 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "pkt/csum.h"
+#include "pkt/vnet_hdr.h"
 #include "ports/netdev.h"
 #include "ports/port.h"
-#include "vhost/virtio_net.h"
 
 #define TAP_HDR_LEN	12	/* struct virtio_net_hdr with num_buffers */
 #define TAP_MTU_MIN	68
@@ -129,8 +129,8 @@ static bool tap_header_ok(struct port_tap *pt, struct packet *p,
 	if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		return true;
 	pt->csum_done++;
-	return csum_complete(p->data, p->len, le16toh(h.csum_start),
-			     le16toh(h.csum_offset)) == 0;
+	return csum_complete(p->data, p->len, le16_to_cpu(h.csum_start),
+			     le16_to_cpu(h.csum_offset)) == 0;
 }
 
 /*
@@ -298,7 +298,7 @@ static int tap_parse(struct port_tap *pt, const char *args, char *why,
 	while ((opt = strtok_r(NULL, ",", &save))) {
 		unsigned long v;
 
-		if (strncmp(opt, "mtu=", 4)) {
+		if (strncmp(opt, "mtu=", 4) != 0) {
 			snprintf(why, whylen, "unknown option '%s' (known: mtu=N)", opt);
 			return -EINVAL;
 		}

@@ -81,7 +81,7 @@ static void try_connect(struct ev_timer *t);
  */
 static void update_rings(struct port_vhost *pv)
 {
-	unsigned int i;
+	size_t i;
 
 	pv->nrx = pv->ntx = 0;
 	for (i = 0; i < pv->dev.max_queue_pairs; i++) {
@@ -612,7 +612,8 @@ static unsigned int vhost_queues(struct port *port, struct port_queue_stats *out
 				 unsigned int max)
 {
 	struct port_vhost *pv = to_vhost(port);
-	unsigned int i, n = MIN(max, pv->dev.max_queue_pairs);
+	unsigned int n = MIN(max, pv->dev.max_queue_pairs);
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		/* Ring 2i+1 is the guest's TX (our rx), 2i its RX (our tx). */

@@ -42,7 +42,7 @@
 #define VXLAN_DEFAULT_PORT	4789
 #define VXLAN_SPORT_MIN		49152
 #define VXLAN_SPORT_RANGE	16384	/* 49152..65535 */
-#define VNI_MAX			0xffffff
+#define VNI_MAX			0xffffffu
 #define VX_BURST		64
 #define VX_SOCKBUF		(4 << 20)
 
@@ -148,7 +148,7 @@ static int vx_open_tx(struct port_vxlan *pv)
 	static struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = { .len = 1, .filter = &drop_all };
 	int fam = pv->remote.sa.sa_family, csum_at = 6, rc;
-	int dont = fam == AF_INET ? IP_PMTUDISC_DONT : IPV6_PMTUDISC_DONT;
+	int dont = IP_PMTUDISC_DONT;	/* the same value as IPV6_PMTUDISC_DONT */
 	union vx_addr a;
 
 	pv->tx_fd = socket(fam, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);

@@ -194,16 +194,14 @@ void bridge_forward(struct bridge *b, struct port *src)
 			continue;
 		}
 		out = classify(b, &bc, p, src->idx);
-		if (out == FDB_NO_PORT) {
-			flood(b, p);
-		} else if (unlikely(out == src->idx)) {
+		if (unlikely(out == src->idx)) {
 			b->stats.filtered++;
 			packet_free(p);
-		} else if (likely(b->slot[out] != NULL)) {
+		} else if (likely(out != FDB_NO_PORT && b->slot[out] != NULL)) {
 			b->stats.unicast++;
 			deliver(b, b->slot[out], p);
 		} else {
-			flood(b, p);
+			flood(b, p);	/* unknown, multicast, or a port just gone */
 		}
 	}
 }

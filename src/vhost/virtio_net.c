@@ -25,7 +25,7 @@
 int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 			 struct packet *p, bool borrow)
 {
-	struct virtio_net_hdr h;
+	uint8_t h[2];		/* flags and gso_type: all we accept is zero */
 	uint32_t frame_len;
 
 	if (c->len < hdr_len + ETH_HLEN_MIN)
@@ -37,7 +37,7 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 		/* The common case: one segment holds it all. */
 		const uint8_t *base = c->iov[0].iov_base;
 
-		memcpy(&h, base, 2);
+		memcpy(h, base, 2);
 		if (borrow && frame_len > PACKET_BORROW_MIN && packet_can_borrow()) {
 			memcpy(p->data, base + hdr_len, PACKET_HEAD);
 			packet_borrow(p, base + hdr_len + PACKET_HEAD,
@@ -46,11 +46,11 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 			copy_bytes(p->data, base + hdr_len, frame_len);
 		}
 	} else {
-		iov_to_buf(c->iov, c->niov, 0, &h, 2);
+		if (iov_to_buf(c->iov, c->niov, 0, h, 2) != 2)
+			return -EINVAL;
 		iov_to_buf(c->iov, c->niov, hdr_len, p->data, frame_len);
 	}
-	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM ||
-	    h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+	if (h[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM || h[1] != VIRTIO_NET_HDR_GSO_NONE)
 		return -EPROTO;
 	p->len = (uint16_t)frame_len;
 	return 0;
@@ -60,7 +60,7 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 static void write_header(const struct vring_chain *c, unsigned int hdr_len,
 			 uint16_t nbufs)
 {
-	struct virtio_net_hdr h = { .num_buffers = nbufs };
+	struct virtio_net_hdr h = { .num_buffers = cpu_to_le16(nbufs) };
 
 	iov_from_buf(c->iov, c->niov, 0, &h, hdr_len);
 }
@@ -176,7 +176,7 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 		return rc;
 	if (likely(!rc && c->niov == 1 && c->len >= need)) {
 		/* The common case: one buffer holds header and frame. */
-		static const struct virtio_net_hdr one = { .num_buffers = 1 };
+		static const struct virtio_net_hdr one = { .num_buffers = LE16_CONST(1) };
 		uint8_t *dst = c->iov[0].iov_base;
 
 		if (hdr_len == 12)	/* fixed sizes: stores, not a call */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pkt/packet.h"
+#include "pkt/vnet_hdr.h"
 #include "vhost/vring.h"
 
 /* Feature bits this backend knows (virtio 1.2 §5.1.3, §6). */
@@ -23,19 +24,6 @@
 #define VIRTIO_RING_F_EVENT_IDX		29
 #define VIRTIO_F_VERSION_1		32
 #define VIRTIO_F_IN_ORDER		35
-
-#define VIRTIO_NET_HDR_F_NEEDS_CSUM	1
-#define VIRTIO_NET_HDR_GSO_NONE		0
-
-struct virtio_net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;	/* only in the 12-byte layout */
-};
 
 /* The 12-byte header with VERSION_1 or MRG_RXBUF, else the legacy 10 bytes. */
 static inline unsigned int vnet_hdr_len(uint64_t features)

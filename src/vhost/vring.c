@@ -46,7 +46,7 @@ void vring_init(struct vring *vr, const struct vring_addr *a, unsigned int num,
 	vr->num = (uint16_t)num;	/* 32768 fits; the mask is num - 1 */
 	vr->event_idx = event_idx;
 	vr->call_fd = call_fd;
-	vr->used_idx = READ_ONCE(a->used->idx);
+	vr->used_idx = le16_to_cpu(READ_ONCE(a->used->idx));
 	vr->used_published = vr->used_idx;
 	vr->last_avail = vr->used_idx;
 	vr->avail_shadow = vr->used_idx;
@@ -61,7 +61,7 @@ void vring_init(struct vring *vr, const struct vring_addr *a, unsigned int num,
  */
 int vring_avail_count(struct vring *vr)
 {
-	uint16_t idx = __atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t idx = le16_to_cpu(__atomic_load_n(&vr->avail->idx, __ATOMIC_ACQUIRE));
 	uint16_t n = idx - vr->last_avail;
 
 	if (unlikely(n > vr->num)) {
@@ -79,7 +79,7 @@ static int chain_fault(struct vring *vr, const char *why)
 }
 
 /* Switch the walk to an indirect table; checks the table descriptor @d. */
-static int enter_indirect(struct vring *vr, const struct vring_desc *d,
+static int enter_indirect(struct vring *vr, const struct vring_desc_cpu *d,
 			  const struct vring_desc **table, unsigned int *size)
 {
 	if (d->flags & VRING_DESC_F_NEXT)
@@ -100,7 +100,7 @@ static int enter_indirect(struct vring *vr, const struct vring_desc *d,
  * every step by a counter (no loops), every range translated in full.
  */
 static int chain_walk(struct vring *vr, struct vring_chain *c,
-		      struct vring_desc d, bool writable)
+		      struct vring_desc_cpu d, bool writable)
 {
 	const uint16_t want = writable ? VRING_DESC_F_WRITE : 0;
 	const struct vring_desc *table = vr->desc;
@@ -161,7 +161,7 @@ static int chain_walk(struct vring *vr, struct vring_chain *c,
  * Return: as vring_pop()
  */
 int vring_pop_walk(struct vring *vr, struct vring_chain *c,
-		   struct vring_desc d, bool writable)
+		   struct vring_desc_cpu d, bool writable)
 {
 	c->niov = 0;
 	c->len = 0;
@@ -175,12 +175,13 @@ static bool need_call(struct vring *vr)
 	bool valid = vr->signalled_valid;
 
 	if (!vr->event_idx)
-		return !(READ_ONCE(vr->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+		return !(le16_to_cpu(READ_ONCE(vr->avail->flags)) & VRING_AVAIL_F_NO_INTERRUPT);
 	vr->signalled_used = new_idx;
 	vr->signalled_valid = true;
 	if (!valid)
 		return true;
-	return vring_need_event(READ_ONCE(*vring_used_event(vr)), new_idx, old);
+	return vring_need_event(le16_to_cpu(READ_ONCE(*vring_used_event(vr))),
+				new_idx, old);
 }
 
 /**
@@ -212,9 +213,10 @@ void vring_kick_enable(struct vring *vr, bool enable)
 	if (vr->event_idx) {
 		/* While polling, avail_event is left behind: no kicks. */
 		if (enable)
-			WRITE_ONCE(*vring_avail_event(vr), vr->last_avail);
+			WRITE_ONCE(*vring_avail_event(vr), cpu_to_le16(vr->last_avail));
 	} else {
-		WRITE_ONCE(vr->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY);
+		WRITE_ONCE(vr->used->flags,
+			   cpu_to_le16(enable ? 0 : VRING_USED_F_NO_NOTIFY));
 	}
 	smp_mb();
 }

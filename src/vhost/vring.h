@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "core/byteorder.h"
 #include "core/util.h"
 #include "vhost/guest_mem.h"
 
@@ -32,28 +33,37 @@
 /* iovecs per chain: 16 descriptors of a big-packet guest, plus region splits */
 #define VRING_CHAIN_MAX_IOV	64
 
+/* The guest's layout, little-endian (core/byteorder.h). */
 struct vring_desc {
+	le64 addr;		/* guest-physical buffer address */
+	le32 len;		/* buffer bytes */
+	le16 flags;		/* VRING_DESC_F_* */
+	le16 next;		/* next descriptor, with F_NEXT */
+};
+
+struct vring_avail {
+	le16 flags;		/* VRING_AVAIL_F_NO_INTERRUPT */
+	le16 idx;		/* free-running count of heads made available */
+	le16 ring[];		/* heads; then used_event, with EVENT_IDX */
+};
+
+struct vring_used_elem {
+	le32 id;		/* head of the completed chain */
+	le32 len;		/* bytes written into it */
+};
+
+struct vring_used {
+	le16 flags;		/* VRING_USED_F_NO_NOTIFY */
+	le16 idx;		/* free-running count of completions published */
+	struct vring_used_elem ring[];	/* then avail_event, with EVENT_IDX */
+};
+
+/** struct vring_desc_cpu - a private copy of one descriptor, in CPU order */
+struct vring_desc_cpu {
 	uint64_t addr;
 	uint32_t len;
 	uint16_t flags;
 	uint16_t next;
-};
-
-struct vring_avail {
-	uint16_t flags;
-	uint16_t idx;
-	uint16_t ring[];	/* then used_event, with EVENT_IDX */
-};
-
-struct vring_used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
-struct vring_used {
-	uint16_t flags;
-	uint16_t idx;
-	struct vring_used_elem ring[];	/* then avail_event, with EVENT_IDX */
 };
 
 /** struct vring_addr - where the three parts live, in host addresses */
@@ -63,22 +73,41 @@ struct vring_addr {
 	struct vring_used *used;
 };
 
+/**
+ * struct vring - the device's view of one split virtqueue
+ * @desc:	descriptor table in our mapping of guest memory (guest-owned)
+ * @avail:	avail ring (guest-owned; we only read it)
+ * @used:	used ring (ours; the guest reads it)
+ * @mem:	memory table the descriptors' addresses are translated with
+ * @num:	ring size, a power of two; indexes are masked with num - 1
+ * @last_avail:	free-running index of the next avail slot to take
+ * @avail_shadow: avail->idx as last read (vring_avail_count())
+ * @used_idx:	free-running index of the next used slot to fill
+ * @used_published: used->idx as last written (vring_publish())
+ * @signalled_used: used_idx at the last interrupt (EVENT_IDX arithmetic)
+ * @signalled_valid: @signalled_used holds a value (false after a start)
+ * @event_idx:	VIRTIO_RING_F_EVENT_IDX negotiated: used_event/avail_event
+ *		instead of the flags
+ * @base_mismatch: SET_VRING_BASE disagreed with used->idx (logged once)
+ * @call_fd:	eventfd to interrupt the guest, -1: none
+ * @fault:	the ring rule the guest broke, for the log (after -EIO)
+ */
 struct vring {
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
 	const struct guest_mem *mem;
-	uint16_t num;		/* ring size, power of two */
-	uint16_t last_avail;	/* next avail slot to consume */
-	uint16_t avail_shadow;	/* avail->idx as last read */
-	uint16_t used_idx;	/* next used slot to fill */
-	uint16_t used_published; /* used->idx as last written */
-	uint16_t signalled_used; /* used_idx at the last interrupt */
+	uint16_t num;
+	uint16_t last_avail;
+	uint16_t avail_shadow;
+	uint16_t used_idx;
+	uint16_t used_published;
+	uint16_t signalled_used;
 	bool signalled_valid;
 	bool event_idx;
-	bool base_mismatch;	/* SET_VRING_BASE disagreed with used->idx */
-	int call_fd;		/* eventfd to interrupt the guest, -1: none */
-	const char *fault;	/* the rule the guest broke, for the log */
+	bool base_mismatch;
+	int call_fd;
+	const char *fault;
 };
 
 /** struct vring_chain - one descriptor chain, translated to host memory */
@@ -95,19 +124,19 @@ void vring_init(struct vring *vr, const struct vring_addr *a, unsigned int num,
 		uint16_t base, bool event_idx, const struct guest_mem *mem);
 int vring_avail_count(struct vring *vr);
 int vring_pop_walk(struct vring *vr, struct vring_chain *c,
-		   struct vring_desc d, bool writable);
+		   struct vring_desc_cpu d, bool writable);
 void vring_notify(struct vring *vr);
 void vring_kick_enable(struct vring *vr, bool enable);
 
 /* EVENT_IDX fields: they sit just past the end of each ring. */
-static inline uint16_t *vring_used_event(const struct vring *vr)
+static inline le16 *vring_used_event(const struct vring *vr)
 {
 	return &vr->avail->ring[vr->num];
 }
 
-static inline uint16_t *vring_avail_event(const struct vring *vr)
+static inline le16 *vring_avail_event(const struct vring *vr)
 {
-	return (uint16_t *)&vr->used->ring[vr->num];
+	return (le16 *)&vr->used->ring[vr->num];
 }
 
 /** vring_avail_left() - chains known available and not yet taken */
@@ -128,25 +157,30 @@ static inline void vring_prefetch(const struct vring *vr, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		uint16_t head = vr->avail->ring[(uint16_t)(vr->last_avail + i) &
-						(vr->num - 1)];
+		uint16_t head = le16_to_cpu(vr->avail->ring[(uint16_t)(vr->last_avail + i) &
+							    (vr->num - 1)]);
 
 		__builtin_prefetch(&vr->desc[head & (vr->num - 1)]);
 	}
 }
 
 /*
- * One descriptor, read once from guest memory into a private copy. The
- * barrier stops the compiler from re-reading the guest's copy later; memcpy
- * keeps an unaligned (indirect) table well-defined.
+ * One descriptor, read once from guest memory into a private copy in CPU
+ * order. The barrier stops the compiler from re-reading the guest's copy
+ * later; memcpy keeps an unaligned (indirect) table well-defined.
  */
-static inline struct vring_desc desc_read(const struct vring_desc *d)
+static inline struct vring_desc_cpu desc_read(const struct vring_desc *d)
 {
-	struct vring_desc copy;
+	struct vring_desc raw;
 
-	memcpy(&copy, d, sizeof(copy));
+	memcpy(&raw, d, sizeof(raw));
 	barrier();
-	return copy;
+	return (struct vring_desc_cpu){
+		.addr = le64_to_cpu(raw.addr),
+		.len = le32_to_cpu(raw.len),
+		.flags = le16_to_cpu(raw.flags),
+		.next = le16_to_cpu(raw.next),
+	};
 }
 
 /**
@@ -164,8 +198,9 @@ static inline struct vring_desc desc_read(const struct vring_desc *d)
 static inline int vring_pop(struct vring *vr, struct vring_chain *c,
 			    bool writable)
 {
-	uint16_t head = READ_ONCE(vr->avail->ring[vr->last_avail & (vr->num - 1)]);
-	struct vring_desc d;
+	uint16_t head = le16_to_cpu(READ_ONCE(vr->avail->ring[vr->last_avail &
+							      (vr->num - 1)]));
+	struct vring_desc_cpu d;
 	void *buf;
 
 	vr->last_avail++;
@@ -199,8 +234,8 @@ static inline void vring_push(struct vring *vr, uint16_t head, uint32_t len)
 {
 	struct vring_used_elem *e = &vr->used->ring[vr->used_idx & (vr->num - 1)];
 
-	e->id = head;
-	e->len = len;
+	e->id = cpu_to_le32(head);
+	e->len = cpu_to_le32(len);
 	vr->used_idx++;
 }
 
@@ -216,7 +251,7 @@ static inline bool vring_publish(struct vring *vr)
 	if (vr->used_idx == vr->used_published)
 		return false;
 	/* Pairs with the guest's read barrier after it reads used->idx. */
-	__atomic_store_n(&vr->used->idx, vr->used_idx, __ATOMIC_RELEASE);
+	__atomic_store_n(&vr->used->idx, cpu_to_le16(vr->used_idx), __ATOMIC_RELEASE);
 	vr->used_published = vr->used_idx;
 	return true;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/byteorder.h"
 #include "core/log.h"
 #include "vhost/virtio_net.h"
 #include "vhost/vu_dev.h"
@@ -249,6 +250,12 @@ static int set_features(struct vu_dev *dev, struct vu_msg *m,
 	if (f & ~offered) {
 		warn("port %s: frontend acked features %#llx we do not offer",
 		     dev->name, (unsigned long long)(f & ~offered));
+		return -EINVAL;
+	}
+	/* A legacy device is in the guest's (= host's) order: core/byteorder.h. */
+	if (VU_HOST_BIG_ENDIAN && !(f & (1ull << VIRTIO_F_VERSION_1))) {
+		warn("port %s: legacy (pre-1.0) device on a big-endian host",
+		     dev->name);
 		return -EINVAL;
 	}
 	/* Ring layout and header size follow the features: not while running. */

@@ -28,19 +28,35 @@
 
 struct vu_dev;
 
-/** struct vu_vq - one virtqueue: its setup, state and datapath ring */
+/**
+ * struct vu_vq - one virtqueue: what the frontend set up, and its ring
+ * @vr:		the datapath's ring state; valid only while @started
+ * @num:	ring size from SET_VRING_NUM; 0: unset
+ * @base:	next avail index from SET_VRING_BASE (used->idx wins at start)
+ * @addr_set:	SET_VRING_ADDR arrived
+ * @addr:	the ring's frontend (QEMU virtual) addresses from SET_VRING_ADDR
+ * @kick_fd:	eventfd the guest kicks, from SET_VRING_KICK; -1: none (polled)
+ * @err_fd:	eventfd from SET_VRING_ERR, -1: none
+ * @enabled:	SET_VRING_ENABLE state; survives a stop
+ * @started:	between SET_VRING_KICK and GET_VRING_BASE: the datapath may
+ *		use @vr
+ * @polled:	started with NOFD: no kicks will come, the loop must poll it
+ * @kick_ev:	event-loop registration of @kick_fd, for the owner's use
+ * @dev:	the device it belongs to
+ * @index:	queue index: even = guest TX (our rx), odd = guest RX (our tx)
+ */
 struct vu_vq {
-	struct vring vr;	/* valid while started */
-	uint32_t num;		/* SET_VRING_NUM, 0: unset */
-	uint16_t base;		/* SET_VRING_BASE */
+	struct vring vr;
+	uint32_t num;
+	uint16_t base;
 	bool addr_set;
-	struct vu_vring_addr addr; /* frontend addresses, SET_VRING_ADDR */
-	int kick_fd;		/* -1: none (or polled) */
+	struct vu_vring_addr addr;
+	int kick_fd;
 	int err_fd;
-	bool enabled;		/* SET_VRING_ENABLE; kept while stopped */
-	bool started;		/* between SET_VRING_KICK and GET_VRING_BASE */
-	bool polled;		/* started with NOFD: no kicks will come */
-	struct ev_handler kick_ev;	/* for the owner's use */
+	bool enabled;
+	bool started;
+	bool polled;
+	struct ev_handler kick_ev;
 	struct vu_dev *dev;
 	unsigned int index;
 };

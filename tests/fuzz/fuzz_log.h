@@ -14,8 +14,10 @@
  */
 static inline void fuzz_log_setup(void)
 {
-	if (getenv("VMSW_FUZZ_LOG")) {
-		log_threshold = (enum log_level)atoi(getenv("VMSW_FUZZ_LOG"));
+	const char *level = getenv("VMSW_FUZZ_LOG");
+
+	if (level) {
+		log_threshold = (enum log_level)atoi(level);
 	} else {
 		FILE *null = fopen("/dev/null", "w");
 

@@ -86,7 +86,7 @@ TEST(tx_indirect_table)
 
 	fake_init(&f, 256, false);
 	buf = tx_buffer(&f, 200);
-	table = fake_alloc(&f, 3 * 16);
+	table = fake_alloc(&f, 3ull * 16);
 	t = fake_ptr(&f, table);
 	t[0] = (struct vring_desc){ buf, 12, VRING_DESC_F_NEXT, 1 };
 	t[1] = (struct vring_desc){ buf + 12, 100, VRING_DESC_F_NEXT, 2 };

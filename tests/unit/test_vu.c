@@ -271,7 +271,7 @@ TEST(bad_ring_messages)
 TEST(get_vring_base_before_setup)
 {
 	struct conn c;
-	struct vu_vring_state s = { 1, 0 }, out;
+	struct vu_vring_state s = { 1, 0 }, out = { 0, 0 };
 	struct vu_hdr h;
 
 	conn_open(&c);
@@ -332,7 +332,7 @@ TEST(bad_memory_tables)
 TEST(ring_starts_and_stops_keeping_its_place)
 {
 	struct conn c;
-	struct vu_vring_state s = { 1, 256 }, out;
+	struct vu_vring_state s = { 1, 256 }, out = { 0, 0 };
 	struct vu_vring_addr a = { .index = 1 };
 	struct vu_hdr h;
 	int kick = eventfd(0, 0);
