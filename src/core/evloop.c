@@ -9,8 +9,22 @@
 
 #define EVLOOP_MAX_EVENTS	64
 
+/*
+ * struct ev_batch - the events of one epoll_wait() being dispatched. A
+ * callback may remove (and free) the owner of a handler whose event comes
+ * later in the same batch: evloop_del() clears that handler's entries here,
+ * so the loop never touches it again. Batches nest if a callback runs the
+ * loop itself.
+ */
+struct ev_batch {
+	struct epoll_event *ev;
+	int n;
+	struct ev_batch *outer;
+};
+
 static int epfd = -1;
 static struct ev_timer *timers;	/* unsorted: there are only a few */
+static struct ev_batch *dispatching;	/* innermost batch, NULL: none */
 
 /** evloop_init() - create the epoll instance. Return: 0 or -errno */
 int evloop_init(void)
@@ -66,11 +80,31 @@ int evloop_mod(struct ev_handler *h, uint32_t events)
 	return epoll_ctl(epfd, EPOLL_CTL_MOD, h->fd, &ev) < 0 ? -errno : 0;
 }
 
-/** evloop_del() - stop watching; safe to call on an unwatched handler */
+/* Forget @h's events still waiting in the batches being dispatched. */
+static void batch_forget(const struct ev_handler *h)
+{
+	struct ev_batch *b;
+	int i;
+
+	for (b = dispatching; b; b = b->outer)
+		for (i = 0; i < b->n; i++)
+			if (b->ev[i].data.ptr == h)
+				b->ev[i].data.ptr = NULL;
+}
+
+/**
+ * evloop_del() - stop watching; safe to call on an unwatched handler
+ * @h:		handler added with evloop_add()
+ *
+ * No callback runs for @h afterwards, not even for an event already taken
+ * from epoll in the batch being dispatched: the owner may free @h (or add it
+ * again with another fd) as soon as this returns.
+ */
 void evloop_del(struct ev_handler *h)
 {
 	if (h->fd < 0)
 		return;
+	batch_forget(h);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, h->fd, NULL);
 	h->fd = -1;
 }
@@ -140,6 +174,7 @@ restart:
 int evloop_run_once(int timeout_ms)
 {
 	struct epoll_event ev[EVLOOP_MAX_EVENTS];
+	struct ev_batch batch = { .ev = ev, .outer = dispatching };
 	int next_timer = run_timers();
 	int i, n;
 
@@ -148,12 +183,15 @@ int evloop_run_once(int timeout_ms)
 	n = epoll_wait(epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	batch.n = n;
+	dispatching = &batch;
 	for (i = 0; i < n; i++) {
 		struct ev_handler *h = ev[i].data.ptr;
 
-		/* An earlier callback in this batch may have removed it. */
-		if (h->fd >= 0)
+		/* NULL: an earlier callback of this batch removed it. */
+		if (h)
 			h->fn(h, ev[i].events);
 	}
+	dispatching = batch.outer;
 	return n;
 }
