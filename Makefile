@@ -8,6 +8,9 @@ LDLIBS  ?=
 # The config file is parsed with libconfig, filters compiled and captures
 # written with libpcap (Debian: libconfig-dev, libpcap-dev).
 LDLIBS  += -lconfig -lpcap
+# The control socket writes and `ctl top` reads JSON with json-c (libjson-c-dev).
+CFLAGS  += $(shell pkg-config --cflags json-c 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 B       := build
 
 # AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
@@ -69,7 +72,7 @@ $(B)/tests:
 unit: $(UNIT_BINS)
 
 # Libraries the build needs; `make demo` and `make check` install them.
-BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev python3 libxdp-dev libbpf-dev
+BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev python3 libxdp-dev libbpf-dev
 
 deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)
@@ -97,36 +100,57 @@ clean:
 .PHONY: all unit check demo clean deps lint
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 
-# ---- fuzzing (libFuzzer; not part of `make check`) --------------------------
+# ---- fuzzing (libFuzzer) -----------------------------------------------------
 # `make fuzz` builds the targets in tests/fuzz with clang and runs each for
 # FUZZ_SECONDS, starting from the seed corpus in tests/fuzz/corpus/<target>/
-# (new inputs go to build/fuzz/corpus/<target>/, the seeds are never written).
-# A crash, leak, sanitizer report or timeout fails the target; the input is
-# saved as build/fuzz/<target>-crash-*. `make fuzz-build` only builds.
+# and with tests/fuzz/<target>.dict if there is one (new inputs go to
+# build/fuzz/corpus/<target>/, the seeds are never written). A crash, leak,
+# sanitizer report or timeout fails the target; the input is saved as
+# build/fuzz/<target>-crash-*. `make fuzz-build` only builds. `make check`
+# runs each target for a bounded time (tests/integ/test_fuzz_smoke.py).
+#   fuzz_vu_msg     vhost-user messages into a vu_dev
+#   fuzz_vring      split rings and virtio-net frames over guest memory
+#   fuzz_ctl        control requests (ctl_execute) against a live switch
+#   fuzz_port_spec  port specs of every type (port_create) and the options
+#                   every port shares
+#   fuzz_config     the config file checker (config_load)
+# The sources are compiled once into build/fuzz/obj/ and linked into each.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
-FUZZ_TARGETS := fuzz_vu_msg fuzz_vring
+FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_ctl fuzz_port_spec fuzz_config
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%)
+FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
+FUZZ_SAN     := -fsanitize=address,undefined
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
                 -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
-                -fsanitize=fuzzer,address,undefined -Isrc
+                -MMD -MP -Isrc $(shell pkg-config --cflags json-c 2>/dev/null)
+FUZZ_LIBS    := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+ifeq ($(HAVE_AFXDP),yes)
+FUZZ_CFLAGS  += -DHAVE_AFXDP $(shell pkg-config --cflags libxdp libbpf)
+endif
 FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=tests/fuzz/ubsan.supp
+                LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
-	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+build/fuzz/obj/%.o: src/%.c Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BINS): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) Makefile
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) \
+		$(LDLIBS) $(FUZZ_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus/$$t; \
+		dict=; [ ! -f tests/fuzz/$$t.dict ] || dict=-dict=tests/fuzz/$$t.dict; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 		$(FUZZ_ENV) build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
-			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-			-artifact_prefix=build/fuzz/$$t- $(FUZZ_ARGS) \
+			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $$dict \
+			-artifact_prefix=$(CURDIR)/build/fuzz/$$t- $(FUZZ_ARGS) \
 			build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
 			> build/fuzz/$$t.log 2>&1 \
 		|| { tail -n 60 build/fuzz/$$t.log; echo "fuzz: $$t FAILED (log: build/fuzz/$$t.log)"; exit 1; }; \
@@ -135,6 +159,7 @@ fuzz: fuzz-build
 	done
 
 .PHONY: fuzz fuzz-build
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
 # ---- benchmark (not part of `make check`) ------------------------------------
 # `make bench` runs bench/bench.py as root: vmswitch beside testpmd's vhost

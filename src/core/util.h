@@ -13,6 +13,10 @@
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define MAX(a, b)	((a) > (b) ? (a) : (b))
 
+/* A macro's value as a string literal. */
+#define VMSW_STR_(x)	#x
+#define VMSW_STR(x)	VMSW_STR_(x)
+
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 

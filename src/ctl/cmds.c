@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ctl_cmds.c - what the control socket's commands do: show, stats, fdb, ports */
+/* cmds.c - what the control socket's commands do: show, stats, fdb, ports */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct cmd {
 	int argc;
 	char **argv;
 	bool json;
+	json_object *list;	/* the array a --json listing fills */
 	FILE *out;
 	char *why;
 	size_t whylen;
@@ -34,20 +36,6 @@ static const char *port_state(struct port *port)
 	if (port->ops->state)
 		return port->ops->state(port);
 	return port->up ? "up" : "down";
-}
-
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
-			fputc(*s, out);
-	}
-	fputc('"', out);
 }
 
 static void options_text(const struct port_options *o, FILE *out)
@@ -72,73 +60,114 @@ static void options_text(const struct port_options *o, FILE *out)
 		fprintf(out, " mtu=%u", o->mtu);
 }
 
-static void port_json(struct port *port, FILE *out, bool counters)
+static void json_set(json_object *o, const char *key, json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static void json_set_u64(json_object *o, const char *key, uint64_t v)
+{
+	json_set(o, key, json_object_new_uint64(v));
+}
+
+static void json_set_str(json_object *o, const char *key, const char *v)
+{
+	json_set(o, key, json_object_new_string(v));
+}
+
+static const char *vlan_mode_name(enum vlan_mode m)
+{
+	return m == VLAN_ACCESS ? "access" : m == VLAN_TRUNK ? "trunk" : "none";
+}
+
+static json_object *traffic_json(uint64_t rx_packets, uint64_t rx_bytes,
+				 uint64_t tx_packets, uint64_t tx_bytes)
+{
+	json_object *o = json_object_new_object();
+
+	json_set_u64(o, "rx_packets", rx_packets);
+	json_set_u64(o, "rx_bytes", rx_bytes);
+	json_set_u64(o, "tx_packets", tx_packets);
+	json_set_u64(o, "tx_bytes", tx_bytes);
+	return o;
+}
+
+/* Counters of @port into its object @o: totals, drops by reason, queues. */
+static void port_counters_json(struct port *port, json_object *o)
 {
 	const struct port_stats *s = &port->stats;
-	const struct port_options *o = &port->policy.opt;
 	struct port_queue_stats q[16];
+	json_object *drops = json_object_new_object();
+	json_object *queues = json_object_new_array();
 	unsigned int i, nq;
 
-	fprintf(out, "{\"name\":");
-	json_string(out, port->name);
-	fprintf(out, ",\"type\":\"%s\",\"state\":\"%s\",\"up\":%s", port->ops->type,
-		port_state(port), port->up ? "true" : "false");
-	fprintf(out, ",\"vlan_mode\":\"%s\",\"vlan\":%u,\"mtu\":%u,\"mirror\":",
-		o->vlan_mode == VLAN_ACCESS ? "access" :
-		o->vlan_mode == VLAN_TRUNK ? "trunk" : "none", o->access_vlan, o->mtu);
-	json_string(out, o->mirror);
-	fprintf(out, ",\"ingress_filter\":");
-	json_string(out, o->ingress_filter);
-	fprintf(out, ",\"egress_filter\":");
-	json_string(out, o->egress_filter);
-	fprintf(out, ",\"rx_rate\":%llu,\"tx_rate\":%llu",
-		(unsigned long long)o->rx_rate, (unsigned long long)o->tx_rate);
-	if (counters) {
-		fprintf(out, ",\"rx_packets\":%llu,\"rx_bytes\":%llu,"
-			"\"tx_packets\":%llu,\"tx_bytes\":%llu,\"drops\":{",
-			(unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
-			(unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes);
-		for (i = 0; i < DROP_MAX; i++)
-			fprintf(out, "%s\"%s\":%llu", i ? "," : "", port_drop_names[i],
-				(unsigned long long)s->drops[i]);
-		fprintf(out, "},\"queues\":[");
-		nq = port->ops->queues ? port->ops->queues(port, q, 16) : 0;
-		for (i = 0; i < nq; i++)
-			fprintf(out, "%s{\"rx_packets\":%llu,\"rx_bytes\":%llu,"
-				"\"tx_packets\":%llu,\"tx_bytes\":%llu}", i ? "," : "",
-				(unsigned long long)q[i].rx_packets,
-				(unsigned long long)q[i].rx_bytes,
-				(unsigned long long)q[i].tx_packets,
-				(unsigned long long)q[i].tx_bytes);
-		fputc(']', out);
-	}
-	fputc('}', out);
+	json_set_u64(o, "rx_packets", s->rx_packets);
+	json_set_u64(o, "rx_bytes", s->rx_bytes);
+	json_set_u64(o, "tx_packets", s->tx_packets);
+	json_set_u64(o, "tx_bytes", s->tx_bytes);
+	for (i = 0; i < DROP_MAX; i++)
+		json_set_u64(drops, port_drop_names[i], s->drops[i]);
+	json_set(o, "drops", drops);
+	nq = port->ops->queues ? port->ops->queues(port, q, 16) : 0;
+	for (i = 0; i < nq; i++)
+		json_object_array_add(queues, traffic_json(q[i].rx_packets, q[i].rx_bytes,
+							   q[i].tx_packets, q[i].tx_bytes));
+	json_set(o, "queues", queues);
+}
+
+static json_object *port_json(struct port *port, bool counters)
+{
+	const struct port_options *o = &port->policy.opt;
+	json_object *j = json_object_new_object();
+
+	json_set_str(j, "name", port->name);
+	json_set_str(j, "type", port->ops->type);
+	json_set_str(j, "state", port_state(port));
+	json_set(j, "up", json_object_new_boolean(port->up));
+	json_set_str(j, "vlan_mode", vlan_mode_name(o->vlan_mode));
+	json_set_u64(j, "vlan", o->access_vlan);
+	json_set_u64(j, "mtu", o->mtu);
+	json_set_str(j, "mirror", o->mirror);
+	json_set_str(j, "ingress_filter", o->ingress_filter);
+	json_set_str(j, "egress_filter", o->egress_filter);
+	json_set_u64(j, "rx_rate", o->rx_rate);
+	json_set_u64(j, "tx_rate", o->tx_rate);
+	if (counters)
+		port_counters_json(port, j);
+	return j;
+}
+
+/* Print @o on one line and free it. */
+static void json_print(struct cmd *c, json_object *o)
+{
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), c->out);
+	fputc('\n', c->out);
+	json_object_put(o);
 }
 
 /* The ports a command names (all when @name is NULL); -ENOENT if none. */
 static int each_port(struct cmd *c, const char *name,
-		     void (*fn)(struct cmd *c, struct port *port, bool first))
+		     void (*fn)(struct cmd *c, struct port *port))
 {
 	struct bridge *b = &c->vs->bridge;
 	unsigned int i;
-	bool first = true;
+	bool found = false;
 
 	for (i = 0; i < b->nports; i++) {
 		if (name && strcmp(b->port[i]->name, name) != 0)
 			continue;
-		fn(c, b->port[i], first);
-		first = false;
+		fn(c, b->port[i]);
+		found = true;
 	}
-	if (name && first)
+	if (name && !found)
 		return fail(c, -ENOENT, "no port %s", name);
 	return 0;
 }
 
-static void show_one(struct cmd *c, struct port *port, bool first)
+static void show_one(struct cmd *c, struct port *port)
 {
 	if (c->json) {
-		fputs(first ? "" : ",", c->out);
-		port_json(port, c->out, false);
+		json_object_array_add(c->list, port_json(port, false));
 		return;
 	}
 	fprintf(c->out, "port %s (%s): %s", port->name, port->ops->type,
@@ -149,85 +178,127 @@ static void show_one(struct cmd *c, struct port *port, bool first)
 		port->ops->show(port, c->out);
 }
 
-static void stats_one(struct cmd *c, struct port *port, bool first)
+static void stats_one(struct cmd *c, struct port *port)
 {
-	if (c->json) {
-		fputs(first ? "" : ",", c->out);
-		port_json(port, c->out, true);
-	} else {
+	if (c->json)
+		json_object_array_add(c->list, port_json(port, true));
+	else
 		port_print_stats(port, c->out);
-	}
 }
 
-static void datapath_json(struct vmswitch *vs, FILE *out)
+static json_object *switch_json(const struct bridge *b)
 {
-	const struct datapath_stats *s = &vs->dp.stats;
-	const struct bridge *b = &vs->bridge;
+	json_object *o = json_object_new_object();
 
-	fprintf(out, ",\"switch\":{\"unicast\":%llu,\"flooded\":%llu,\"filtered\":%llu,"
-		"\"mac_entries\":%u,\"mac_learned\":%llu,\"mac_moved\":%llu,"
-		"\"mac_aged\":%llu},\"datapath\":{\"busy_packets\":%llu,"
-		"\"busy_cycles\":%llu,\"busy_cycles_per_packet\":%.1f,"
-		"\"tsc_hz\":%llu,\"passes\":%llu,\"sleeps\":%llu}",
-		(unsigned long long)b->stats.unicast, (unsigned long long)b->stats.flooded,
-		(unsigned long long)b->stats.filtered, b->fdb.count,
-		(unsigned long long)b->fdb.stats.learned,
-		(unsigned long long)b->fdb.stats.moved,
-		(unsigned long long)b->fdb.stats.aged,
-		(unsigned long long)s->busy_packets, (unsigned long long)s->busy_cycles,
-		s->busy_packets ? (double)s->busy_cycles / s->busy_packets : 0.0,
-		(unsigned long long)cycles_per_second(),
-		(unsigned long long)s->passes, (unsigned long long)s->sleeps);
+	json_set_u64(o, "unicast", b->stats.unicast);
+	json_set_u64(o, "flooded", b->stats.flooded);
+	json_set_u64(o, "filtered", b->stats.filtered);
+	json_set_u64(o, "mac_entries", b->fdb.count);
+	json_set_u64(o, "mac_learned", b->fdb.stats.learned);
+	json_set_u64(o, "mac_moved", b->fdb.stats.moved);
+	json_set_u64(o, "mac_aged", b->fdb.stats.aged);
+	return o;
+}
+
+static json_object *datapath_json(const struct datapath_stats *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_set_u64(o, "busy_packets", s->busy_packets);
+	json_set_u64(o, "busy_cycles", s->busy_cycles);
+	json_set(o, "busy_cycles_per_packet", json_object_new_double(
+		 s->busy_packets ? (double)s->busy_cycles / (double)s->busy_packets : 0.0));
+	json_set_u64(o, "tsc_hz", cycles_per_second());
+	json_set_u64(o, "passes", s->passes);
+	json_set_u64(o, "sleeps", s->sleeps);
+	return o;
+}
+
+static json_object *control_json(const struct ctl_stats *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_set_u64(o, "connections", s->accepted);
+	json_set_u64(o, "requests", s->requests);
+	json_set_u64(o, "errors", s->errors);
+	json_set_u64(o, "too_long", s->too_long);
+	json_set_u64(o, "timeouts", s->timeouts);
+	json_set_u64(o, "refused", s->refused);
+	json_set_u64(o, "write_errors", s->write_errors);
+	return o;
+}
+
+static void control_print(const struct ctl_stats *s, FILE *out)
+{
+	fprintf(out, "control: %llu connections, %llu requests, %llu errors, "
+		"%llu too long, %llu timed out, %llu refused, %llu write errors\n",
+		(unsigned long long)s->accepted, (unsigned long long)s->requests,
+		(unsigned long long)s->errors, (unsigned long long)s->too_long,
+		(unsigned long long)s->timeouts, (unsigned long long)s->refused,
+		(unsigned long long)s->write_errors);
 }
 
 static int cmd_show(struct cmd *c)
 {
 	int rc;
 
-	fputs(c->json ? "[" : "", c->out);
+	c->list = c->json ? json_object_new_array() : NULL;
 	rc = each_port(c, c->argc > 1 ? c->argv[1] : NULL, show_one);
-	fputs(c->json ? "]\n" : "", c->out);
+	if (c->json)
+		json_print(c, c->list);
 	return rc;
 }
 
 static int cmd_stats(struct cmd *c)
 {
+	json_object *o;
 	int rc;
 
 	if (!c->json) {
 		rc = each_port(c, c->argc > 1 ? c->argv[1] : NULL, stats_one);
-		if (!rc && c->argc == 1)
+		if (!rc && c->argc == 1) {
 			datapath_print_stats_loop(&c->vs->dp, c->out);
+			control_print(ctl_get_stats(), c->out);
+		}
 		return rc;
 	}
-	fputs("{\"ports\":[", c->out);
+	c->list = json_object_new_array();
 	rc = each_port(c, c->argc > 1 ? c->argv[1] : NULL, stats_one);
-	fputc(']', c->out);
-	datapath_json(c->vs, c->out);
-	fputs("}\n", c->out);
+	o = json_object_new_object();
+	json_set(o, "ports", c->list);
+	json_set(o, "switch", switch_json(&c->vs->bridge));
+	json_set(o, "datapath", datapath_json(&c->vs->dp.stats));
+	json_set(o, "control", control_json(ctl_get_stats()));
+	json_print(c, o);
 	return rc;
 }
 
 /* ---- fdb ------------------------------------------------------------------ */
 
-static void fdb_entry_out(struct cmd *c, const struct fdb_entry *e, bool first)
+static void fdb_entry_out(struct cmd *c, const struct fdb_entry *e)
 {
 	const struct bridge *b = &c->vs->bridge;
 	const struct port *port = b->slot[e->port];
-	uint8_t mac[6];
 	uint16_t vlan = (uint16_t)(e->key >> 48) & 0xfff;
 	uint32_t age = b->now_s - e->seen;
+	uint8_t m[6];
+	char mac[18];
+	json_object *o;
 
-	memcpy(mac, &e->key, 6);
-	if (c->json)
-		fprintf(c->out, "%s{\"mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\","
-			"\"vlan\":%u,\"port\":\"%s\",\"age\":%u}", first ? "" : ",",
-			mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], vlan,
+	memcpy(m, &e->key, 6);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+		 m[0], m[1], m[2], m[3], m[4], m[5]);
+	if (!c->json) {
+		fprintf(c->out, "%4u  %s  %-16s %u\n", vlan, mac,
 			port ? port->name : "?", age);
-	else
-		fprintf(c->out, "%4u  %02x:%02x:%02x:%02x:%02x:%02x  %-16s %u\n", vlan,
-			mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
-			port ? port->name : "?", age);
+		return;
+	}
+	o = json_object_new_object();
+	json_set_str(o, "mac", mac);
+	json_set_u64(o, "vlan", vlan);
+	json_set_str(o, "port", port ? port->name : "?");
+	json_set_u64(o, "age", age);
+	json_object_array_add(c->list, o);
 }
 
 static int cmd_fdb(struct cmd *c)
@@ -235,7 +306,6 @@ static int cmd_fdb(struct cmd *c)
 	struct fdb *t = &c->vs->bridge.fdb;
 	const char *sub = c->argc > 1 ? c->argv[1] : "show";
 	struct port *port = NULL;
-	bool first = true;
 	uint32_t i;
 
 	if (!strcmp(sub, "flush")) {
@@ -251,14 +321,15 @@ static int cmd_fdb(struct cmd *c)
 	}
 	if (strcmp(sub, "show") != 0)
 		return fail(c, -EINVAL, "fdb %s: expected show or flush", sub);
-	fputs(c->json ? "[" : "VLAN  MAC                PORT             AGE\n", c->out);
-	for (i = 0; i <= t->mask; i++) {
-		if (!t->slot[i].key)
-			continue;
-		fdb_entry_out(c, &t->slot[i], first);
-		first = false;
-	}
-	fputs(c->json ? "]\n" : "", c->out);
+	if (c->json)
+		c->list = json_object_new_array();
+	else
+		fputs("VLAN  MAC                PORT             AGE\n", c->out);
+	for (i = 0; i <= t->mask; i++)
+		if (t->slot[i].key)
+			fdb_entry_out(c, &t->slot[i]);
+	if (c->json)
+		json_print(c, c->list);
 	return 0;
 }
 

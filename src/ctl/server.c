@@ -1,27 +1,76 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c - the control socket, served in the switch's loop */
+/*
+ * server.c - the control socket, served in the switch's loop
+ *
+ * Nothing here blocks: the listening socket and every connection are
+ * non-blocking, requests are read and answers written as the socket allows,
+ * between datapath passes. A connection has a size limit for its request,
+ * a deadline for its whole life and a place in a bounded table; a client
+ * that trickles, stays silent or stops reading costs one fd until the
+ * deadline closes it, never the datapath's time.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/evloop.h"
 #include "core/log.h"
 #include "ctl/ctl.h"
 
-#define CTL_LINE_MAX	1024
+#define CTL_ACCEPT_BURST	16	/* accepts per wake-up */
+#define CTL_DEADLINE_NS		(5 * 1000000000ull)
+#define CTL_SWEEP_NS		(250 * 1000000ull)
+
+/**
+ * struct ctl_conn - one client connection
+ * @ev:		event-loop registration of the socket
+ * @fd:		the socket
+ * @next:	next connection in the server's list
+ * @deadline_ns: CLOCK_MONOTONIC time at which it is closed regardless
+ * @writing:	the request was answered; @out is being sent
+ * @in_len:	request bytes received so far
+ * @in:		the request line, NUL-terminated when complete
+ * @out:	the answer: "OK" or "ERR reason", a newline, the output
+ * @out_len:	bytes in @out
+ * @out_off:	bytes of @out already sent
+ */
+struct ctl_conn {
+	struct ev_handler ev;
+	int fd;
+	struct ctl_conn *next;
+	uint64_t deadline_ns;
+	bool writing;
+	size_t in_len;
+	char in[CTL_REQUEST_MAX + 1];
+	char *out;
+	size_t out_len;
+	size_t out_off;
+};
 
 static struct {
 	int fd;
 	struct ev_handler ev;
+	struct ev_timer sweep;
 	struct vmswitch *vs;
+	struct ctl_conn *conns;
+	unsigned int nconns;
+	struct ctl_stats stats;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } ctl = { .fd = -1 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /** ctl_default_path() - /run/vmswitch/ctl.sock, or under $XDG_RUNTIME_DIR */
 const char *ctl_default_path(void)
@@ -36,71 +85,217 @@ const char *ctl_default_path(void)
 	return path;
 }
 
-/* Read one request line; the client writes it at once, so wait at most 1 s. */
-static ssize_t read_request(int s, char *buf, size_t len)
+/** ctl_get_stats() - the control socket's counters */
+const struct ctl_stats *ctl_get_stats(void)
 {
-	struct timeval tv = { 1, 0 };
-	size_t got = 0;
-
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (got < len - 1) {
-		ssize_t n = read(s, buf + got, len - 1 - got);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (memchr(buf, '\n', got))
-			break;
-	}
-	buf[got] = '\0';
-	return (ssize_t)got;
+	return &ctl.stats;
 }
 
-static void write_all(int s, const char *buf, size_t len)
+static void conn_close(struct ctl_conn *c)
 {
-	while (len) {
-		ssize_t n = write(s, buf, len);
+	struct ctl_conn **pp;
 
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
+	for (pp = &ctl.conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
 	}
+	ctl.nconns--;
+	close(c->fd);
+	evloop_del(&c->ev);
+	free(c->out);
+	free(c);
 }
 
-/* One connection: a request, its answer, close. */
-static void serve(int s)
+/* Send what the socket takes; close when all is sent or the client is gone. */
+static void conn_write(struct ctl_conn *c)
 {
-	char line[CTL_LINE_MAX], why[256] = "", head[300];
-	char *body = NULL;
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off,
+				 c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;		/* EPOLLOUT brings us back */
+		if (n <= 0) {
+			ctl.stats.write_errors++;
+			break;
+		}
+		c->out_off += (size_t)n;
+	}
+	conn_close(c);
+}
+
+/* Turn the request into the answer and start sending it. */
+static void conn_answer(struct ctl_conn *c, int rc, const char *why,
+			const char *body, size_t body_len)
+{
+	FILE *f = open_memstream(&c->out, &c->out_len);
+
+	if (!f) {
+		conn_close(c);
+		return;
+	}
+	if (rc) {
+		ctl.stats.errors++;
+		fprintf(f, "ERR %s\n", *why ? why : strerror(-rc));
+	} else {
+		fputs("OK\n", f);
+	}
+	fwrite(body, 1, body_len, f);
+	fclose(f);
+	c->writing = true;
+	if (evloop_mod(&c->ev, EPOLLOUT)) {
+		conn_close(c);
+		return;
+	}
+	conn_write(c);
+}
+
+static void conn_execute(struct ctl_conn *c)
+{
+	char why[256] = "", *body = NULL;
 	size_t body_len = 0;
-	FILE *out;
-	int rc;
+	FILE *out = open_memstream(&body, &body_len);
+	int rc = -ENOMEM;
 
-	if (read_request(s, line, sizeof(line)) <= 0)
-		return;
-	out = open_memstream(&body, &body_len);
-	if (!out)
-		return;
-	rc = ctl_execute(ctl.vs, line, out, why, sizeof(why));
-	fclose(out);
-	snprintf(head, sizeof(head), rc ? "ERR %s\n" : "OK\n",
-		 *why ? why : strerror(-rc));
-	write_all(s, head, strlen(head));
-	write_all(s, body, body_len);
+	ctl.stats.requests++;
+	if (out) {
+		rc = ctl_execute(ctl.vs, c->in, out, why, sizeof(why));
+		fclose(out);
+	}
+	conn_answer(c, rc, why, body ? body : "", body ? body_len : 0);
 	free(body);
 }
 
-static void on_ctl(struct ev_handler *h, uint32_t events)
+/* Read what has arrived; answer once the line is complete or too long. */
+static void conn_read(struct ctl_conn *c)
 {
-	int s = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
+	char *nl;
+	ssize_t n;
+
+	n = recv(c->fd, c->in + c->in_len, CTL_REQUEST_MAX - c->in_len,
+		 MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {		/* gone, or closed before a whole line */
+		conn_close(c);
+		return;
+	}
+	nl = memchr(c->in + c->in_len, '\n', (size_t)n);
+	c->in_len += (size_t)n;
+	if (nl) {
+		*nl = '\0';
+		conn_execute(c);
+	} else if (c->in_len == CTL_REQUEST_MAX) {
+		ctl.stats.too_long++;
+		conn_answer(c, -E2BIG, "request longer than "
+			    VMSW_STR(CTL_REQUEST_MAX) " bytes", "", 0);
+	}
+}
+
+static void on_conn(struct ev_handler *h, uint32_t events)
+{
+	struct ctl_conn *c = container_of(h, struct ctl_conn, ev);
+
+	if (c->writing)
+		conn_write(c);
+	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		conn_read(c);
+}
+
+/* Close connections past their deadline; runs while any are open. */
+static void on_sweep(struct ev_timer *t)
+{
+	uint64_t now = mono_ns();
+	struct ctl_conn *c = ctl.conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (now >= c->deadline_ns) {
+			ctl.stats.timeouts++;
+			conn_close(c);
+		}
+	}
+	if (ctl.conns)
+		evloop_timer_arm(t, on_sweep, CTL_SWEEP_NS);
+}
+
+static void conn_open(int s)
+{
+	struct ctl_conn *c;
+
+	if (ctl.nconns >= CTL_CONN_MAX) {
+		ctl.stats.refused++;
+		close(s);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || evloop_add(&c->ev, s, on_conn, EPOLLIN)) {
+		free(c);
+		close(s);
+		return;
+	}
+	c->fd = s;
+	c->deadline_ns = mono_ns() + CTL_DEADLINE_NS;
+	c->next = ctl.conns;
+	ctl.conns = c;
+	ctl.nconns++;
+	ctl.stats.accepted++;
+	if (!ctl.sweep.deadline_ns)
+		evloop_timer_arm(&ctl.sweep, on_sweep, CTL_SWEEP_NS);
+}
+
+static void on_listen(struct ev_handler *h, uint32_t events)
+{
+	unsigned int i;
 
 	(void)events;
+	for (i = 0; i < CTL_ACCEPT_BURST; i++) {
+		int s = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (s < 0)
+			return;
+		conn_open(s);
+	}
+}
+
+/* Is a switch already answering on @a? Then its socket is not stale. */
+static bool socket_in_use(const struct sockaddr_un *a)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
 	if (s < 0)
-		return;
-	serve(s);
+		return false;
+	live = connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0;
 	close(s);
+	return live;
+}
+
+/* Bind @a with mode 0600 from the start: no window where it is more open. */
+static int bind_private(int fd, const struct sockaddr_un *a)
+{
+	mode_t old = umask(0177);
+	int rc = bind(fd, (const struct sockaddr *)a, sizeof(*a));
+
+	rc = rc < 0 ? -errno : 0;
+	umask(old);
+	return rc;
+}
+
+static int make_parent_dir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
 /**
@@ -108,43 +303,51 @@ static void on_ctl(struct ev_handler *h, uint32_t events)
  * @vs:		the switch the commands act on
  * @path:	socket path; its directory is created if missing
  *
+ * A socket file left by a switch that died is replaced; one that a running
+ * switch answers on is not (-EADDRINUSE).
+ *
  * Return: 0 or -errno
  */
 int ctl_start(struct vmswitch *vs, const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char dir[sizeof(a.sun_path)], *slash;
 	int rc;
 
 	if (strlen(path) >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdir(dir, 0755);
-	}
 	memcpy(a.sun_path, path, strlen(path) + 1);
-	ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	rc = make_parent_dir(path);
+	if (rc)
+		return rc;
+	if (socket_in_use(&a))
+		return -EADDRINUSE;
+	ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl.fd < 0)
 		return -errno;
 	unlink(path);
-	if (bind(ctl.fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(ctl.fd, 8) < 0) {
+	rc = bind_private(ctl.fd, &a);
+	if (!rc && listen(ctl.fd, 64) < 0)
 		rc = -errno;
+	if (!rc)
+		rc = evloop_add(&ctl.ev, ctl.fd, on_listen, EPOLLIN);
+	if (rc) {
 		close(ctl.fd);
 		ctl.fd = -1;
 		return rc;
 	}
 	ctl.vs = vs;
 	snprintf(ctl.path, sizeof(ctl.path), "%s", path);
-	return evloop_add(&ctl.ev, ctl.fd, on_ctl, EPOLLIN);
+	return 0;
 }
 
+/** ctl_stop() - close every connection and the socket, remove its file */
 void ctl_stop(void)
 {
 	if (ctl.fd < 0)
 		return;
+	while (ctl.conns)
+		conn_close(ctl.conns);
+	evloop_timer_cancel(&ctl.sweep);
 	evloop_del(&ctl.ev);
 	close(ctl.fd);
 	unlink(ctl.path);

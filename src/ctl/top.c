@@ -4,6 +4,8 @@
  * show packets, bits and drops per second for every port. VMSWITCH_TOP_N
  * limits the refreshes (for scripts and tests).
  */
+#include <errno.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,58 +19,80 @@
 
 #define TOP_PORTS	PORT_MAX
 
-struct top_row {
-	char name[PORT_NAME_MAX];
-	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, drops;
-};
-
-static uint64_t field(const char *obj, const char *key)
+static uint64_t get_u64(json_object *o, const char *key)
 {
-	const char *p = strstr(obj, key);
+	json_object *v;
 
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return 0;
+	return json_object_get_uint64(v);
 }
 
-/* Sum of the numbers in the port object's "drops":{...}. */
-static uint64_t drops(const char *obj)
+/* Sum of the port object's "drops": {reason: count, ...}. */
+static uint64_t drops_sum(json_object *port)
 {
-	const char *p = strstr(obj, "\"drops\":{"), *end;
+	json_object *drops;
 	uint64_t sum = 0;
 
-	if (!p)
+	if (!json_object_object_get_ex(port, "drops", &drops) ||
+	    !json_object_is_type(drops, json_type_object))
 		return 0;
-	end = strchr(p, '}');
-	for (p = strchr(p, ':') + 1; (p = strchr(p, ':')) && p < end; p++)
-		sum += strtoull(p + 1, NULL, 10);
+	json_object_object_foreach(drops, reason, count) {
+		(void)reason;
+		if (json_object_is_type(count, json_type_int))
+			sum += json_object_get_uint64(count);
+	}
 	return sum;
 }
 
-/* Ports out of our own `stats --json` answer. */
-static unsigned int parse(char *json, struct top_row *rows)
+static bool row_from_json(json_object *port, struct top_row *row)
 {
+	json_object *name;
+
+	if (!json_object_is_type(port, json_type_object) ||
+	    !json_object_object_get_ex(port, "name", &name) ||
+	    !json_object_is_type(name, json_type_string))
+		return false;
+	snprintf(row->name, sizeof(row->name), "%s", json_object_get_string(name));
+	row->rx_packets = get_u64(port, "rx_packets");
+	row->rx_bytes = get_u64(port, "rx_bytes");
+	row->tx_packets = get_u64(port, "tx_packets");
+	row->tx_bytes = get_u64(port, "tx_bytes");
+	row->drops = drops_sum(port);
+	return true;
+}
+
+/**
+ * top_parse() - the ports of a `stats --json` answer
+ * @text:	the answer (need not be terminated)
+ * @len:	its length
+ * @rows:	filled with one row per port
+ * @max:	rows available
+ *
+ * Return: rows filled, or -EINVAL if @text is not such an answer
+ */
+int top_parse(const char *text, size_t len, struct top_row *rows,
+	      unsigned int max)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *root, *ports;
 	unsigned int n = 0;
-	char *p = json;
+	size_t i;
 
-	while (n < TOP_PORTS && (p = strstr(p, "{\"name\":\""))) {
-		char *name = p + 9, *q = strchr(name, '"'), *next;
-
-		if (!q)
-			break;
-		next = strstr(q, "{\"name\":\"");
-		if (next)
-			next[-1] = '\0';	/* the ',' before the next object */
-		snprintf(rows[n].name, sizeof(rows[n].name), "%.*s", (int)(q - name), name);
-		rows[n].rx_packets = field(q, "\"rx_packets\":");
-		rows[n].rx_bytes = field(q, "\"rx_bytes\":");
-		rows[n].tx_packets = field(q, "\"tx_packets\":");
-		rows[n].tx_bytes = field(q, "\"tx_bytes\":");
-		rows[n].drops = drops(q);
-		n++;
-		if (!next)
-			break;
-		p = next;
+	if (!tok)
+		return -ENOMEM;
+	root = len <= INT32_MAX ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+	json_tokener_free(tok);
+	if (!root || !json_object_object_get_ex(root, "ports", &ports) ||
+	    !json_object_is_type(ports, json_type_array)) {
+		json_object_put(root);
+		return -EINVAL;
 	}
-	return n;
+	for (i = 0; i < json_object_array_length(ports) && n < max; i++)
+		n += row_from_json(json_object_array_get_idx(ports, i), &rows[n]);
+	json_object_put(root);
+	return (int)n;
 }
 
 static int sample(const char *path, struct top_row *rows, unsigned int *n)
@@ -78,10 +102,20 @@ static int sample(const char *path, struct top_row *rows, unsigned int *n)
 	FILE *f = open_memstream(&buf, &len);
 	int rc;
 
+	if (!f)
+		return 2;
 	rc = ctl_ask(path, "stats --json", f);
 	fclose(f);
-	if (!rc)
-		*n = parse(buf, rows);
+	if (!rc) {
+		int got = top_parse(buf, len, rows, TOP_PORTS);
+
+		if (got < 0) {
+			fprintf(stderr, "vmswitch ctl top: unexpected answer to stats --json\n");
+			rc = 2;
+		} else {
+			*n = (unsigned int)got;
+		}
+	}
 	free(buf);
 	return rc;
 }
