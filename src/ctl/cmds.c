@@ -200,7 +200,7 @@ static json_object *switch_json(const struct bridge *b)
 	return o;
 }
 
-static json_object *datapath_json(const struct datapath_stats *s)
+static json_object *datapath_json(struct datapath_stats *s)
 {
 	json_object *o = json_object_new_object();
 
@@ -211,6 +211,9 @@ static json_object *datapath_json(const struct datapath_stats *s)
 	json_set_u64(o, "tsc_hz", cycles_per_second());
 	json_set_u64(o, "passes", s->passes);
 	json_set_u64(o, "sleeps", s->sleeps);
+	json_set_u64(o, "longest_pause_us",
+		     s->max_pause_cycles * 1000000 / cycles_per_second());
+	s->max_pause_cycles = 0;	/* the next read covers the time since */
 	return o;
 }
 

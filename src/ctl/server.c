@@ -26,6 +26,8 @@
 #define CTL_ACCEPT_BURST	16	/* accepts per wake-up */
 #define CTL_DEADLINE_NS		(5 * 1000000000ull)
 #define CTL_SWEEP_NS		(250 * 1000000ull)
+#define CTL_SWEEP_SOON_NS	(5 * 1000000ull)
+#define CTL_SWEEP_MAX		16	/* closes per sweep: a short pause */
 
 /**
  * struct ctl_conn - one client connection
@@ -204,21 +206,27 @@ static void on_conn(struct ev_handler *h, uint32_t events)
 		conn_read(c);
 }
 
-/* Close connections past their deadline; runs while any are open. */
+/*
+ * Close connections past their deadline, a few at a time so the loop's
+ * pause stays short; runs while any are open.
+ */
 static void on_sweep(struct ev_timer *t)
 {
 	uint64_t now = mono_ns();
 	struct ctl_conn *c = ctl.conns, *next;
+	unsigned int closed = 0;
 
-	for (; c; c = next) {
+	for (; c && closed < CTL_SWEEP_MAX; c = next) {
 		next = c->next;
 		if (now >= c->deadline_ns) {
 			ctl.stats.timeouts++;
 			conn_close(c);
+			closed++;
 		}
 	}
 	if (ctl.conns)
-		evloop_timer_arm(t, on_sweep, CTL_SWEEP_NS);
+		evloop_timer_arm(t, on_sweep, closed == CTL_SWEEP_MAX ?
+				 CTL_SWEEP_SOON_NS : CTL_SWEEP_NS);
 }
 
 static void conn_open(int s)

@@ -131,6 +131,17 @@ static void sleep_until_kicked(struct datapath *dp)
 		port[i]->ops->sleep_finish(port[i]);
 }
 
+/* Control events between passes; the longest such pause is kept. */
+static void run_control(struct datapath *dp)
+{
+	uint64_t t0 = cycles_now(), dt;
+
+	evloop_run_once(0);
+	dt = cycles_now() - t0;
+	if (dt > dp->stats.max_pause_cycles)
+		dp->stats.max_pause_cycles = dt;
+}
+
 /**
  * datapath_run() - loop until *@quit; print counters whenever *@dump is set
  * @dp:		datapath
@@ -156,7 +167,7 @@ void datapath_run(struct datapath *dp, volatile sig_atomic_t *quit,
 			pass = 0;
 		}
 		if (++pass % CONTROL_EVERY_PASSES == 0)
-			evloop_run_once(0);
+			run_control(dp);
 		if (*dump) {
 			*dump = 0;
 			datapath_print_stats(dp, stderr);
