@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* port_options.c - parse the options every port type shares */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,10 @@
  * @s:		text
  * @out:	value
  *
- * Return: 0 or -EINVAL
+ * Infinities, NaNs and values from 2^64 up have no uint64_t to become:
+ * they are refused here, before any conversion.
+ *
+ * Return: 0, -EINVAL (not a number, negative, inf, nan) or -ERANGE
  */
 int parse_size(const char *s, uint64_t *out)
 {
@@ -21,7 +25,7 @@ int parse_size(const char *s, uint64_t *out)
 	double v = strtod(s, &end);
 	double mult = 1;
 
-	if (end == s || v < 0)
+	if (end == s || !isfinite(v) || v < 0)
 		return -EINVAL;
 	switch (*end) {
 	case 'k': case 'K': mult = 1e3; end++; break;
@@ -30,7 +34,10 @@ int parse_size(const char *s, uint64_t *out)
 	}
 	if (*end)
 		return -EINVAL;
-	*out = (uint64_t)(v * mult);
+	v *= mult;
+	if (v >= 18446744073709551616.0)	/* 2^64 */
+		return -ERANGE;
+	*out = (uint64_t)v;
 	return 0;
 }
 
@@ -106,6 +113,102 @@ static int copy_text(char *dst, size_t len, const char *s)
 }
 
 /**
+ * port_name_valid() - could @len bytes at @name name a port?
+ * @name:	candidate (need not be NUL-terminated at @len)
+ * @len:	its length
+ *
+ * Return: true for 1..PORT_NAME_MAX-1 letters, digits, '-', '_' or '.'
+ */
+bool port_name_valid(const char *name, size_t len)
+{
+	size_t i;
+
+	if (!len || len >= PORT_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* "mirror=NAME": a port name (the port need not exist yet). */
+static int set_mirror(struct port_options *o, const char *value, bool none)
+{
+	if (none) {
+		o->mirror[0] = '\0';
+		return 0;
+	}
+	if (!port_name_valid(value, strlen(value)))
+		return -EINVAL;
+	return copy_text(o->mirror, sizeof(o->mirror), value);
+}
+
+/*
+ * A number option's @value: "none" (0, no limit) or @min to @max. With
+ * K, M, G for a size; the range is in the message on failure.
+ */
+static int parse_range(const char *key, const char *value, bool none,
+		       uint64_t min, uint64_t max, uint64_t *n, char *why,
+		       size_t whylen)
+{
+	*n = 0;
+	if (none)
+		return 0;
+	if (!parse_size(value, n) && *n >= min && *n <= max)
+		return 0;
+	snprintf(why, whylen, "bad value '%s' for %s (none, or %llu to %llu)",
+		 value, key, (unsigned long long)min, (unsigned long long)max);
+	return -EINVAL;
+}
+
+/* Where the rate or burst @key (one of the four) is kept. */
+static uint64_t *size_option(struct port_options *o, const char *key)
+{
+	if (!strcmp(key, "rx_rate"))
+		return &o->rx_rate;
+	if (!strcmp(key, "tx_rate"))
+		return &o->tx_rate;
+	if (!strcmp(key, "rx_burst"))
+		return &o->rx_burst;
+	return &o->tx_burst;
+}
+
+/*
+ * mtu (PORT_MTU_MIN to PORT_MTU_MAX), rx_rate and tx_rate (8 bit/s, one
+ * byte a second, to PORT_SIZE_MAX), rx_burst and tx_burst (to PORT_SIZE_MAX
+ * bytes); "none" is 0 (no limit) for each.
+ */
+static int set_number(struct port_options *o, const char *key,
+		      const char *value, bool none, char *why, size_t whylen)
+{
+	bool mtu = !strcmp(key, "mtu");
+	bool rate = !strcmp(key, "rx_rate") || !strcmp(key, "tx_rate");
+	uint64_t n;
+	int rc;
+
+	rc = parse_range(key, value, none, mtu ? PORT_MTU_MIN : rate ? 8 : 0,
+			 mtu ? PORT_MTU_MAX : PORT_SIZE_MAX, &n, why, whylen);
+	if (rc)
+		return rc;
+	if (mtu)
+		o->mtu = (uint16_t)n;
+	else
+		*size_option(o, key) = n;
+	return 0;
+}
+
+static bool is_number_option(const char *key)
+{
+	return !strcmp(key, "rx_rate") || !strcmp(key, "rx_burst") ||
+	       !strcmp(key, "tx_rate") || !strcmp(key, "tx_burst") ||
+	       !strcmp(key, "mtu");
+}
+
+/**
  * port_options_set() - set one option from text
  * @o:		options to change
  * @key:	vlan, trunk, allowed_macs, ingress_filter, egress_filter,
@@ -114,15 +217,21 @@ static int copy_text(char *dst, size_t len, const char *s)
  * @why:	reason on failure
  * @whylen:	size of @why
  *
+ * Numbers are checked against their ranges before they are stored: rates
+ * 8 bit/s to PORT_SIZE_MAX, bursts up to PORT_SIZE_MAX bytes, mtu
+ * PORT_MTU_MIN to PORT_MTU_MAX; inf, nan and out-of-range values are
+ * refused with a message that gives the range.
+ *
  * Return: 0, -ENOENT for a key that is not a common option, -EINVAL
  */
 int port_options_set(struct port_options *o, const char *key, const char *value,
 		     char *why, size_t whylen)
 {
 	bool none = !*value || !strcasecmp(value, "none");
-	uint64_t n;
 	int rc = 0;
 
+	if (is_number_option(key))
+		return set_number(o, key, value, none, why, whylen);
 	if (!strcmp(key, "vlan")) {
 		o->vlan_mode = none ? VLAN_NONE : VLAN_ACCESS;
 		rc = none ? 0 : parse_vlan(value, &o->access_vlan);
@@ -137,20 +246,7 @@ int port_options_set(struct port_options *o, const char *key, const char *value,
 	} else if (!strcmp(key, "egress_filter")) {
 		rc = copy_text(o->egress_filter, sizeof(o->egress_filter), none ? "" : value);
 	} else if (!strcmp(key, "mirror")) {
-		rc = copy_text(o->mirror, sizeof(o->mirror), none ? "" : value);
-	} else if (!strcmp(key, "rx_rate") || !strcmp(key, "rx_burst") ||
-		   !strcmp(key, "tx_rate") || !strcmp(key, "tx_burst") ||
-		   !strcmp(key, "mtu")) {
-		rc = none ? (n = 0, 0) : parse_size(value, &n);
-		if (!rc && !strcmp(key, "mtu") && (n < 68 || n > 9198))
-			rc = -EINVAL;
-		if (!rc) {
-			if (!strcmp(key, "rx_rate")) o->rx_rate = n;
-			else if (!strcmp(key, "rx_burst")) o->rx_burst = n;
-			else if (!strcmp(key, "tx_rate")) o->tx_rate = n;
-			else if (!strcmp(key, "tx_burst")) o->tx_burst = n;
-			else o->mtu = (uint16_t)n;
-		}
+		rc = set_mirror(o, value, none);
 	} else {
 		return -ENOENT;
 	}

@@ -8,12 +8,17 @@
 #define VMSW_PORT_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PORT_NAME_MAX		32
 #define PORT_MAX_MACS		16
 #define PORT_FILTER_MAX		256
 #define VLAN_MAX		4095
+#define PORT_MTU_MIN		68
+#define PORT_MTU_MAX		9198
+/* Largest rate (bit/s) or burst (bytes), 1000G: the policer never nears 2^64 */
+#define PORT_SIZE_MAX		1000000000000ull
 
 enum vlan_mode {
 	VLAN_NONE,		/* untagged frames only, no tag handling */
@@ -52,6 +57,7 @@ int port_options_set(struct port_options *o, const char *key, const char *value,
 bool port_options_equal(const struct port_options *a,
 			const struct port_options *b);
 int parse_size(const char *s, uint64_t *out);
+bool port_name_valid(const char *name, size_t len);
 int parse_mac(const char *s, uint8_t mac[6]);
 
 #endif /* VMSW_PORT_OPTIONS_H */
