@@ -5,10 +5,33 @@
  */
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "policy/policy.h"
+
+/*
+ * A dumper writing to @file. The file is opened here, not by
+ * pcap_dump_open(), which takes "-" for the switch's own stdout (and closes
+ * it when the capture stops).
+ */
+static pcap_dumper_t *dump_open(pcap_t *dead, const char *file, char *why,
+				size_t whylen)
+{
+	FILE *f = fopen(file, "wbe");
+	pcap_dumper_t *d;
+
+	if (!f) {
+		snprintf(why, whylen, "cannot write %s: %s", file, strerror(errno));
+		return NULL;
+	}
+	/* On failure libpcap has closed @f (it cannot write the header). */
+	d = pcap_dump_fopen(dead, f);
+	if (!d)
+		snprintf(why, whylen, "cannot write %s: %s", file, pcap_geterr(dead));
+	return d;
+}
 
 /**
  * policy_capture_start() - start capturing a port's rx and tx into @file
@@ -32,12 +55,12 @@ int policy_capture_start(struct policy *pol, const char *file,
 	if (filter && *filter && policy_compile(filter, &prog, why, whylen))
 		return -EINVAL;
 	dead = pcap_open_dead(DLT_EN10MB, PACKET_DATA_MAX);
-	d = dead ? pcap_dump_open(dead, file) : NULL;
+	d = dead ? dump_open(dead, file, why, whylen) : NULL;
 	if (!d) {
-		snprintf(why, whylen, "cannot write %s: %s", file,
-			 dead ? pcap_geterr(dead) : "out of memory");
 		if (dead)
 			pcap_close(dead);
+		else
+			snprintf(why, whylen, "cannot write %s: out of memory", file);
 		policy_free_filter(&prog);
 		return -EIO;
 	}

@@ -8,16 +8,17 @@
 
 struct port_type {
 	const char *name;
+	const char *first;	/* what ARGS begin with */
 	int (*create)(const char *name, const char *args, struct port **out,
 		      char *why, size_t whylen);
 };
 
 static const struct port_type port_types[] = {
-	{ "vhost-user", port_vhost_create },
-	{ "afxdp", port_afxdp_create },
-	{ "tap", port_tap_create },
-	{ "afpacket", port_afpacket_create },
-	{ "vxlan", port_vxlan_create },
+	{ "vhost-user", "PATH", port_vhost_create },
+	{ "afxdp", "IFNAME", port_afxdp_create },
+	{ "tap", "IFNAME", port_tap_create },
+	{ "afpacket", "IFNAME", port_afpacket_create },
+	{ "vxlan", "REMOTE", port_vxlan_create },
 };
 
 unsigned int port_active_gen;
@@ -31,20 +32,20 @@ void port_init(struct port *port, const char *name, const struct port_ops *ops)
 	port->active = true;
 }
 
-static bool valid_name(const char *name, size_t len)
+/*
+ * ARGS of @type, checked for what every type needs before its own parser
+ * sees them: a first argument (PATH, IFNAME, REMOTE), then options.
+ */
+static int create_typed(const struct port_type *type, const char *name,
+			const char *args, struct port **out, char *why,
+			size_t whylen)
 {
-	size_t i;
-
-	if (!len || len >= PORT_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-			return false;
+	if (!*args || *args == ',') {
+		snprintf(why, whylen, "port %s: expected %s:%s[,OPTION]...",
+			 name, type->name, type->first);
+		return -EINVAL;
 	}
-	return true;
+	return type->create(name, args, out, why, whylen);
 }
 
 /**
@@ -54,6 +55,8 @@ static bool valid_name(const char *name, size_t len)
  * @why:	reason on failure
  * @whylen:	size of @why
  *
+ * Only parses and allocates: nothing is opened until ops->start.
+ *
  * Return: 0 or -errno
  */
 int port_create(const char *spec, struct port **out, char *why, size_t whylen)
@@ -62,7 +65,7 @@ int port_create(const char *spec, struct port **out, char *why, size_t whylen)
 	char name[PORT_NAME_MAX];
 	size_t i, tlen;
 
-	if (!eq || !valid_name(spec, (size_t)(eq - spec))) {
+	if (!eq || !port_name_valid(spec, (size_t)(eq - spec))) {
 		snprintf(why, whylen, "'%s': expected NAME=TYPE:ARGS with a name of "
 			 "letters, digits, '-', '_' or '.'", spec);
 		return -EINVAL;
@@ -73,8 +76,8 @@ int port_create(const char *spec, struct port **out, char *why, size_t whylen)
 	for (i = 0; i < ARRAY_SIZE(port_types); i++) {
 		if (strlen(port_types[i].name) == tlen &&
 		    !strncmp(port_types[i].name, eq + 1, tlen))
-			return port_types[i].create(name, colon ? colon + 1 : "",
-						    out, why, whylen);
+			return create_typed(&port_types[i], name,
+					    colon ? colon + 1 : "", out, why, whylen);
 	}
 	snprintf(why, whylen, "port %s: unknown type '%.*s' (known: vhost-user, "
 		 "afxdp, tap, afpacket, vxlan)", name, (int)tlen, eq + 1);
