@@ -73,13 +73,19 @@ static int setting_text(const config_setting_t *s, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
-/* Append ",key" or ",key=value" of a type-specific setting to @spec. */
+/*
+ * Append ",key" or ",key=value" of a type-specific setting to @spec. A value
+ * with a ',' (or a list) would become options of its own ("path =
+ * \"/x,client\"" a client port): -EINVAL.
+ */
 static int add_type_arg(char *spec, size_t len, const config_setting_t *s,
 			const char *value)
 {
 	size_t used = strlen(spec);
 	int n;
 
+	if (strchr(value, ','))
+		return -EINVAL;
 	if (config_setting_type(s) == CONFIG_TYPE_BOOL)
 		n = config_setting_get_bool(s) ?
 		    snprintf(spec + used, len - used, ",%s", config_setting_name(s)) : 0;
@@ -96,7 +102,7 @@ static int load_port(const char *file, const config_setting_t *g,
 		     struct port_config *pc, char *why, size_t whylen)
 {
 	const char *name = NULL, *type = NULL, *pkey;
-	char value[512], reason[200];
+	char value[512], reason[200] = "";
 	const char *primary = NULL;
 	int i, line = config_setting_source_line(g);
 
@@ -114,6 +120,9 @@ static int load_port(const char *file, const config_setting_t *g,
 	config_setting_lookup_string(g, pkey, &primary);
 	if (!primary)
 		FAIL("%s:%d: port %s: type %s needs '%s'", file, line, name, type, pkey);
+	if (strchr(primary, ','))
+		FAIL("%s:%d: port %s: bad value for %s (no ',' allowed)", file, line,
+		     name, pkey);
 	if (snprintf(pc->spec, sizeof(pc->spec), "%s=%s:%s", name, type, primary) >=
 	    (int)sizeof(pc->spec))
 		FAIL("%s:%d: port %s: %s too long", file, line, name, pkey);
@@ -130,7 +139,8 @@ static int load_port(const char *file, const config_setting_t *g,
 		if (rc == -ENOENT)
 			rc = add_type_arg(pc->spec, sizeof(pc->spec), s, value);
 		if (rc == -EINVAL && !*reason)
-			snprintf(reason, sizeof(reason), "bad value for %s", key);
+			snprintf(reason, sizeof(reason), "bad value for %s%s", key,
+				 strchr(value, ',') ? " (no ',' allowed)" : "");
 		if (rc)
 			FAIL("%s:%d: port %s: %s", file, kline, name, reason);
 		reason[0] = '\0';

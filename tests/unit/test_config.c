@@ -86,4 +86,42 @@ TEST(errors_name_file_line_and_field)
 	CHECK(strstr(why, ":2: port a: filter 'not ( icmp'") != NULL);
 }
 
-UNIT_MAIN(T(good_file_gives_specs_and_options), T(errors_name_file_line_and_field))
+/* A ',' in a value would slip options into the spec ("/x,client"). */
+TEST(values_cannot_add_spec_options)
+{
+	struct config cfg;
+	const char *why;
+
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\";\n"
+		   "   path = \"/x.sock,client\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":2: port a: bad value for path (no ',' allowed)") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   mode = \"0600,client\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port a: bad value for mode (no ',' allowed)") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vxlan\"; remote = \"192.0.2.1\";\n"
+		   "   vni = [1, 2]; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port a: bad value for vni (no ',' allowed)") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"tap\"; interface = \"t0\";\n"
+		   "   frob = true; }\n);\n", &cfg);
+	CHECK(strstr(why, ":2: port a: unknown option 'frob'") != NULL);
+}
+
+/* Numbers that have no uint64_t (inf, nan, 1e30) are refused, not converted. */
+TEST(numbers_out_of_range_are_refused)
+{
+	struct config cfg;
+	const char *why;
+
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   rx_rate = 1e30; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port a: bad value '1e+30' for rx_rate") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   tx_burst = \"inf\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port a: bad value 'inf' for tx_burst") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x\";\n"
+		   "   mtu = \"nan\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port a: bad value 'nan' for mtu") != NULL);
+}
+
+UNIT_MAIN(T(good_file_gives_specs_and_options), T(errors_name_file_line_and_field),
+	  T(values_cannot_add_spec_options), T(numbers_out_of_range_are_refused))
