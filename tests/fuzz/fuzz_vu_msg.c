@@ -29,7 +29,6 @@
  * At the end of each input the device is reset, everything closed, and the
  * number of open fds must equal the number when the input began.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,6 +41,7 @@
 
 #include "core/log.h"
 #include "fuzz_log.h"
+#include "fuzz_util.h"
 #include "vhost/vu_dev.h"
 
 #define MAX_RECORD_FDS	12
@@ -57,41 +57,6 @@ static void on_started(struct vu_dev *d, struct vu_vq *q) { (void)d, (void)q; }
 static void on_stopping(struct vu_dev *d, struct vu_vq *q) { (void)d, (void)q; }
 
 static const struct vu_dev_ops ops = { on_started, on_stopping };
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-/* For the report of a leak: what each open fd is. */
-static void list_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	char path[300], target[256];
-	ssize_t n;
-
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		n = readlink(path, target, sizeof(target) - 1);
-		target[n > 0 ? n : 0] = '\0';
-		dprintf(2, "  fd %s -> %s\n", e->d_name, target);
-	}
-	if (d)
-		closedir(d);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -246,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * Counted per input: LeakSanitizer's checks between inputs may leave
 	 * fds of their own open, and those are not ours to account for.
 	 */
-	baseline_fds = count_fds();
+	baseline_fds = fuzz_count_fds();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	/* The port's queue pairs: 4 by default, 1 or 16 now and then. */
@@ -295,12 +260,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dprintf(2, "BUG: memory still mapped after vu_dev_reset\n");
 		abort();
 	}
-	rc = count_fds();
-	if (rc != baseline_fds) {
-		dprintf(2, "BUG: fd leak: %d fds open, %d before\n", rc,
-			baseline_fds);
-		list_fds();
-		abort();
-	}
+	fuzz_check_fds(baseline_fds, "after an input");
 	return 0;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Write the seed corpus of the fuzz targets: tests/fuzz/corpus/<target>/<name>.
 
-The seeds are small valid inputs in each target's input format (see the
-comments at the top of fuzz_vu_msg.c and fuzz_vring.c). They are committed;
-this script documents how they were made and rebuilds them after a format
-change:  python3 tests/fuzz/mkcorpus.py
+The seeds are small inputs in each target's input format (see the comment at
+the top of each tests/fuzz/fuzz_*.c): valid ones, and tricky ones that come
+close to the checks or once broke them. They are committed; this script
+documents how they were made and rebuilds them after a format change:
+python3 tests/fuzz/mkcorpus.py
 """
 
 import os
@@ -242,8 +243,153 @@ def vring_seeds():
     return seeds
 
 
+# ---- fuzz_ctl: request lines against the switch set up in fuzz_ctl.c --------
+# Ports there: vm1, vm2 (mirrors to vm1), vm3 (client), c1 and c2 (config).
+# No '/' anywhere: such inputs are refused.
+
+def ctl_seeds():
+    lines = {
+        "show": ["show", "show vm2", "show nosuch"],
+        "show_json": ["show --json", "show vm3 --json", "show --json nosuch"],
+        "stats": ["stats", "stats vm1", "stats --json", "stats c1 --json"],
+        "fdb": ["fdb", "fdb show --json", "fdb flush vm1", "fdb --json", "fdb flush",
+                "fdb show", "fdb flush nosuch", "fdb bogus"],
+        "metrics": ["metrics", "metrics --json"],
+        "port_add_del": ["port add vm4=vhost-user:vm4.sock,queues=1 vlan=5",
+                         "show vm4 --json", "port del vm4", "port del vm4",
+                         "port add vm4=vhost-user:vm4.sock,client,queues=16,mode=0640"],
+        "port_set_every_option": [
+            "port set vm1 vlan=100", "port set vm1 trunk=1-4094",
+            "port set vm1 allowed_macs=52:54:00:00:00:01,52:54:00:00:00:02",
+            "port set vm1 ingress_filter=tcp port 80 and not arp",
+            "port set vm1 egress_filter=none",
+            "port set vm1 rx_rate=1.5G rx_burst=64K tx_rate=100M tx_burst=1M mtu=9000",
+            "port set vm1 mirror=vm3", "port set vm1 vlan=none trunk=none mirror=none",
+            "show --json"],
+        "mirrors": ["port set vm1 mirror=vm2", "port set vm3 mirror=vm1", "port del vm2",
+                    "show --json", "port add vm2=vhost-user:vm2b.sock mirror=vm1",
+                    "port set vm2 mirror=vm2", "stats --json"],
+        "capture": ["capture vm2 vm2.pcap", "capture vm2 again.pcap icmp or arp --count 3",
+                    "capture stop vm2", "capture stop vm1", "capture vm9 x.pcap",
+                    "capture vm1 - --count 1", "capture vm1 bad.pcap ((", "capture stop"],
+        "reload": ["reload", "show --json", "reload", "port del c1", "reload",
+                   "port set c3 vlan=7", "reload", "stats --json"],
+        "other_port_types": ["port add t0=tap:vmswfz0,mtu=1400",
+                             "port add p0=afpacket:vmswfz0",
+                             "port add x0=vxlan:127.0.0.1,vni=42,port=4790",
+                             "port add x1=vxlan:::1,vni=43,local=::1",
+                             "port add a0=afxdp:vmswfz0,queue=0,mode=generic",
+                             "show --json", "stats --json", "port del t0", "show"],
+        "numbers_inf_nan_huge": ["port set vm1 rx_rate=inf", "port set vm1 tx_rate=nan",
+                                 "port set vm1 mtu=1e30", "port set vm1 rx_burst=-1",
+                                 "port add vm5=vhost-user:vm5.sock rx_rate=0x1p64",
+                                 "port set vm2 tx_burst=18446744073709551616",
+                                 "capture vm1 c.pcap --count 99999999999999999999",
+                                 "show --json"],
+        "odd_strings": ["port set vm1 mirror=\xff\xfe", "port set vm1 ingress_filter=\"\\\x01",
+                        "port set vm1 egress_filter=ether host 52:54:00:00:00:01",
+                        "show --json", "show\tvm1\r --json"],
+        "malformed_specs": ["port add x=vhost-user:,", "port add x=vhost-user:,,client",
+                            "port add =tap:a", "port add x=unknown:y", "port add x=",
+                            "port add vm1=vhost-user:dup.sock", "port add y=vhost-user:vm1.sock",
+                            "port add z=vhost-user:z.sock,queues=0", "port add z=tap:,",
+                            "port add z=vxlan:,vni=1", "port add z=afpacket:"],
+        "usage_errors": ["", "port", "port add", "port set vm1", "port set vm1 novalue",
+                         "port set nosuch vlan=1", "port frob vm1 x", "unknown", "--json",
+                         "capture", "capture vm1", "reload extra"],
+        "long": ["port add " + "a" * 300 + "=vhost-user:x",
+                 "capture vm1 f.pcap " + "icmp or " * 40 + "arp",
+                 "show " + "x " * 40 + "--json",
+                 "port set vm1 ingress_filter=" + "not " * 80 + "icmp"],
+    }
+    return {name: "\n".join(v).encode("latin-1") for name, v in lines.items()}
+
+
+# ---- fuzz_port_spec: a spec, then key=value option lines ---------------------
+
+def port_spec_seeds():
+    seeds = {
+        "vhost_server": ["vm1=vhost-user:/run/vmswitch/vm1.sock"],
+        "vhost_every_option": ["vm1=vhost-user:/tmp/a.sock,client,server,queues=16,"
+                               "mode=0660,owner=root,group=0"],
+        "vhost_bad_options": ["v=vhost-user:/a,queues=0,queues=17,mode=0999,owner=4294967296,"
+                              "group=nosuchgroup,frob"],
+        "vhost_long_path": ["v=vhost-user:/" + "p" * 120],
+        "tap": ["host=tap:vmswtap1,mtu=9000"],
+        "tap_bad": ["t=tap:a/b,mtu=20", "rx_rate=8K"],
+        "afpacket": ["up=afpacket:eth1"],
+        "afxdp": ["x=afxdp:eth0,queue=3,mode=native", "mtu=1500"],
+        "afxdp_bad": ["x=afxdp:eth0,queue=4096,mode=fast"],
+        "vxlan_v4": ["vx=vxlan:192.0.2.1,vni=42,local=192.0.2.2,port=4789"],
+        "vxlan_v6": ["vx=vxlan:2001:db8::1,vni=16777215,local=2001:db8::2"],
+        "vxlan_bad": ["vx=vxlan:192.0.2.1,vni=16777216,local=::1,port=0"],
+        "no_first_argument": ["a=vhost-user:,"],
+        "no_first_argument_options": ["a=vhost-user:,,client"],
+        "bad_names": ["a b=tap:x"],
+        "every_option": ["vm1=vhost-user:/a.sock", "vlan=10", "trunk=10,20-30,4094",
+                         "allowed_macs=52:54:00:00:00:01,52:54:00:00:00:02",
+                         "ingress_filter=not icmp", "egress_filter=tcp port 22",
+                         "rx_rate=1.5G", "rx_burst=64K", "tx_rate=100M", "tx_burst=1M",
+                         "mirror=vm2", "mtu=9000"],
+        "numbers_inf_nan_huge": ["vm1=vhost-user:/a.sock", "rx_rate=inf", "tx_rate=nan",
+                                 "mtu=1e30", "rx_burst=-1", "tx_burst=0x1p64",
+                                 "rx_rate=18446744073709551616", "mtu=67", "tx_rate=7"],
+        "bad_option_values": ["vm1=vhost-user:/a.sock", "vlan=0", "vlan=4096", "trunk=30-20",
+                              "allowed_macs=" + ",".join(["52:54:00:00:00:01"] * 17),
+                              "ingress_filter=(((", "mirror=a b", "mirror=\xff", "frob=1"],
+    }
+    return {name: "\n".join(v).encode("latin-1") for name, v in seeds.items()}
+
+
+# ---- fuzz_config: the file -----------------------------------------------------
+
+def config_seeds():
+    def ports(*groups):
+        return ("ports = (\n" + ",\n".join("  { " + g + " }" for g in groups) + "\n);\n")
+    seeds = {
+        "good": ports('name = "a"; type = "vhost-user"; path = "/tmp/a.sock"; client = true; '
+                      'queues = 2; vlan = 10;',
+                      'name = "b"; type = "vhost-user"; path = "/tmp/b.sock"; trunk = [10, 20]; '
+                      'allowed_macs = ["52:54:00:00:00:01"]; ingress_filter = "not icmp"; '
+                      'rx_rate = "20M"; mtu = 1500; mirror = "a";'),
+        "every_type": ports('name = "v"; type = "vhost-user"; path = "/run/v.sock"; mode = "0600"; '
+                            'owner = "root"; group = "root";',
+                            'name = "t"; type = "tap"; interface = "vmswtap1"; mtu = 9000;',
+                            'name = "p"; type = "afpacket"; interface = "eth1";',
+                            'name = "x"; type = "afxdp"; interface = "eth0"; queue = 2; '
+                            'mode = "generic";',
+                            'name = "vx"; type = "vxlan"; remote = "192.0.2.1"; vni = 42; '
+                            'local = "192.0.2.2"; port = 4789;'),
+        "every_option": ports('name = "a"; type = "vhost-user"; path = "/a"; vlan = 10; '
+                              'egress_filter = "tcp port 22"; rx_rate = "1.5G"; rx_burst = "64K"; '
+                              'tx_rate = 100000000; tx_burst = 1000000L; mtu = 9000; '
+                              'mirror = "b";',
+                              'name = "b"; type = "vhost-user"; path = "/b"; trunk = "1-4094";'),
+        "numbers_inf_nan_huge": ports('name = "a"; type = "vhost-user"; path = "/a"; '
+                                      'rx_rate = 1e30; tx_rate = "inf"; mtu = 1500.5; '
+                                      'queues = 99999999999L; tx_burst = "nan";'),
+        "errors_missing": ports('name = "a"; type = "vhost-user";', 'type = "tap";'),
+        "errors_unknown_type": ports('name = "a"; type = "ovs"; path = "/a";'),
+        "errors_twice": ports('name = "a"; type = "tap"; interface = "t1";',
+                              'name = "a"; type = "tap"; interface = "t2";'),
+        "errors_values": ports('name = "a"; type = "vhost-user"; path = "/a"; vlan = 5000; '
+                               'trunk = [1, [2]]; client = "yes"; frob = { x = 1; };'),
+        "errors_bad_spec": ports('name = "a b"; type = "vhost-user"; path = "";',
+                                 'name = "c"; type = "vhost-user"; path = "/c"; queues = 0;'),
+        "not_a_list": "ports = 5;\n",
+        "empty_list": "ports = ();\nother = [1, 2];\n",
+        "array": 'ports = [ "a", "b" ];\n',
+        "no_ports": 'port = ( { name = "a"; } );\n',
+        "syntax_error": 'ports = ( { name "a"; type = "tap"; } );\n',
+        "long_value": ports('name = "a"; type = "vhost-user"; path = "/' + "p" * 600 + '";'),
+    }
+    return {name: text.encode() for name, text in seeds.items()}
+
+
 def main():
-    for target, seeds in (("fuzz_vu_msg", vu_msg_seeds()), ("fuzz_vring", vring_seeds())):
+    for target, seeds in (("fuzz_vu_msg", vu_msg_seeds()), ("fuzz_vring", vring_seeds()),
+                          ("fuzz_ctl", ctl_seeds()), ("fuzz_port_spec", port_spec_seeds()),
+                          ("fuzz_config", config_seeds())):
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
