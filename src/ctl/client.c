@@ -10,8 +10,6 @@
 #include "core/words.h"
 #include "ctl/client.h"
 
-#define CTL_LINE_MAX	1024
-
 static void write_all(int s, const char *buf, size_t len)
 {
 	while (len) {
@@ -74,7 +72,7 @@ static int ask(const char *path, const char *line, FILE *out)
  */
 int ctl_client(const char *path, int argc, char **argv)
 {
-	char line[CTL_LINE_MAX];
+	char line[CTL_REQUEST_MAX];
 
 	if (words_join(line, sizeof(line), argv, argc)) {
 		fprintf(stderr, "vmswitch ctl: command too long\n");

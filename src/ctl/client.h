@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 
+#define CTL_REQUEST_MAX		4096	/* bytes in one request line */
+
 int ctl_client(const char *path, int argc, char **argv);
 int ctl_ask(const char *path, const char *line, FILE *out);
 

@@ -10,7 +10,7 @@
 #include "core/words.h"
 #include "ctl/ctl.h"
 
-#define CTL_MAX_ARGS	32
+#define CTL_MAX_ARGS	256	/* words in one request (a long filter has many) */
 
 struct cmd {
 	struct vmswitch *vs;
@@ -304,6 +304,19 @@ static void fdb_entry_out(struct cmd *c, const struct fdb_entry *e)
 	json_object_array_add(c->list, o);
 }
 
+static void removed_out(struct cmd *c, unsigned int n)
+{
+	json_object *o;
+
+	if (!c->json) {
+		fprintf(c->out, "%u entries removed\n", n);
+		return;
+	}
+	o = json_object_new_object();
+	json_set_u64(o, "removed", n);
+	json_print(c, o);
+}
+
 static int cmd_fdb(struct cmd *c)
 {
 	struct fdb *t = &c->vs->bridge.fdb;
@@ -316,9 +329,9 @@ static int cmd_fdb(struct cmd *c)
 			port = bridge_find(&c->vs->bridge, c->argv[2]);
 			if (!port)
 				return fail(c, -ENOENT, "no port %s", c->argv[2]);
-			fprintf(c->out, "%u entries removed\n", fdb_flush_port(t, port->idx));
+			removed_out(c, fdb_flush_port(t, port->idx));
 		} else {
-			fprintf(c->out, "%u entries removed\n", fdb_flush_all(t));
+			removed_out(c, fdb_flush_all(t));
 		}
 		return 0;
 	}
@@ -351,11 +364,14 @@ static int next_setting(struct cmd *c, int *i, char **key, char *value,
 		return fail(c, -EINVAL, "expected key=value, not '%s'", c->argv[*i]);
 	*eq = '\0';
 	*key = c->argv[*i];
-	snprintf(value, len, "%s", eq + 1);
+	if ((size_t)snprintf(value, len, "%s", eq + 1) >= len)
+		return fail(c, -E2BIG, "value of %s too long", *key);
 	while (*i + 1 < c->argc && !strchr(c->argv[*i + 1], '=')) {
 		size_t used = strlen(value);
 
-		snprintf(value + used, len - used, " %s", c->argv[++*i]);
+		if ((size_t)snprintf(value + used, len - used, " %s",
+				     c->argv[++*i]) >= len - used)
+			return fail(c, -E2BIG, "value of %s too long", *key);
 	}
 	return 0;
 }
@@ -406,8 +422,15 @@ static int cmd_capture(struct cmd *c)
 		port = bridge_find(&c->vs->bridge, c->argv[2]);
 		if (!port)
 			return fail(c, -ENOENT, "no port %s", c->argv[2]);
-		fprintf(c->out, "%llu frames written\n",
-			(unsigned long long)port->policy.capture.written);
+		if (c->json) {
+			json_object *o = json_object_new_object();
+
+			json_set_u64(o, "written", port->policy.capture.written);
+			json_print(c, o);
+		} else {
+			fprintf(c->out, "%llu frames written\n",
+				(unsigned long long)port->policy.capture.written);
+		}
 		policy_capture_stop(&port->policy);
 		return 0;
 	}
@@ -419,7 +442,9 @@ static int cmd_capture(struct cmd *c)
 		return fail(c, -ENOENT, "no port %s", c->argv[1]);
 	for (i = 3; i < c->argc; i++) {
 		if (!strcmp(c->argv[i], "--count") && i + 1 < c->argc) {
-			count = strtoull(c->argv[++i], NULL, 10);
+			if (parse_size(c->argv[++i], &count))
+				return fail(c, -EINVAL, "--count %s: not a frame count",
+					    c->argv[i]);
 			continue;
 		}
 		words[nwords++] = c->argv[i];
@@ -441,6 +466,8 @@ static int cmd_metrics(struct cmd *c)
 	const struct bridge *b = &c->vs->bridge;
 	unsigned int i, d;
 
+	if (c->json)
+		return fail(c, -EINVAL, "%s", "metrics is Prometheus text; no --json");
 	fputs("# TYPE vmswitch_port_rx_packets_total counter\n"
 	      "# TYPE vmswitch_port_tx_packets_total counter\n"
 	      "# TYPE vmswitch_port_rx_bytes_total counter\n"
@@ -482,19 +509,23 @@ static const struct {
 };
 
 /* Split @line at blanks; "--json" anywhere sets c->json. */
-static void split(struct cmd *c, char *line, char **argv)
+static int split(struct cmd *c, char *line, char **argv)
 {
 	char *tok, *save;
 
 	c->argc = 0;
 	c->argv = argv;
-	for (tok = strtok_r(line, " \t\r\n", &save); tok && c->argc < CTL_MAX_ARGS;
+	for (tok = strtok_r(line, " \t\r\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\r\n", &save)) {
 		if (!strcmp(tok, "--json"))
 			c->json = true;
+		else if (c->argc == CTL_MAX_ARGS)
+			return fail(c, -E2BIG, "%s", "more than " VMSW_STR(CTL_MAX_ARGS)
+				    " words in one request");
 		else
 			argv[c->argc++] = tok;
 	}
+	return 0;
 }
 
 /**
@@ -514,7 +545,8 @@ int ctl_execute(struct vmswitch *vs, char *line, FILE *out, char *why,
 	char *argv[CTL_MAX_ARGS];
 	size_t i;
 
-	split(&c, line, argv);
+	if (split(&c, line, argv))
+		return -E2BIG;
 	if (!c.argc)
 		return fail(&c, -EINVAL, "%s", "empty command");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

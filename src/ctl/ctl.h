@@ -8,9 +8,9 @@
 
 #include <stdio.h>
 
+#include "ctl/client.h"
 #include "ctl/vmswitch.h"
 
-#define CTL_REQUEST_MAX		4096	/* bytes in one request line */
 #define CTL_CONN_MAX		128	/* connections at once; more are closed */
 
 /** struct ctl_stats - what the control socket saw, for `stats` and metrics */

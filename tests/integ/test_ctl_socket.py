@@ -234,5 +234,34 @@ def json_survives_odd_strings():
         check(r.returncode == 0 and "\na " in r.stdout, f"ctl top failed: {r.stderr}")
 
 
+@test
+def malformed_commands_refused_not_cut():
+    """A request is taken whole or refused: never silently cut or misread."""
+    shutil.rmtree(RUN, ignore_errors=True)
+    os.makedirs(RUN)
+    with Switch([f"a=vhost-user:{RUN}/a.sock"], name="ctl-malformed") as sw:
+        hosts = lambda n: " or ".join(f"host 10.0.0.{i}" for i in range(1, n + 1))
+        code, _, err = sw.ctl("port", "set", "a", f"ingress_filter={hosts(9)}")
+        check(code == 0, f"a 9-host filter refused: {err}")
+        code, _, err = sw.ctl("port", "set", "a", f"ingress_filter={hosts(39)}")
+        check(code == 1 and "too long" in err, f"a 39-host filter: {code} {err!r}")
+        code, out, _ = sw.ctl("show", "--json")
+        check(json.loads(out)[0]["ingress_filter"] == hosts(9),
+              "the refused filter changed the port's filter")
+        code, _, err = sw.ctl("show", *[str(i) for i in range(300)])
+        check(code == 1 and "words" in err, f"300 words: {code} {err!r}")
+        for args, what in ((("capture", "a", f"{RUN}/x.pcap", "--count", "abc"), "frame count"),
+                           (("capture", "a", f"{RUN}/x.pcap", "--count", "-1"), "frame count"),
+                           (("metrics", "--json"), "Prometheus"),
+                           (("port", "add", "x=vhost-user:,"), ""),
+                           (("port", "set", "a", "rx_rate=nan"), ""),
+                           (("port", "set", "a", "rx_rate=inf"), "")):
+            code, _, err = sw.ctl(*args)
+            check(code == 1 and what in err, f"{' '.join(args)}: {code} {err!r}")
+        code, out, _ = sw.ctl("fdb", "flush", "--json")
+        check(code == 0 and json.loads(out) == {"removed": 0}, f"fdb flush --json: {out!r}")
+        check(sw.alive(), "vmswitch died")
+
+
 if __name__ == "__main__":
     main()
