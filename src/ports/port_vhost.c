@@ -28,6 +28,7 @@
 
 #define RECONNECT_NS	(1000ull * 1000 * 1000)
 #define DEFAULT_QUEUE_PAIRS	4
+#define MSGS_PER_EVENT	8	/* frontend messages handled per wake-up */
 
 struct queue_stats {
 	uint64_t packets;
@@ -122,20 +123,28 @@ static void disconnect(struct port_vhost *pv)
 	}
 }
 
+/*
+ * The frontend's socket is readable: handle at most MSGS_PER_EVENT messages,
+ * then let the datapath run. The socket stays readable, so the loop comes
+ * back; a frontend that streams messages at full speed gets a share of the
+ * switch's time, never all of it.
+ */
 static void on_socket(struct ev_handler *h, uint32_t events)
 {
 	struct port_vhost *pv = container_of(h, struct port_vhost, sock_ev);
-	int rc;
+	unsigned int handled;
+	int rc = 1;
 
-	for (;;) {
+	for (handled = 0; handled < MSGS_PER_EVENT; handled++) {
 		rc = vu_msg_read(pv->sock, &pv->reader);
 		if (rc <= 0)
-			break;
+			break;		/* 0: the rest has not arrived yet */
 		rc = vu_dev_handle(&pv->dev, &pv->reader.msg, pv->sock);
 		vu_reader_reset(&pv->reader);
 		update_rings(pv);
 		if (rc < 0)
 			break;
+		rc = 1;			/* handled; more may wait */
 	}
 	if (rc == -EMSGSIZE)
 		vu_dev_fail(&pv->dev, "message payload of %u bytes is too large",
