@@ -19,4 +19,5 @@ const char *const port_drop_names[DROP_MAX] = {
 	[DROP_POLICED] = "policed",
 	[DROP_BAD_ENCAP] = "bad_encap",
 	[DROP_TX_ERROR] = "tx_error",
+	[DROP_RX_BUFFER_UNUSABLE] = "unusable_rx_buffer",
 };

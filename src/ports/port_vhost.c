@@ -29,6 +29,7 @@
 #define RECONNECT_NS	(1000ull * 1000 * 1000)
 #define DEFAULT_QUEUE_PAIRS	4
 #define MSGS_PER_EVENT	8	/* frontend messages handled per wake-up */
+#define TX_SKIP_MAX	8	/* unusable receive chains skipped per frame */
 
 struct queue_stats {
 	uint64_t packets;
@@ -318,6 +319,16 @@ static const struct vu_dev_ops vhost_dev_ops = {
 
 /* ---- datapath ----------------------------------------------------------- */
 
+/* Interrupt the guest if it asked; a call fd that takes no write breaks the device. */
+static inline void notify(struct port_vhost *pv, struct vu_vq *vq)
+{
+	int rc = vring_notify(&vq->vr);
+
+	if (unlikely(rc))
+		vu_dev_fail(&pv->dev, "ring %u: cannot signal the call fd: %s",
+			    vq->index, strerror(-rc));
+}
+
 static enum port_drop frame_drop_reason(int rc)
 {
 	switch (rc) {
@@ -433,7 +444,7 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 	if (packet_pool.nborrowed != borrowed)
 		pv->held |= 1u << vq->index;	/* published by vhost_settle() */
 	else if (vring_publish(vr))
-		vring_notify(vr);
+		notify(pv, vq);
 	return i;
 }
 
@@ -443,11 +454,11 @@ static void vhost_settle(struct port *port)
 	struct port_vhost *pv = to_vhost(port);
 
 	while (pv->held) {
-		struct vring *vr = &pv->dev.vq[__builtin_ctz(pv->held)].vr;
+		struct vu_vq *vq = &pv->dev.vq[__builtin_ctz(pv->held)];
 
 		pv->held &= pv->held - 1;
-		if (vring_publish(vr))
-			vring_notify(vr);
+		if (vring_publish(&vq->vr))
+			notify(pv, vq);
 	}
 }
 
@@ -467,17 +478,32 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 	return n;
 }
 
+static inline int to_guest(struct port_vhost *pv, struct vu_vq *vq,
+			   struct packet *p)
+{
+	return vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
+				    pv->dev.mergeable);
+}
+
 /*
- * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
- * of buffers (keep it queued), else it was dropped and counted.
+ * The rare outcomes of a delivery: receive chains no frame fits in are
+ * returned empty and counted, and the frame tries the next chain (a few
+ * per frame, then it waits for the next pass); a fault breaks the device;
+ * a frame too big for the guest's buffer is dropped.
  */
-static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
+static int tx_trouble(struct port_vhost *pv, struct vu_vq *vq,
+			       struct packet *p, int rc)
 {
 	struct port *port = &pv->port;
-	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
-				      pv->dev.mergeable);
+	unsigned int skipped = 0;
 
-	if (likely(rc == 0) || rc == -ENOBUFS)
+	while (rc == -EAGAIN) {
+		port_drop(port, DROP_RX_BUFFER_UNUSABLE, 1);
+		if (++skipped == TX_SKIP_MAX)
+			return -ENOBUFS;	/* keep it queued */
+		rc = to_guest(pv, vq, p);
+	}
+	if (rc == 0 || rc == -ENOBUFS)
 		return rc;
 	if (rc == -EIO) {
 		port_drop(port, DROP_INVALID_DESC, 1);
@@ -486,6 +512,53 @@ static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 		port_drop(port, DROP_NO_RX_BUFFER, 1);
 	}
 	return rc;
+}
+
+/*
+ * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
+ * of buffers (keep it queued), else it was dropped and counted.
+ */
+static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
+{
+	int rc = to_guest(pv, vq, p);
+
+	if (likely(rc == 0) || rc == -ENOBUFS)
+		return rc;
+	return tx_trouble(pv, vq, p, rc);
+}
+
+/*
+ * A multiqueue guest is out of buffers on the rings in @full: deliver the
+ * frames for its other rings, and keep the frames for full rings queued, in
+ * their order (the whole link is rotated once). A full queue holds back its
+ * own frames only. Returns the packets taken off the link.
+ */
+static unsigned int tx_around_full(struct port_vhost *pv, uint32_t full,
+				   unsigned int *sent, uint64_t *bytes)
+{
+	struct link *l = &pv->port.tx;
+	unsigned int left = link_count(l), n = 0;
+
+	while (left--) {
+		struct packet *p = link_get(l);
+		unsigned int r = flow_hash(p) % pv->ntx;
+		int rc = -ENOBUFS;
+
+		if (!(full & (1u << r)) && !pv->dev.broken)
+			rc = tx_one(pv, pv->tx_vq[r], p);
+		if (rc == -ENOBUFS) {
+			full |= 1u << r;
+			link_put(l, p);		/* room: one was just taken */
+			continue;
+		}
+		if (likely(rc == 0)) {
+			sent[r]++;
+			bytes[r] += p->len;
+		}
+		packet_free(p);
+		n++;
+	}
+	return n;
 }
 
 static unsigned int vhost_tx(struct port *port)
@@ -516,8 +589,11 @@ static unsigned int vhost_tx(struct port *port)
 		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
 		int rc = tx_one(pv, ring[r], p);
 
-		if (rc == -ENOBUFS)
+		if (rc == -ENOBUFS) {
+			if (nrings > 1)
+				n += tx_around_full(pv, 1u << r, sent, bytes);
 			break;
+		}
 		link_get(&port->tx);
 		if (likely(rc == 0)) {
 			sent[r]++;
@@ -527,12 +603,12 @@ static unsigned int vhost_tx(struct port *port)
 		n++;
 	}
 	for (i = 0; i < nrings; i++) {
-		if (!sent[i])
-			continue;
-		count_burst(&port->stats, &pv->q[ring[i]->index], false, sent[i],
-			    bytes[i]);
+		if (sent[i])
+			count_burst(&port->stats, &pv->q[ring[i]->index], false,
+				    sent[i], bytes[i]);
+		/* Also chains returned empty (tx_trouble()). */
 		if (vring_publish(&ring[i]->vr))
-			vring_notify(&ring[i]->vr);
+			notify(pv, ring[i]);
 	}
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");

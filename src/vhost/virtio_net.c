@@ -93,7 +93,9 @@ static void fill_chain(const struct vring_chain *c, const struct packet *p,
 /*
  * Mergeable: spread header + frame over as many chains as needed and put
  * the count in the first chain's header. @first was popped already; the
- * rest are popped into @c. On failure every chain taken is given back.
+ * rest are popped into @c. Short of chains, every chain taken is given
+ * back (-ENOBUFS); a later chain of zero bytes or too many segments ends
+ * them all, empty (-EAGAIN).
  */
 static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			  struct vring_chain *c, const struct packet *p,
@@ -124,8 +126,14 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 		if (rc == -EIO)
 			return rc;
 		if (rc || cur->len == 0) {
-			rc = -EMSGSIZE;
-			goto undo;
+			/*
+			 * No byte fits in it, now or ever: give every chain
+			 * taken for this frame back empty, in order, so that
+			 * it cannot hold up the ring. The frame tries again.
+			 */
+			vring_empty_pushed(vr, pushed);
+			vring_push(vr, cur->head, 0);
+			return -EAGAIN;
 		}
 	}
 	write_header(first, hdr_len, popped);
@@ -158,8 +166,17 @@ static inline void copy_frame(uint8_t *dst, const struct packet *p)
  * The completion is written but not published: the caller publishes and
  * notifies once per burst.
  *
+ * A chain that can hold no frame at all (shorter than the header, or
+ * without mergeable buffers shorter than header + Ethernet header; a later
+ * chain of a mergeable frame with zero bytes; too many segments) is
+ * completed with length 0, which guests drop as a runt, and -EAGAIN says
+ * so: the frame was not delivered and may be tried again. Left in place,
+ * such a chain would hold up every later frame to the guest.
+ *
  * Return: 0; -ENOBUFS if the guest has too few buffers posted;
- *	   -EMSGSIZE if its buffers cannot hold the frame; -EIO on a guest fault
+ *	   -EMSGSIZE if its buffer cannot hold this frame (it is kept for a
+ *	   smaller one); -EAGAIN if an unusable chain was returned empty;
+ *	   -EIO on a guest fault
  */
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 struct packet *p, unsigned int hdr_len,
@@ -187,10 +204,19 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 		vring_push(vr, c->head, need);
 		return 0;
 	}
+	if (rc || c->len < (mergeable ? hdr_len : hdr_len + ETH_HLEN_MIN)) {
+		/*
+		 * Too many segments, or too short for the header (and, without
+		 * mergeable buffers, an Ethernet header): no frame can ever
+		 * start here. Complete it empty so the ring moves on.
+		 */
+		vring_push(vr, c->head, 0);
+		return -EAGAIN;
+	}
 	packet_linearize(p);	/* the rare layouts work on one buffer */
-	if (!rc && mergeable && c->len >= hdr_len)
+	if (mergeable)
 		return deliver_merged(vr, c, &scratch[1], p, hdr_len);
-	if (!rc && !mergeable && c->len >= need) {
+	if (c->len >= need) {
 		write_header(c, hdr_len, 1);
 		iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
 		vring_push(vr, c->head, need);

@@ -168,6 +168,21 @@ int vring_pop_walk(struct vring *vr, struct vring_chain *c,
 	return chain_walk(vr, c, d, writable);
 }
 
+/**
+ * vring_empty_pushed() - turn the last @n unpublished completions into
+ * empty ones (length 0), e.g. the chains of a frame that cannot be finished
+ * @vr:		ring
+ * @n:		completions, at most those pushed since the last publish
+ */
+void vring_empty_pushed(struct vring *vr, uint16_t n)
+{
+	for (; n; n--) {
+		uint16_t slot = (uint16_t)(vr->used_idx - n) & (vr->num - 1);
+
+		vr->used->ring[slot].len = cpu_to_le32(0);
+	}
+}
+
 /* Should the guest be interrupted for the completions published since? */
 static bool need_call(struct vring *vr)
 {
@@ -187,8 +202,11 @@ static bool need_call(struct vring *vr)
 /**
  * vring_notify() - interrupt the guest if it asked for it
  * @vr:		ring, completions already published
+ *
+ * Return: 0, or -errno if the call fd refused the write (a full eventfd
+ * counter, -EAGAIN, is not an error: an interrupt is pending anyway)
  */
-void vring_notify(struct vring *vr)
+int vring_notify(struct vring *vr)
 {
 	/*
 	 * Order the used->idx store before the read of used_event / flags;
@@ -196,8 +214,10 @@ void vring_notify(struct vring *vr)
 	 * re-reading used->idx (the lost-interrupt race).
 	 */
 	smp_mb();
-	if (vr->call_fd >= 0 && need_call(vr))
-		eventfd_write(vr->call_fd, 1);
+	if (vr->call_fd >= 0 && need_call(vr) &&
+	    unlikely(eventfd_write(vr->call_fd, 1) < 0) && errno != EAGAIN)
+		return -errno;
+	return 0;
 }
 
 /**

@@ -125,7 +125,7 @@ void vring_init(struct vring *vr, const struct vring_addr *a, unsigned int num,
 int vring_avail_count(struct vring *vr);
 int vring_pop_walk(struct vring *vr, struct vring_chain *c,
 		   struct vring_desc_cpu d, bool writable);
-void vring_notify(struct vring *vr);
+int vring_notify(struct vring *vr);
 void vring_kick_enable(struct vring *vr, bool enable);
 
 /* EVENT_IDX fields: they sit just past the end of each ring. */
@@ -244,6 +244,8 @@ static inline void vring_unpush(struct vring *vr, uint16_t n)
 {
 	vr->used_idx -= n;
 }
+
+void vring_empty_pushed(struct vring *vr, uint16_t n);
 
 /** vring_publish() - make completions visible to the guest */
 static inline bool vring_publish(struct vring *vr)

@@ -470,6 +470,44 @@ static struct vu_vq *fd_msg_vq(struct vu_dev *dev, struct vu_msg *m, int *fd)
 	return vq;
 }
 
+/*
+ * Is @fd an eventfd? The protocol says kick and call fds are; a pipe or a
+ * socket in their place could block the loop in the write of an interrupt.
+ * Without /proc there is no telling, and it is taken on trust.
+ */
+static bool is_eventfd(int fd)
+{
+	char path[40], link[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return true;
+	link[n] = '\0';
+	return !strcmp(link, "anon_inode:[eventfd]");
+}
+
+/* The ring of SET_VRING_KICK/CALL and its fd (-1: NOFD), checked. */
+static struct vu_vq *eventfd_msg_vq(struct vu_dev *dev, struct vu_msg *m,
+				    int *fd)
+{
+	const char *name = vu_request_name(m->hdr.request);
+	struct vu_vq *vq = fd_msg_vq(dev, m, fd);
+
+	if (!vq) {
+		warn("port %s: malformed %s", dev->name, name);
+		return NULL;
+	}
+	if (*fd >= 0 && !is_eventfd(*fd)) {
+		warn("port %s: %s for ring %u with an fd that is not an eventfd",
+		     dev->name, name, vq->index);
+		close_fd(fd);
+		return NULL;
+	}
+	return vq;
+}
+
 static int set_vring_kick(struct vu_dev *dev, struct vu_msg *m,
 			  union vu_payload *reply)
 {
@@ -477,11 +515,9 @@ static int set_vring_kick(struct vu_dev *dev, struct vu_msg *m,
 	int fd;
 
 	(void)reply;
-	vq = fd_msg_vq(dev, m, &fd);
-	if (!vq) {
-		warn("port %s: malformed SET_VRING_KICK", dev->name);
+	vq = eventfd_msg_vq(dev, m, &fd);
+	if (!vq)
 		return -EINVAL;
-	}
 	vq_stop(dev, vq);	/* a new kick fd restarts the ring */
 	vq->kick_fd = fd;
 	vq->polled = fd < 0;
@@ -495,11 +531,9 @@ static int set_vring_call(struct vu_dev *dev, struct vu_msg *m,
 	int fd;
 
 	(void)reply;
-	vq = fd_msg_vq(dev, m, &fd);
-	if (!vq) {
-		warn("port %s: malformed SET_VRING_CALL", dev->name);
+	vq = eventfd_msg_vq(dev, m, &fd);
+	if (!vq)
 		return -EINVAL;
-	}
 	/* May arrive while the ring runs: the next notify uses the new fd. */
 	close_fd(&vq->vr.call_fd);
 	vq->vr.call_fd = fd;

@@ -1389,6 +1389,71 @@ def dp_tx_flood(env):
     forwards(env, dev)
 
 
+@attack
+def dp_rx_chains_no_frame_fits(env):
+    """RX chains no frame fits in (issue 11): zero bytes, shorter than the header,
+    and without mergeable buffers shorter than header + Ethernet header. Each is
+    completed empty (length 0: a runt to the guest, in ring order) and counted
+    unusable_rx_buffer; the frame goes into the next chain; no fault, the
+    connection kept. Such a chain used to stay at the head of the ring, and
+    every later frame to the guest was dropped."""
+    from vhostfront import DEFAULT_NET_FEATURES, VIRTIO_NET_F_MRG_RXBUF, bit
+    for mergeable in (True, False):
+        features = DEFAULT_NET_FEATURES
+        if not mergeable:
+            features &= ~bit(VIRTIO_NET_F_MRG_RXBUF)
+        dev = env.evil_dev(rx_buf_size=0, features=features)   # no RX buffers yet
+        vq, hdr = dev.rx[0], dev.hdr_len
+        sizes = [0, 4] + ([] if mergeable else [hdr + 13])
+        bufs = []
+        for k, size in enumerate(sizes + [2048]):
+            bufs.append(put(dev, bytes(max(size, 64))))
+            vq.write_desc(k, bufs[-1], size, VRING_DESC_F_WRITE, 0)
+            vq.push_avail(k)
+        vq.kick(force=True)
+        before = env.port()
+        frame = make_frame(200, 0x4800 + mergeable, src=MAC_W, dst=MAC_E)
+        env.w.send_frame(frame)
+        what = f"{'' if mergeable else 'non-'}mergeable"
+        deadline = time.monotonic() + 5
+        while vq.read_used_idx() < len(sizes) + 1 and time.monotonic() < deadline:
+            if wait_closed(dev.fe, 0.01):
+                raise TestFailure(f"{what}: unusable RX chains closed the connection: "
+                                  f"{env.port().get('last_fault')}")
+        used = [vq.read_used_elem(k) for k in range(vq.read_used_idx())]
+        st = env.port()
+        unusable = (st["drops"].get("unusable_rx_buffer", 0)
+                    - before["drops"].get("unusable_rx_buffer", 0))
+        say(f"{what}: chains of {sizes} bytes then 2048: used {used}; drops {st['drops']}")
+        check(used[:len(sizes)] == [(k, 0) for k in range(len(sizes))],
+              f"{what}: unusable chains not completed empty and in order: {used}")
+        check(len(used) == len(sizes) + 1 and used[-1] == (len(sizes), hdr + len(frame)),
+              f"{what}: the frame did not reach the next chain: {used}")
+        check(dev.memory.read(bufs[-1] + hdr, len(frame)) == frame,
+              f"{what}: the frame arrived damaged")
+        check(unusable == len(sizes), f"{what}: {unusable} unusable_rx_buffer counted, "
+                                      f"{len(sizes)} expected")
+        check(st["faults"] == before["faults"], f"{what}: a fault was counted")
+        check(not wait_closed(dev.fe, 0.1), f"{what}: the connection was closed")
+        forwards(env, dev)
+        env.close_evil()
+
+
+@attack
+def cp_call_and_kick_fds_not_eventfds(env):
+    """A pipe as call or kick fd (issue 11): refused (a nack with REPLY_ACK).
+    A blocking pipe as call fd used to be written once per interrupt: when it
+    filled, the write blocked the whole switch."""
+    fe = env.evil_ack_fe()
+    for req, name in ((VHOST_USER_SET_VRING_CALL, "call"), (VHOST_USER_SET_VRING_KICK, "kick")):
+        r, w = os.pipe()
+        env.keep(r)
+        env.keep(w)
+        refused(env, fe, req, U64.pack(0), fds=[w if name == "call" else r],
+                what=f"a pipe as {name} fd")
+    check(not wait_closed(fe, 0.1), "the connection was closed")
+
+
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
     try:

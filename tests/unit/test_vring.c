@@ -438,6 +438,108 @@ TEST(rx_single_buffer_too_small_is_kept)
 	fake_destroy(&f);
 }
 
+/* Post one receive chain of a single @size-byte buffer; returns its GPA. */
+static uint64_t post_rx_one(struct fake *f, uint32_t size)
+{
+	return post_rx(f, 1, size);
+}
+
+static uint32_t used_len(struct fake *f, uint16_t slot)
+{
+	return fake_used(f)->ring[slot % f->num].len;
+}
+
+TEST(rx_chain_too_short_for_any_frame_is_returned_empty)
+{
+	struct fake f;
+	struct packet *p = pattern_packet(60);
+	uint64_t gpa;
+
+	/* Mergeable: chains shorter than the header (0 and 4 bytes). */
+	fake_init(&f, 16, false);
+	post_rx_one(&f, 0);
+	post_rx_one(&f, 4);
+	gpa = post_rx_one(&f, 2048);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), -EAGAIN);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), -EAGAIN);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK(vring_publish(&f.vr));
+	CHECK_EQ(fake_used(&f)->idx, 3);
+	CHECK_EQ(used_len(&f, 0), 0);
+	CHECK_EQ(used_len(&f, 1), 0);
+	CHECK_EQ(used_len(&f, 2), 72);
+	CHECK(frame_ok(fake_ptr(&f, gpa + 12), 60));
+	fake_destroy(&f);
+
+	/* Without mergeable buffers: shorter than header + Ethernet header. */
+	fake_init(&f, 16, false);
+	post_rx_one(&f, 12 + 13);
+	gpa = post_rx_one(&f, 100);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, false), -EAGAIN);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, false), 0);
+	vring_publish(&f.vr);
+	CHECK_EQ(used_len(&f, 0), 0);
+	CHECK_EQ(used_len(&f, 1), 72);
+	CHECK(frame_ok(fake_ptr(&f, gpa + 12), 60));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(rx_mergeable_empty_later_chain_returns_the_frames_chains_empty)
+{
+	struct fake f;
+	struct packet *p = pattern_packet(1500);
+	uint8_t out[1512];
+	uint64_t gpa;
+
+	fake_init(&f, 16, false);
+	post_rx_one(&f, 1024);
+	post_rx_one(&f, 0);
+	gpa = post_rx_one(&f, 2048);
+	/* 1024 bytes go into the first chain, then the empty one ends it. */
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), -EAGAIN);
+	CHECK_EQ(f.vr.last_avail, 2);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	vring_publish(&f.vr);
+	CHECK_EQ(fake_used(&f)->idx, 3);
+	CHECK_EQ(used_len(&f, 0), 0);	/* in order, both empty */
+	CHECK_EQ(used_len(&f, 1), 0);
+	CHECK_EQ(used_len(&f, 2), 1512);
+	memcpy(out, fake_ptr(&f, gpa), sizeof(out));
+	CHECK_EQ(((struct virtio_net_hdr *)out)->num_buffers, 1);
+	CHECK(frame_ok(out + 12, 1500));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
+TEST(rx_chain_with_too_many_segments_is_returned_empty)
+{
+	struct fake f;
+	struct packet *p = pattern_packet(60);
+	uint16_t i, n = VRING_CHAIN_MAX_IOV + 1;
+	uint64_t gpa;
+
+	/* Descriptors 0..n-1: one legal chain of more segments than we take. */
+	fake_init(&f, 128, false);
+	gpa = fake_alloc(&f, 64ull * n);
+	for (i = 0; i < n; i++)
+		fake_set_desc(&f, i, gpa + 64ull * i, 64,
+			      VRING_DESC_F_WRITE | (i + 1 < n ? VRING_DESC_F_NEXT : 0),
+			      (uint16_t)(i + 1));
+	fake_publish(&f, 0);
+	gpa = fake_alloc(&f, 2048);
+	fake_set_desc(&f, n, gpa, 2048, VRING_DESC_F_WRITE, 0);
+	fake_publish(&f, n);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), -EAGAIN);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	vring_publish(&f.vr);
+	CHECK_EQ(used_len(&f, 0), 0);
+	CHECK_EQ(used_len(&f, 1), 72);
+	CHECK(frame_ok(fake_ptr(&f, gpa + 12), 60));
+	packet_free(p);
+	fake_destroy(&f);
+}
+
 TEST(index_wraparound_at_65535)
 {
 	struct fake f;
@@ -584,7 +686,11 @@ UNIT_MAIN(T(tx_single_descriptor), T(tx_header_in_own_descriptors),
 	  T(fault_direction), T(fault_avail_index_jump),
 	  T(tx_short_chain_is_a_runt), T(rx_mergeable_spans_buffers),
 	  T(rx_mergeable_too_few_buffers_rewinds),
-	  T(rx_single_buffer_too_small_is_kept), T(index_wraparound_at_65535),
+	  T(rx_single_buffer_too_small_is_kept),
+	  T(rx_chain_too_short_for_any_frame_is_returned_empty),
+	  T(rx_mergeable_empty_later_chain_returns_the_frames_chains_empty),
+	  T(rx_chain_with_too_many_segments_is_returned_empty),
+	  T(index_wraparound_at_65535),
 	  T(event_idx_arithmetic), T(event_idx_interrupt_suppression),
 	  T(no_interrupt_flag_without_event_idx), T(kick_suppression),
 	  T(truncated_guest_memory_is_survived),

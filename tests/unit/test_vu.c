@@ -373,7 +373,33 @@ TEST(ring_starts_and_stops_keeping_its_place)
 	conn_close(&c);
 }
 
+TEST(call_and_kick_fds_must_be_eventfds)
+{
+	struct conn c;
+	int p[2], ev = eventfd(0, 0), before;
+	uint64_t v = 0;
+
+	CHECK_EQ(pipe(p), 0);
+	conn_open(&c);
+	negotiate(&c);
+	before = open_fds();
+	/* A full blocking pipe as call fd would hang the loop in a write. */
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_CALL, &v, 8, &p[1], 1), 1);
+	CHECK_EQ(c.dev.vq[0].vr.call_fd, -1);
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_KICK, &v, 8, &p[0], 1), 1);
+	CHECK_EQ(c.dev.vq[0].kick_fd, -1);
+	CHECK_EQ(open_fds(), before);		/* the refused fds are closed */
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_CALL, &v, 8, &ev, 1), 0);
+	CHECK(c.dev.vq[0].vr.call_fd >= 0);
+	CHECK(!c.dev.broken);
+	close(p[0]);
+	close(p[1]);
+	close(ev);
+	conn_close(&c);
+}
+
 UNIT_MAIN(T(features_reply_exact), T(message_in_pieces),
 	  T(oversized_and_closed), T(many_fds_are_closed), T(unknown_request),
 	  T(bad_ring_messages), T(get_vring_base_before_setup),
-	  T(bad_memory_tables), T(ring_starts_and_stops_keeping_its_place))
+	  T(bad_memory_tables), T(ring_starts_and_stops_keeping_its_place),
+	  T(call_and_kick_fds_must_be_eventfds))
