@@ -25,6 +25,22 @@ static void resolve_mirrors(struct vmswitch *vs)
 	}
 }
 
+/* The port of @port's type already on @port's endpoint (socket path), if any. */
+static struct port *endpoint_user(const struct bridge *b, struct port *port)
+{
+	const char *mine;
+	unsigned int i;
+
+	if (!port->ops->endpoint)
+		return NULL;
+	mine = port->ops->endpoint(port);
+	for (i = 0; i < b->nports; i++)
+		if (b->port[i]->ops == port->ops &&
+		    !strcmp(b->port[i]->ops->endpoint(b->port[i]), mine))
+			return b->port[i];
+	return NULL;
+}
+
 /**
  * vmswitch_add_port() - create, configure and start a port
  * @vs:		switch
@@ -41,7 +57,7 @@ int vmswitch_add_port(struct vmswitch *vs, const char *spec,
 		      char *why, size_t whylen)
 {
 	static const struct port_options none;
-	struct port *port;
+	struct port *port, *other;
 	int rc;
 
 	rc = port_create(spec, &port, why, whylen);
@@ -51,6 +67,13 @@ int vmswitch_add_port(struct vmswitch *vs, const char *spec,
 		snprintf(why, whylen, "port %s exists already", port->name);
 		port_destroy(port);
 		return -EEXIST;
+	}
+	other = endpoint_user(&vs->bridge, port);
+	if (other) {
+		snprintf(why, whylen, "port %s: %s is already used by port %s",
+			 port->name, port->ops->endpoint(port), other->name);
+		port_destroy(port);
+		return -EADDRINUSE;
 	}
 	rc = policy_set(&port->policy, opt ? opt : &none, why, whylen);
 	if (!rc)

@@ -51,6 +51,10 @@ struct port_queue_stats {
  *		guest buffers held for them (see packet_borrow())
  * @show:	print state, features and per-queue counters
  * @destroy:	close everything and free the port
+ * @state:	optional: a one-word state
+ * @queues:	optional: per-queue counters (see below)
+ * @endpoint:	optional: what outside the switch the port takes for itself
+ *		(a socket path): a second port of the type on it is refused
  */
 struct port_ops {
 	const char *type;
@@ -62,10 +66,10 @@ struct port_ops {
 	void (*settle)(struct port *port);
 	void (*show)(struct port *port, FILE *out);
 	void (*destroy)(struct port *port);
-	/* Optional: a one-word state, and per-queue counters (see below). */
 	const char *(*state)(struct port *port);
 	unsigned int (*queues)(struct port *port, struct port_queue_stats *out,
 			       unsigned int max);
+	const char *(*endpoint)(struct port *port);
 };
 
 /**

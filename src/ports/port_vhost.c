@@ -40,6 +40,9 @@ struct port_vhost {
 	struct port port;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool client;
+	bool sock_bound;		/* @path is our socket file: */
+	dev_t sock_dev;			/* ... this one, removed on destroy */
+	ino_t sock_ino;
 	mode_t mode;			/* socket file permissions */
 	uid_t owner;			/* (uid_t)-1: unchanged */
 	gid_t group;
@@ -233,27 +236,100 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
+/* Does a listener answer on @a? (A non-blocking connect: never waits.) */
+static bool socket_answers(const struct sockaddr_un *a)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (s < 0)
+		return false;
+	live = connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0 ||
+	       errno == EAGAIN;		/* its backlog is full: alive */
+	close(s);
+	return live;
+}
+
+/*
+ * Make way for our socket at @a: nothing there, or a stale socket from an
+ * earlier run, which is removed. A file that is not a socket, or a socket
+ * someone still listens on (another port under another spelling of the
+ * path, another switch, anything), is left alone and refused.
+ */
+static int clear_stale_socket(const char *name, const struct sockaddr_un *a)
+{
+	struct stat st;
+
+	if (lstat(a->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		err("port %s: %s exists and is not a socket: not replaced", name,
+		    a->sun_path);
+		return -EEXIST;
+	}
+	if (socket_answers(a)) {
+		err("port %s: %s is in use: something listens on it", name,
+		    a->sun_path);
+		return -EADDRINUSE;
+	}
+	if (unlink(a->sun_path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Bind @s to @a as the port's socket file, remembering which file it is. */
+static int bind_socket(struct port_vhost *pv, int s, const struct sockaddr_un *a)
+{
+	struct stat st;
+
+	if (bind(s, (const struct sockaddr *)a, sizeof(*a)) < 0 ||
+	    lstat(a->sun_path, &st) < 0)
+		return -errno;
+	pv->sock_dev = st.st_dev;
+	pv->sock_ino = st.st_ino;
+	pv->sock_bound = true;
+	/* Owner and mode let e.g. QEMU running as libvirt-qemu connect. */
+	if (listen(s, 4) < 0 || chmod(a->sun_path, pv->mode) < 0 ||
+	    chown(a->sun_path, pv->owner, pv->group) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Remove the socket file if it is still the one we bound (never another's). */
+static void unlink_own_socket(struct port_vhost *pv)
+{
+	struct stat st;
+
+	if (!pv->sock_bound)
+		return;
+	pv->sock_bound = false;
+	if (lstat(pv->path, &st) == 0 && st.st_dev == pv->sock_dev &&
+	    st.st_ino == pv->sock_ino)
+		unlink(pv->path);
+	else
+		info("port %s: %s is no longer our socket: left in place",
+		     pv->port.name, pv->path);
+}
+
 static int listen_on(struct port_vhost *pv)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int s, rc;
 
 	memcpy(a.sun_path, pv->path, sizeof(a.sun_path));
-	make_parent_dir(pv->path);
+	rc = make_parent_dir(pv->path);
+	if (!rc)
+		rc = clear_stale_socket(pv->port.name, &a);
+	if (rc)
+		return rc;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	unlink(pv->path);	/* a stale socket from an earlier run */
-	/* Owner and mode let e.g. QEMU running as libvirt-qemu connect. */
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0 ||
-	    chmod(pv->path, pv->mode) < 0 ||
-	    chown(pv->path, pv->owner, pv->group) < 0) {
-		rc = -errno;
-		close(s);
-		return rc;
-	}
-	pv->listen_fd = s;
-	return evloop_add(&pv->listen_ev, s, on_listen, EPOLLIN);
+	pv->listen_fd = s;	/* closed (and the file removed) by destroy */
+	rc = bind_socket(pv, s, &a);
+	if (!rc)
+		rc = evloop_add(&pv->listen_ev, s, on_listen, EPOLLIN);
+	return rc;
 }
 
 static int vhost_start(struct port *port)
@@ -710,6 +786,12 @@ static unsigned int vhost_queues(struct port *port, struct port_queue_stats *out
 	return n;
 }
 
+/* The socket path: one port per path, whether it listens or connects. */
+static const char *vhost_endpoint(struct port *port)
+{
+	return to_vhost(port)->path;
+}
+
 static void vhost_destroy(struct port *port)
 {
 	struct port_vhost *pv = to_vhost(port);
@@ -719,7 +801,7 @@ static void vhost_destroy(struct port *port)
 	if (pv->listen_fd >= 0) {
 		evloop_del(&pv->listen_ev);
 		close(pv->listen_fd);
-		unlink(pv->path);
+		unlink_own_socket(pv);
 	}
 	free(pv);
 }
@@ -736,6 +818,7 @@ static const struct port_ops vhost_ops = {
 	.destroy = vhost_destroy,
 	.state = vhost_state,
 	.queues = vhost_queues,
+	.endpoint = vhost_endpoint,
 };
 
 /* "owner=NAME|UID" and "group=NAME|GID" of a server socket. */

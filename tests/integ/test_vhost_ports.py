@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""vhost-user ports: a full queue of a multiqueue guest.
+"""vhost-user ports: who owns a socket path, and a full queue of a multiqueue guest.
 
 Our Python frontend (tests/lib/vhostfront.py) against one vmswitch per test;
 no DPDK, no QEMU.
 
+* Socket paths (issue 11): a second port on a path another port uses is
+  refused with an error naming that port; so is a port on a path where
+  something else listens (another spelling of the path), and one on a file
+  that is not a socket (which is left alone). A port removes its socket file
+  on removal only if the file is still the one it bound.
 * Multiqueue (issue 11): with one RX queue of a two-queue guest full, frames
   for the other queue are delivered; those for the full queue wait, in
   order, and arrive once the guest posts buffers.
@@ -11,6 +16,7 @@ no DPDK, no QEMU.
 
 import os
 import shutil
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -28,6 +34,93 @@ def workdir(name):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     return d
+
+
+def can_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def works(path, peer_path):
+    """A frontend on path reaches a frontend on peer_path: one frame crosses."""
+    a, b = NetDevice.connect(path), NetDevice.connect(peer_path)
+    try:
+        ma, mb = b"\x02\x00\x00\x00\x7a\x01", b"\x02\x00\x00\x00\x7a\x02"
+        b.send_frame(make_frame(60, 0, src=mb, dst=mb))
+        b.wait_tx_done(2)
+        frame = make_frame(90, 1, src=ma, dst=mb)
+        a.send_frame(frame)
+        return b.recv_frames(timeout=3, count=1) == [frame]
+    finally:
+        a.close()
+        b.close()
+
+
+@test
+def second_port_on_a_used_socket_path_is_refused():
+    d = workdir("paths")
+    pa, pb = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+    with Switch([f"a=vhost-user:{pa}", f"b=vhost-user:{pb}"], name="vports-paths") as sw:
+        ino = os.stat(pa).st_ino
+        # The same string, server or client.
+        for spec in (f"c=vhost-user:{pa}", f"c=vhost-user:{pa},client"):
+            code, _, err = sw.ctl("port", "add", spec)
+            check(code != 0, f"'{spec}' was accepted beside port a")
+            check("used by port a" in err, f"unclear refusal of '{spec}': {err!r}")
+        # Another spelling of the same file: something listens there.
+        alias = os.path.join(d, ".", "a.sock")
+        code, _, err = sw.ctl("port", "add", f"c=vhost-user:{alias}")
+        check(code != 0, f"'{alias}' (port a's socket) was accepted")
+        check(os.path.exists(pa) and os.stat(pa).st_ino == ino,
+              "port a's socket file was replaced or removed")
+        check(works(pa, pb), "port a no longer works after the refused ports")
+        _, out, _ = sw.ctl("show")
+        check("port c" not in out, "a refused port shows up")
+
+
+@test
+def a_file_that_is_not_a_socket_is_left_alone():
+    d = workdir("file")
+    pa, victim = os.path.join(d, "a.sock"), os.path.join(d, "precious")
+    with open(victim, "w") as f:
+        f.write("keep me\n")
+    with Switch([f"a=vhost-user:{pa}"], name="vports-file") as sw:
+        code, _, err = sw.ctl("port", "add", f"v=vhost-user:{victim}")
+        check(code != 0, "a port on a regular file was accepted")
+        with open(victim) as f:
+            check(f.read() == "keep me\n", "the regular file was removed or changed")
+        print(f"  refused: {err.strip()}")
+
+
+@test
+def port_removes_only_its_own_socket_file():
+    d = workdir("unlink")
+    pa, pb = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+    with Switch([f"a=vhost-user:{pa}", f"b=vhost-user:{pb}"], name="vports-unlink") as sw:
+        # Someone else's socket now lives at port b's path.
+        os.unlink(pb)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        other.bind(pb)
+        other.listen(1)
+        try:
+            code, _, err = sw.ctl("port", "del", "b")
+            check(code == 0, f"port del b: {err}")
+            check(os.path.exists(pb) and can_connect(pb),
+                  "removing port b removed another listener's socket")
+        finally:
+            other.close()
+            if os.path.exists(pb):
+                os.unlink(pb)
+        # Its own file it does remove.
+        code, _, err = sw.ctl("port", "del", "a")
+        check(code == 0, f"port del a: {err}")
+        check(not os.path.exists(pa), "port a's own socket file was left behind")
 
 
 # --- multiqueue -------------------------------------------------------------------
