@@ -275,8 +275,10 @@ static int drop_privileges(const char *user)
 	}
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
-		err("cannot become user %s: %s", user, strerror(errno));
-		return -errno;
+		int e = errno;	/* the log call may change errno */
+
+		err("cannot become user %s: %s", user, strerror(e));
+		return -e;
 	}
 	info("running as user %s (uid %u)", user, (unsigned int)pw->pw_uid);
 	return 0;

@@ -189,9 +189,13 @@ static int vx_open_rx(struct port_vxlan *pv)
 	pv->rx_fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (pv->rx_fd < 0)
 		return -errno;
-	if (a.sa.sa_family == AF_INET6 &&
-	    sockopt(pv->rx_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
-		return -errno;
+	if (a.sa.sa_family == AF_INET6) {
+		int rc = sockopt(pv->rx_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				 sizeof(one));
+
+		if (rc)
+			return rc;
+	}
 	grow_buffer(pv->rx_fd, SO_RCVBUF, SO_RCVBUFFORCE);
 	return bind(pv->rx_fd, &a.sa, addr_len(&a)) < 0 ? -errno : 0;
 }
@@ -396,8 +400,10 @@ static bool vx_sleep_prepare(struct port *port)
 {
 	struct port_vxlan *pv = to_vxlan(port);
 
-	if (!link_empty(&port->tx) && pv->tx_ev.fd < 0)
-		evloop_add(&pv->tx_ev, pv->tx_fd, on_tx_ready, EPOLLOUT);
+	/* Without the EPOLLOUT wake-up the frames would wait: do not sleep. */
+	if (!link_empty(&port->tx) && pv->tx_ev.fd < 0 &&
+	    evloop_add(&pv->tx_ev, pv->tx_fd, on_tx_ready, EPOLLOUT))
+		return true;
 	return false;
 }
 

@@ -63,9 +63,11 @@ static int region_map(struct guest_region *r, const struct guest_region_desc *d,
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		   fd, 0);
 	if (map == MAP_FAILED) {
+		int e = errno;	/* before snprintf and strerror */
+
 		snprintf(why, whylen, "mmap of %llu bytes: %s",
-			 (unsigned long long)len, strerror(errno));
-		return -errno;
+			 (unsigned long long)len, strerror(e));
+		return -e;
 	}
 	r->gpa = d->gpa;
 	r->size = d->size;
