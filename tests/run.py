@@ -1,10 +1,20 @@
 #!/usr/bin/env python3
-"""Run every test: unit binaries, then integration scripts; print 'N passed, N failed'.
+"""Run every test; the last line is 'N passed, N failed, N skipped'.
 
 Usage: tests/run.py [FILTER...]   FILTER matches test file names (substring).
 Environment: B = build directory holding tests/ (default: build).
-Each test program prints PASS/FAIL/SKIP lines and its own final count line,
-which is summed here. A program that crashes counts as one failure.
+
+Order: unit binaries (build/tests/test_*, from tests/unit), integration
+scripts (tests/integ/test_*.py), then the harness self-tests
+(tests/selftest/test_*.py: the guest image, the frontend and the framework
+against DPDK testpmd instead of vmswitch).
+
+Each test program prints PASS/FAIL/SKIP lines and its own final line
+'N passed, N failed, N skipped', which are summed here. A program that
+crashes, exits nonzero with no failure counted, or ends without a count
+counts as one failure; a SKIP line that does not say why ('SKIP name:
+reason') counts as a failure too. Before the final line every skip and every
+failure is listed again, with its reason.
 """
 
 import glob
@@ -15,52 +25,81 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COUNT = re.compile(r"^(\d+) passed, (\d+) failed\s*$")
+COUNT = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
+SKIP_LINE = re.compile(r"^SKIP (\S+)(?:: (.*))?$")
+FAIL_LINE = re.compile(r"^FAIL (\S+)")
 
 
 def programs(build):
-    """Unit test binaries first (fast), then integration scripts."""
+    """Unit test binaries first (fast), then integration scripts, then self-tests."""
     units = sorted(glob.glob(os.path.join(build, "tests", "test_*")))
     units = [u for u in units if os.access(u, os.X_OK) and not u.endswith(".d")]
-    integ = sorted(glob.glob(os.path.join(ROOT, "tests", "integ", "test_*.py")))
-    return [[u] for u in units] + [[sys.executable, i] for i in integ]
+    scripts = []
+    for folder in ("integ", "selftest"):
+        scripts += sorted(glob.glob(os.path.join(ROOT, "tests", folder, "test_*.py")))
+    return [[u] for u in units] + [[sys.executable, s] for s in scripts]
 
 
-def run(cmd):
-    """Run one test program, echoing its output; return (passed, failed)."""
+def run(cmd, notes):
+    """Run one test program, echoing its output; return (passed, failed, skipped).
+
+    SKIP and FAIL lines are appended to notes as they come.
+    """
     name = os.path.basename(cmd[-1])
     print(f"== {name}", flush=True)
     start = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     last = None
+    unexplained = 0
     for line in proc.stdout:
         sys.stdout.write(line)
         sys.stdout.flush()
-        m = COUNT.match(line)
-        if m:
-            last = (int(m.group(1)), int(m.group(2)))
+        line = line.rstrip("\n")
+        if m := COUNT.match(line):
+            last = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+        elif m := SKIP_LINE.match(line):
+            if (m.group(2) or "").strip():
+                notes.append(f"{name}: {line}")
+            else:
+                unexplained += 1
+                notes.append(f"{name}: FAIL {m.group(1)}: skipped without saying why")
+        elif FAIL_LINE.match(line):
+            notes.append(f"{name}: {line}")
     proc.wait()
     print(f"== {name}: {time.time() - start:.0f} s", flush=True)
     if last is None:
+        notes.append(f"{name}: FAIL {name}: exited with {proc.returncode} without a count")
         print(f"FAIL {name}: exited with {proc.returncode} without a count")
-        return 0, 1
-    if proc.returncode and not last[1]:
-        return last[0], 1
-    return last
+        return 0, 1, 0
+    passed, failed, skipped = last
+    if unexplained:
+        # Those tests were counted as skipped; they count as failed instead.
+        skipped = max(skipped - unexplained, 0)
+        failed += unexplained
+    if proc.returncode and not failed:
+        notes.append(f"{name}: FAIL {name}: exited with {proc.returncode}, no failure counted")
+        failed = 1
+    return passed, failed, skipped
 
 
 def main():
     build = os.path.join(ROOT, os.environ.get("B", "build"))
     filters = sys.argv[1:]
-    passed = failed = 0
+    passed = failed = skipped = 0
+    notes = []
     for cmd in programs(build):
         if filters and not any(f in os.path.basename(cmd[-1]) for f in filters):
             continue
-        p, f = run(cmd)
+        p, f, s = run(cmd, notes)
         passed += p
         failed += f
-    print(f"{passed} passed, {failed} failed")
+        skipped += s
+    if notes:
+        print("== not passed:")
+        for note in notes:
+            print(f"  {note}")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 

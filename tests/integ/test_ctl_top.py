@@ -8,7 +8,7 @@ the rate modest (some 10k pps). `top` runs with VMSWITCH_TOP_N set, which
 makes it stop after that many refreshes.
 
 traffic: every refresh shows both ports with non-zero rx and tx pps and
-Mbit/s within a factor of 3 of what the switch's own `stats --json` counters
+Mbit/s within 25% (FACTOR) of what the switch's own `stats --json` counters
 give over the same time, and 0 drops/s; top exits 0 after exactly N
 refreshes, in about N seconds.
 idle: after traffic has flowed and stopped (counters non-zero but still), every
@@ -49,6 +49,13 @@ BURST = 32
 # flows; they share this one CPU (the last one), which keeps the rate modest
 # and leaves the other CPUs of a small machine free.
 CPU = max(os.sched_getaffinity(0))
+# How far a refresh of top may be from the switch's counters over the whole
+# run (either way). Each refresh is a one-second rate, the reference the mean
+# over the ~3 s of the run, so the loop's own jitter shows. Measured, worst
+# |top / counters| of any pps or Mbit/s figure per run: 1.015-1.065 in 5 runs
+# (about 22k pps), 1.013-1.116 in 3 runs with a busy loop on the same CPU
+# (about 3.5k pps). 1.25 is twice the worst deviation (it was a factor of 3).
+FACTOR = 1.25
 
 
 def sockets(name):
@@ -108,7 +115,7 @@ def screens(out):
     return result
 
 
-def within(x, ref, factor=3.0, slack=0.0):
+def within(x, ref, factor=FACTOR, slack=0.0):
     """x within factor of ref, or within slack of it (top rounds Mbit/s to 0.1)."""
     return ref / factor <= x <= ref * factor or abs(x - ref) <= slack
 
@@ -130,6 +137,7 @@ def traffic_rates_match_switch_counters():
     check(len(shown) == n, f"{len(shown)} refreshes for VMSWITCH_TOP_N={n}")
     check(n - 0.5 <= took <= n + 5, f"{n} refreshes took {took:.1f} s")
     dt = t1 - t0
+    worst = 1.0
     for port in PORTS:
         b, a = before[port], after[port]
         want = {k: (a[k] - b[k]) / dt for k in ("rx_packets", "rx_bytes",
@@ -146,13 +154,19 @@ def traffic_rates_match_switch_counters():
             where = f"{port}, refresh {i + 1}: {rows[port]}"
             check(rx_pps > 0 and tx_pps > 0, f"{where}: zero pps while traffic flows")
             check(within(rx_pps, want["rx_packets"]) and within(tx_pps, want["tx_packets"]),
-                  f"{where}: pps not within 3x of the switch's "
+                  f"{where}: pps not within {FACTOR}x of the switch's "
                   f"{want['rx_packets']:.0f}/{want['tx_packets']:.0f}")
             check(within(rx_mbit, want["rx_bytes"] * 8 / 1e6, slack=0.1)
                   and within(tx_mbit, want["tx_bytes"] * 8 / 1e6, slack=0.1),
-                  f"{where}: Mbit/s not within 3x of the switch's "
+                  f"{where}: Mbit/s not within {FACTOR}x of the switch's "
                   f"{want['rx_bytes'] * 8 / 1e6:.1f}/{want['tx_bytes'] * 8 / 1e6:.1f}")
             check(drops == 0, f"{where}: drops/s not 0")
+            for x, ref in ((rx_pps, want["rx_packets"]), (tx_pps, want["tx_packets"]),
+                           (rx_mbit, want["rx_bytes"] * 8 / 1e6),
+                           (tx_mbit, want["tx_bytes"] * 8 / 1e6)):
+                worst = max(worst, x / ref, ref / x) if x > 0 and ref > 0 else worst
+    print(f"  worst ratio of top to the switch's counters (either way): {worst:.3f} "
+          f"(limit {FACTOR})")
 
 
 @test

@@ -7,18 +7,19 @@ with MAC 52:54:00:00:00:0N.
 
 import os
 import shutil
+import struct
 import sys
-import threading
 import time
 from contextlib import ExitStack
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from guest import Guest  # noqa: E402
+from guest import BackgroundPing, Guest  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import check, main, test  # noqa: E402
 
 RUN = "/tmp/vmsw-qemu"
+AFTER_REBOOT = 6         # seconds a ping stream runs on after a reboot completed
 
 
 def sock_dir(name):
@@ -44,6 +45,30 @@ def switch(stack, d, n, name, client=False, args=()):
     opt = ",client" if client else ""
     ports = [f"vm{i}=vhost-user:{d}/vm{i}.sock{opt}" for i in range(1, n + 1)]
     return stack.enter_context(Switch(ports, name=name, args=args))
+
+
+def mac_bytes(mac):
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def pcap_frames(path):
+    """The frames of a classic pcap file (as `ctl capture` writes), in order."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) >= 24, f"{path}: no pcap header ({len(data)} bytes)")
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        order = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        order = ">"
+    else:
+        check(False, f"{path}: not a pcap file (magic {magic.hex()})")
+    frames, pos = [], 24
+    while pos + 16 <= len(data):
+        incl = struct.unpack_from(order + "IIII", data, pos)[2]
+        frames.append(data[pos + 16:pos + 16 + incl])
+        pos += 16 + incl
+    return frames
 
 
 def no_loss(g, target, count=20):
@@ -76,6 +101,9 @@ def two_guests_ping_and_iperf3():
 
 @test
 def three_guests_unicast_not_flooded():
+    """Once g1 and g2 are learned, none of their unicast exchange reaches g3: a
+    capture on vm3 holds only multicast and broadcast frames (and, as a control
+    that the capture works, g1's ping to g3 afterwards)."""
     d = sock_dir("three")
     with ExitStack() as s:
         sw = switch(s, d, 3, "three")
@@ -83,14 +111,36 @@ def three_guests_unicast_not_flooded():
         for g in gs:
             g.wait_ready()
         no_loss(gs[0], ip(2), count=5)	# learns g1 and g2
+        # Every frame the switch gives vm3 during the exchange is captured.
+        pcap = os.path.join(d, "vm3.pcap")
+        code, _, err = sw.ctl("capture", "vm3", pcap)
+        check(code == 0, f"capture refused: {err}")
         before = sw.stats()
         no_loss(gs[0], ip(2), count=50)
         after = sw.stats()
+        no_loss(gs[0], ip(3), count=1)	# the control: this must be in the capture
+        code, _, err = sw.ctl("capture", "stop", "vm3")
+        check(code == 0, f"capture stop refused: {err}")
         third = after["ports"]["vm3"]["tx_packets"] - before["ports"]["vm3"]["tx_packets"]
         uni = after["switch"]["unicast"] - before["switch"]["unicast"]
-        print(f"  100 unicast frames g1<->g2: {uni} switched as unicast, {third} reached g3")
+        mac3 = mac_bytes(gs[2].mac)
+        to_g3 = [f for f in pcap_frames(pcap) if f[6:12] != mac3]
+        control = [f for f in to_g3 if f[:6] == mac3]
+        leaked = [f for f in to_g3 if not f[0] & 1 and f[:6] != mac3]	# unicast, not for g3
+        print(f"  100 unicast frames g1<->g2: {uni} switched as unicast, {third} reached g3; "
+              f"captured for g3: {len(to_g3) - len(control)} during the exchange, "
+              f"{len(leaked)} of them unicast, then {len(control)} of g1's ping to g3")
         check(uni >= 100, f"only {uni} frames switched as known unicast")
-        check(third < 30, f"{third} frames of a g1<->g2 exchange reached g3")
+        check(control, "the capture missed g1's ping to g3 itself, so it shows nothing")
+        check(len(to_g3) - len(control) >= third,
+              f"the capture holds {len(to_g3) - len(control)} frames for g3 during the "
+              f"exchange, the counters say {third}")
+        # Not one unicast frame may reach g3 (the old limit was 29 of 100). What
+        # does reach it is multicast: measured in 7 runs, 7 to 9 frames, every one
+        # IPv6 link-up chatter of the guests (MLD reports to 33:33:00:00:00:16,
+        # router solicitations to 33:33:00:00:00:02), none of the exchange.
+        check(not leaked, f"{len(leaked)} unicast frames reached g3, e.g. "
+                          f"{leaked[0][:14].hex() if leaked else ''}")
         check(after["switch"]["macs"] >= 2, "MAC table did not learn")
         cpu = sw.cpu_seconds()
         time.sleep(5)
@@ -123,6 +173,9 @@ def multiqueue_guest_uses_two_queue_pairs():
 
 @test
 def guest_reboot_while_other_pings():
+    """One ping stream g1 -> g2, every 0.2 s, across g2's reboot: it must go
+    unanswered while g2 is down and be answered, without loss, once g2's reboot
+    completed (its shell is back). Replies from before the reboot prove nothing."""
     d = sock_dir("reboot")
     with ExitStack() as s:
         switch(s, d, 2, "reboot")
@@ -130,15 +183,14 @@ def guest_reboot_while_other_pings():
         g1.wait_ready()
         g2.wait_ready()
         no_loss(g1, ip(2), count=5)
-        during = []
-        t = threading.Thread(target=lambda: during.append(
-            g1.ping(ip(2), count=150, interval=0.2, wait=1)))
-        t.start()
+        stream = BackgroundPing(g1, ip(2), interval=0.2)
+        stream.start()
         time.sleep(2)
         g2.reboot()
-        t.join()
-        print(f"  g1 pinged through g2's reboot: {during[0][1]}/{during[0][0]} replies")
-        check(during and during[0][1] > 0, "no replies at all while rebooting")
+        stream.mark()
+        print(f"  g2 rebooted in {g2.boot_seconds:.1f} s")
+        time.sleep(AFTER_REBOOT)
+        stream.check_resumed(stream.stop(), "g1 -> g2", AFTER_REBOOT)
         no_loss(g1, ip(2))
         no_loss(g2, ip(1))
 

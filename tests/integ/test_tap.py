@@ -19,7 +19,7 @@ from guest import Guest  # noqa: E402
 from hostutil import ensure_packages  # noqa: E402
 from netns import guest_talks_to, in_ns, iperf3_server, netns, sh, wait_switch_ready  # noqa: E402
 from switch import Switch, binary  # noqa: E402
-from testlib import check, main, require_root, test  # noqa: E402
+from testlib import check, main, require_root, skip, test  # noqa: E402
 
 RUN = "/tmp/vmsw-tap"
 NS = "vmsw-tap"
@@ -27,6 +27,8 @@ NS = "vmsw-tap"
 
 def setup():
     require_root()
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun")
     ensure_packages(["iperf3", "iproute2"])
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)

@@ -12,6 +12,7 @@ import time
 
 from guestimg import ensure_assets
 from hostutil import ensure_packages, log_dir, stop_process
+from testlib import check
 
 QEMU = "qemu-system-x86_64"
 PROMPT = "vmsw# "
@@ -242,3 +243,61 @@ class Guest:
         end = result["end"]
         return dict(bits_per_second=end["sum_received"]["bits_per_second"],
                     retransmits=end["sum_sent"].get("retransmits", 0), result=result)
+
+
+class BackgroundPing:
+    """One ping stream run by a guest in the background, marked at a moment.
+
+    start() launches `ping -i INTERVAL IP` inside the guest, appending its reply
+    lines to a log there; mark() appends a marker line to the same log (both
+    use O_APPEND, so the marker sits between the replies printed before and
+    after it); stop() interrupts ping and returns what it saw:
+    dict(transmitted, received, before=[seq...], after=[seq...]), the icmp
+    sequence numbers of the replies printed before and after the mark.
+    """
+
+    MARK = "@@ping-mark@@"
+
+    def __init__(self, guest, ip, interval=0.2, log="/tmp/bg-ping.log"):
+        self.guest, self.ip, self.interval, self.log = guest, ip, interval, log
+
+    def start(self):
+        self.guest.run(f"rm -f {self.log}; ping -i {self.interval} {self.ip} "
+                       f">> {self.log} 2>&1 &", check=True)
+
+    def mark(self):
+        self.guest.run(f"echo {self.MARK} >> {self.log}", check=True)
+
+    def stop(self):
+        _, out = self.guest.run(f"killall -INT ping; sleep 1; cat {self.log}", check=True)
+        totals = re.search(r"(\d+) packets transmitted, (\d+) packets received", out)
+        if self.MARK not in out or not totals:
+            raise RuntimeError(f"{self.guest.name}: background ping log without "
+                               f"{'its mark' if totals else 'totals'}: {out[-500:]}")
+        before, _, after = out.partition(self.MARK)
+        return dict(transmitted=int(totals.group(1)), received=int(totals.group(2)),
+                    before=[int(x) for x in re.findall(r"seq=(\d+)", before)],
+                    after=[int(x) for x in re.findall(r"seq=(\d+)", after)])
+
+    def check_resumed(self, seen, what, seconds):
+        """Check stop()'s result for a stream marked when a peer's reboot completed
+        and stopped `seconds` later: it was answered before, went unanswered while
+        the peer was down (so the reboot really happened under it), and after the
+        mark every ping was answered: consecutive sequence numbers up to the last
+        ping sent, at least half of the seconds / interval expected."""
+        before, after = seen["before"], seen["after"]
+        seqs = before + after
+        gap = max((b - a for a, b in zip(seqs, seqs[1:])), default=1) - 1
+        print(f"  {what}: {len(before)} replies before the reboot completed, {gap} pings "
+              f"unanswered in a row, {len(after)} replies in the {seconds} s after it; "
+              f"{seen['received']}/{seen['transmitted']} in all", flush=True)
+        check(len(before) >= 5, f"{what}: only {len(before)} replies before the reboot")
+        check(gap >= 5, f"{what}: at most {gap} pings unanswered in a row: "
+                        f"the stream did not see the peer go down")
+        check(len(after) >= 0.5 * seconds / self.interval,
+              f"{what}: {len(after)} replies in the {seconds} s after the reboot completed")
+        check(after == list(range(after[0], after[0] + len(after))),
+              f"{what}: pings lost after the reboot completed: seq {after}")
+        check(after[-1] >= seen["transmitted"] - 2,
+              f"{what}: the last replies are missing (last seq {after[-1]} "
+              f"of {seen['transmitted']} sent)")

@@ -10,8 +10,10 @@
         main()
 
 Each test prints 'PASS name', 'FAIL name: reason' or 'SKIP name: reason';
-the last line is 'N passed, N failed'. Arguments to main() (default sys.argv)
-are substrings; only tests whose name contains one of them run.
+the last line is 'N passed, N failed, N skipped' (tests/run.py sums these).
+A skip must say why: skip() without a reason is a failure. Arguments to
+main() (default sys.argv) are substrings; only tests whose name contains one
+of them run.
 """
 
 import sys
@@ -43,7 +45,9 @@ def check(cond, msg):
 
 
 def skip(reason):
-    """Skip the current test."""
+    """Skip the current test, saying why (e.g. "no /dev/net/tun")."""
+    if not str(reason).strip():
+        raise TestFailure("skipped without a reason")
     raise TestSkipped(reason)
 
 
@@ -81,7 +85,6 @@ def main(argv=None):
     """Run the selected tests, print the summary and exit nonzero on failure."""
     filters = sys.argv[1:] if argv is None else argv
     results = [run_test(t) for t in selected(filters)]
-    if results.count("skip"):
-        print(f"{results.count('skip')} skipped")
-    print(f"{results.count('pass')} passed, {results.count('fail')} failed", flush=True)
+    print(f"{results.count('pass')} passed, {results.count('fail')} failed, "
+          f"{results.count('skip')} skipped", flush=True)
     sys.exit(1 if results.count("fail") else 0)

@@ -4,7 +4,7 @@
 testpmd (io forwarding) bridges its vhost-user ports 0 and 1, so frames sent by
 a NetDevice on socket a must come out, byte for byte, on the NetDevice on
 socket b.  No vmswitch involved.
-Run: python3 tests/integ/test_vhostfront_testpmd.py [name-filter ...]
+Run: python3 tests/selftest/test_vhostfront_testpmd.py [name-filter ...]
 """
 
 import contextlib

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * unit.h - a tiny unit-test harness: TEST() functions, CHECK() assertions,
- * and a main() that runs them all and prints "N passed, N failed".
+ * SKIP("reason") to skip a test saying why, and a main() that runs them all,
+ * prints "PASS name", "FAIL name" or "SKIP name: reason" for each, and ends
+ * with "N passed, N failed, N skipped" (tests/run.py sums these lines).
  */
 #ifndef VMSW_UNIT_H
 #define VMSW_UNIT_H
@@ -15,6 +17,7 @@ struct unit_test {
 };
 
 static int unit_failed_now;
+static const char *unit_skipped_now;	/* the reason, once SKIP() ran */
 
 #define CHECK(cond)							\
 	do {								\
@@ -35,6 +38,13 @@ static int unit_failed_now;
 		}							\
 	} while (0)
 
+/* Skip the rest of the current test; reason says why (not empty). */
+#define SKIP(reason)							\
+	do {								\
+		unit_skipped_now = (reason);				\
+		return;							\
+	} while (0)
+
 #define TEST(name) static void name(void)
 #define T(name) { #name, name }
 
@@ -43,19 +53,30 @@ static int unit_failed_now;
 	int main(void)							\
 	{								\
 		static const struct unit_test tests[] = { __VA_ARGS__ }; \
-		unsigned int i, pass = 0, fail = 0;			\
+		unsigned int i, pass = 0, fail = 0, skip = 0;		\
 									\
 		for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) { \
 			unit_failed_now = 0;				\
+			unit_skipped_now = NULL;			\
 			tests[i].fn();					\
-			printf("%s %s\n", unit_failed_now ? "FAIL" : "PASS", \
-			       tests[i].name);				\
-			if (unit_failed_now)				\
+			if (!unit_failed_now && unit_skipped_now &&	\
+			    !unit_skipped_now[0]) {			\
+				printf("  SKIP() without a reason\n");	\
+				unit_failed_now = 1;			\
+			}						\
+			if (unit_failed_now) {				\
+				printf("FAIL %s\n", tests[i].name);	\
 				fail++;					\
-			else						\
+			} else if (unit_skipped_now) {			\
+				printf("SKIP %s: %s\n", tests[i].name,	\
+				       unit_skipped_now);		\
+				skip++;					\
+			} else {					\
+				printf("PASS %s\n", tests[i].name);	\
 				pass++;					\
+			}						\
 		}							\
-		printf("%u passed, %u failed\n", pass, fail);		\
+		printf("%u passed, %u failed, %u skipped\n", pass, fail, skip); \
 		return fail ? 1 : 0;					\
 	}
 
