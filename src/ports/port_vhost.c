@@ -29,7 +29,6 @@
 #define RECONNECT_NS	(1000ull * 1000 * 1000)
 #define DEFAULT_QUEUE_PAIRS	4
 #define MSGS_PER_EVENT	8	/* frontend messages handled per wake-up */
-#define TX_SKIP_MAX	8	/* unusable receive chains skipped per frame */
 
 struct queue_stats {
 	uint64_t packets;
@@ -554,32 +553,17 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 	return n;
 }
 
-static inline int to_guest(struct port_vhost *pv, struct vu_vq *vq,
-			   struct packet *p)
-{
-	return vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
-				    pv->dev.mergeable);
-}
-
 /*
- * The rare outcomes of a delivery: receive chains no frame fits in are
- * returned empty and counted, and the frame tries the next chain (a few
- * per frame, then it waits for the next pass); a fault breaks the device;
- * a frame too big for the guest's buffer is dropped.
+ * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
+ * of buffers (keep it queued), else it was dropped and counted.
  */
-static int tx_trouble(struct port_vhost *pv, struct vu_vq *vq,
-			       struct packet *p, int rc)
+static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 {
 	struct port *port = &pv->port;
-	unsigned int skipped = 0;
+	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
+				      pv->dev.mergeable);
 
-	while (rc == -EAGAIN) {
-		port_drop(port, DROP_RX_BUFFER_UNUSABLE, 1);
-		if (++skipped == TX_SKIP_MAX)
-			return -ENOBUFS;	/* keep it queued */
-		rc = to_guest(pv, vq, p);
-	}
-	if (rc == 0 || rc == -ENOBUFS)
+	if (likely(rc == 0) || rc == -ENOBUFS)
 		return rc;
 	if (rc == -EIO) {
 		port_drop(port, DROP_INVALID_DESC, 1);
@@ -588,19 +572,6 @@ static int tx_trouble(struct port_vhost *pv, struct vu_vq *vq,
 		port_drop(port, DROP_NO_RX_BUFFER, 1);
 	}
 	return rc;
-}
-
-/*
- * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
- * of buffers (keep it queued), else it was dropped and counted.
- */
-static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
-{
-	int rc = to_guest(pv, vq, p);
-
-	if (likely(rc == 0) || rc == -ENOBUFS)
-		return rc;
-	return tx_trouble(pv, vq, p, rc);
 }
 
 /*
@@ -679,11 +650,17 @@ static unsigned int vhost_tx(struct port *port)
 		n++;
 	}
 	for (i = 0; i < nrings; i++) {
+		struct vring *vr = &ring[i]->vr;
+
 		if (sent[i])
 			count_burst(&port->stats, &pv->q[ring[i]->index], false,
 				    sent[i], bytes[i]);
-		/* Also chains returned empty (tx_trouble()). */
-		if (vring_publish(&ring[i]->vr))
+		if (unlikely(vr->unusable)) {
+			/* Completed empty: published below even if none was sent. */
+			port_drop(port, DROP_RX_BUFFER_UNUSABLE, vr->unusable);
+			vr->unusable = 0;
+		}
+		if (vring_publish(vr))
 			notify(pv, ring[i]);
 	}
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))

@@ -6,6 +6,8 @@
 #include "core/iov.h"
 #include "vhost/virtio_net.h"
 
+#define VNET_SKIP_MAX	8	/* unusable chains completed empty per frame */
+
 /**
  * vnet_chain_to_packet() - copy a frame the guest transmitted into @p
  * @c:		translated TX chain: virtio-net header, then the frame
@@ -95,7 +97,7 @@ static void fill_chain(const struct vring_chain *c, const struct packet *p,
  * the count in the first chain's header. @first was popped already; the
  * rest are popped into @c. Short of chains, every chain taken is given
  * back (-ENOBUFS); a later chain of zero bytes or too many segments ends
- * them all, empty (-EAGAIN).
+ * them all, empty (-EAGAIN: the frame may try the chains after them).
  */
 static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			  struct vring_chain *c, const struct packet *p,
@@ -133,6 +135,7 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			 */
 			vring_empty_pushed(vr, pushed);
 			vring_push(vr, cur->head, 0);
+			vr->unusable++;
 			return -EAGAIN;
 		}
 	}
@@ -154,6 +157,58 @@ static inline void copy_frame(uint8_t *dst, const struct packet *p)
 		memcpy(dst + head, p->ext, p->ext_len);
 }
 
+/* Can a frame start in @c? Not if it is shorter than the header (or,
+ * without mergeable buffers, header + Ethernet header): never. */
+static inline bool chain_usable(const struct vring_chain *c, unsigned int hdr_len,
+				bool mergeable)
+{
+	return c->len >= (mergeable ? hdr_len : hdr_len + ETH_HLEN_MIN);
+}
+
+/*
+ * Everything but one buffer that holds the frame: chains no frame fits in
+ * (completed empty, counted in vr->unusable, and the frame tries the next
+ * one, VNET_SKIP_MAX times at most), mergeable frames over several chains,
+ * and one chain of several buffers. @c was popped with result @rc.
+ */
+static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
+			struct packet *p, unsigned int hdr_len, bool mergeable,
+			int rc)
+{
+	struct vring_chain *c = &scratch[0];
+	unsigned int need = hdr_len + p->len, tries = 0;
+
+	for (;;) {
+		if (rc == -EIO)
+			return rc;
+		if (rc || !chain_usable(c, hdr_len, mergeable)) {
+			/* Too many segments, or too short: never a frame here. */
+			vring_push(vr, c->head, 0);
+			vr->unusable++;
+		} else if (mergeable) {
+			packet_linearize(p);
+			rc = deliver_merged(vr, c, &scratch[1], p, hdr_len);
+			if (rc != -EAGAIN)
+				return rc;
+		} else if (c->len >= need) {
+			packet_linearize(p);
+			write_header(c, hdr_len, 1);
+			iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
+			vring_push(vr, c->head, need);
+			return 0;
+		} else {
+			vring_unpop(vr, 1);	/* kept for a smaller frame */
+			return -EMSGSIZE;
+		}
+		if (++tries == VNET_SKIP_MAX)
+			return -ENOBUFS;	/* the next pass goes on */
+		rc = have_chains(vr, 1);
+		if (rc <= 0)
+			return rc ? rc : -ENOBUFS;
+		rc = vring_pop(vr, c, true);
+	}
+}
+
 /**
  * vnet_packet_to_guest() - copy @p into the guest's receive buffers
  * @vr:		the guest's RX ring
@@ -169,14 +224,14 @@ static inline void copy_frame(uint8_t *dst, const struct packet *p)
  * A chain that can hold no frame at all (shorter than the header, or
  * without mergeable buffers shorter than header + Ethernet header; a later
  * chain of a mergeable frame with zero bytes; too many segments) is
- * completed with length 0, which guests drop as a runt, and -EAGAIN says
- * so: the frame was not delivered and may be tried again. Left in place,
- * such a chain would hold up every later frame to the guest.
+ * completed with length 0, which guests drop as a runt, and counted in
+ * vr->unusable for the caller; the frame goes on to the next chain. Left in
+ * place, such a chain would hold up every later frame to the guest.
  *
- * Return: 0; -ENOBUFS if the guest has too few buffers posted;
- *	   -EMSGSIZE if its buffer cannot hold this frame (it is kept for a
- *	   smaller one); -EAGAIN if an unusable chain was returned empty;
- *	   -EIO on a guest fault
+ * Return: 0; -ENOBUFS if the guest has too few buffers posted (or
+ *	   VNET_SKIP_MAX unusable ones in a row); -EMSGSIZE if its buffer
+ *	   cannot hold this frame (it is kept for a smaller one); -EIO on a
+ *	   guest fault
  */
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 struct packet *p, unsigned int hdr_len,
@@ -204,24 +259,5 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 		vring_push(vr, c->head, need);
 		return 0;
 	}
-	if (rc || c->len < (mergeable ? hdr_len : hdr_len + ETH_HLEN_MIN)) {
-		/*
-		 * Too many segments, or too short for the header (and, without
-		 * mergeable buffers, an Ethernet header): no frame can ever
-		 * start here. Complete it empty so the ring moves on.
-		 */
-		vring_push(vr, c->head, 0);
-		return -EAGAIN;
-	}
-	packet_linearize(p);	/* the rare layouts work on one buffer */
-	if (mergeable)
-		return deliver_merged(vr, c, &scratch[1], p, hdr_len);
-	if (c->len >= need) {
-		write_header(c, hdr_len, 1);
-		iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
-		vring_push(vr, c->head, need);
-		return 0;
-	}
-	vring_unpop(vr, 1);	/* keep the buffer for a smaller frame */
-	return -EMSGSIZE;
+	return deliver_slow(vr, scratch, p, hdr_len, mergeable, rc);
 }

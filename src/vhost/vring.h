@@ -91,6 +91,8 @@ struct vring_addr {
  * @base_mismatch: SET_VRING_BASE disagreed with used->idx (logged once)
  * @call_fd:	eventfd to interrupt the guest, -1: none
  * @fault:	the ring rule the guest broke, for the log (after -EIO)
+ * @unusable:	receive chains completed empty since the owner last took
+ *		the count: no frame fits in them (vnet_packet_to_guest())
  */
 struct vring {
 	struct vring_desc *desc;
@@ -108,6 +110,7 @@ struct vring {
 	bool base_mismatch;
 	int call_fd;
 	const char *fault;
+	uint32_t unusable;
 };
 
 /** struct vring_chain - one descriptor chain, translated to host memory */
