@@ -805,9 +805,17 @@ static int parse_owner(struct port_vhost *pv, const char *opt, char *why,
 	bool is_owner = !strncmp(opt, "owner=", 6);
 	const char *name = strchr(opt, '=') + 1;
 	char *end;
-	unsigned long id = strtoul(name, &end, 10);
+	unsigned long long id;
 
+	errno = 0;
+	id = strtoull(name, &end, 10);
 	if (*name && !*end) {
+		/* (uid_t)-1 means "unchanged" to chown: not a user to name. */
+		if (*name == '-' || errno || id >= (uid_t)-1) {
+			snprintf(why, whylen, "%s id '%s' out of range",
+				 is_owner ? "user" : "group", name);
+			return -ERANGE;
+		}
 		if (is_owner)
 			pv->owner = (uid_t)id;
 		else
@@ -903,11 +911,15 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	pv->owner = (uid_t)-1;
 	pv->group = (gid_t)-1;
 	opt = strtok_r(buf, ",", &save);
-	if (strlen(opt) >= sizeof(pv->path)) {
+	if (!opt) {
+		snprintf(why, whylen, "port %s: no socket path", name);
+		rc = -EINVAL;
+	} else if (strlen(opt) >= sizeof(pv->path)) {
 		snprintf(why, whylen, "port %s: socket path too long", name);
 		rc = -ENAMETOOLONG;
 	}
-	snprintf(pv->path, sizeof(pv->path), "%s", opt);
+	if (!rc)
+		snprintf(pv->path, sizeof(pv->path), "%s", opt);
 	while (!rc && (opt = strtok_r(NULL, ",", &save))) {
 		char reason[160];
 

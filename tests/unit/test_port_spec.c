@@ -51,6 +51,9 @@ TEST(bad_names_and_types_are_refused)
 		"", "=", "=vhost-user:/x", "a b=vhost-user:/x", "a\xff=tap:t0",
 		"0123456789012345678901234567890123=tap:t0", "a=", "a=vhost",
 		"a=vhost-user-x:/x", "a=:", "a=:/x", "a=tap:t0/x",
+		/* ids chown would misread: 2^32 wrapped to root, -1 "unchanged" */
+		"a=vhost-user:/x,owner=4294967296", "a=vhost-user:/x,owner=-1",
+		"a=vhost-user:/x,group=4294967295", "a=vhost-user:/x,group=99999999999999999999",
 	};
 	char why[200];
 	size_t i;
