@@ -574,45 +574,12 @@ static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 	return rc;
 }
 
-/*
- * A multiqueue guest is out of buffers on the rings in @full: deliver the
- * frames for its other rings, and keep the frames for full rings queued, in
- * their order (the whole link is rotated once). A full queue holds back its
- * own frames only. Returns the packets taken off the link.
- */
-static unsigned int tx_around_full(struct port_vhost *pv, uint32_t full,
-				   unsigned int *sent, uint64_t *bytes)
-{
-	struct link *l = &pv->port.tx;
-	unsigned int left = link_count(l), n = 0;
-
-	while (left--) {
-		struct packet *p = link_get(l);
-		unsigned int r = flow_hash(p) % pv->ntx;
-		int rc = -ENOBUFS;
-
-		if (!(full & (1u << r)) && !pv->dev.broken)
-			rc = tx_one(pv, pv->tx_vq[r], p);
-		if (rc == -ENOBUFS) {
-			full |= 1u << r;
-			link_put(l, p);		/* room: one was just taken */
-			continue;
-		}
-		if (likely(rc == 0)) {
-			sent[r]++;
-			bytes[r] += p->len;
-		}
-		packet_free(p);
-		n++;
-	}
-	return n;
-}
-
 static unsigned int vhost_tx(struct port *port)
 {
 	struct port_vhost *pv = to_vhost(port);
 	struct vu_vq **ring = pv->tx_vq;
-	unsigned int nrings = pv->ntx, i, n = 0;
+	unsigned int nrings = pv->ntx, i, n = 0, left = link_count(&port->tx);
+	uint32_t full = 0;		/* rings out of buffers in this call */
 	unsigned int sent[VU_MAX_QUEUE_PAIRS];
 	uint64_t bytes[VU_MAX_QUEUE_PAIRS];
 
@@ -631,15 +598,23 @@ static unsigned int vhost_tx(struct port *port)
 			vring_prefetch(&ring[0]->vr,
 				       MIN((unsigned int)avail, link_count(&port->tx)));
 	}
-	while (!link_empty(&port->tx) && !pv->dev.broken) {
+	/*
+	 * One pass over the frames queued now. A ring out of buffers stops a
+	 * single-queue guest; in a multiqueue guest it holds back only its
+	 * own frames, which go behind the others in their order. tx_one has
+	 * this one call site, so it and the copy are inlined here.
+	 */
+	while (left-- && !pv->dev.broken) {
 		struct packet *p = link_peek(&port->tx, 0);
 		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
-		int rc = tx_one(pv, ring[r], p);
+		int rc = unlikely(full & (1u << r)) ? -ENOBUFS : tx_one(pv, ring[r], p);
 
-		if (rc == -ENOBUFS) {
-			if (nrings > 1)
-				n += tx_around_full(pv, 1u << r, sent, bytes);
-			break;
+		if (unlikely(rc == -ENOBUFS)) {
+			if (nrings == 1)
+				break;
+			full |= 1u << r;
+			link_put(&port->tx, link_get(&port->tx));
+			continue;
 		}
 		link_get(&port->tx);
 		if (likely(rc == 0)) {

@@ -174,16 +174,18 @@ static inline void vring_prefetch(const struct vring *vr, unsigned int n)
  */
 static inline struct vring_desc_cpu desc_read(const struct vring_desc *d)
 {
-	struct vring_desc raw;
+	struct vring_desc_cpu copy;
 
-	memcpy(&raw, d, sizeof(raw));
+	_Static_assert(sizeof(copy) == sizeof(*d), "one layout, two byte orders");
+	memcpy(&copy, d, sizeof(copy));
 	barrier();
-	return (struct vring_desc_cpu){
-		.addr = le64_to_cpu(raw.addr),
-		.len = le32_to_cpu(raw.len),
-		.flags = le16_to_cpu(raw.flags),
-		.next = le16_to_cpu(raw.next),
-	};
+	if (VU_HOST_BIG_ENDIAN) {	/* folded away on little-endian hosts */
+		copy.addr = le64_to_cpu(copy.addr);
+		copy.len = le32_to_cpu(copy.len);
+		copy.flags = le16_to_cpu(copy.flags);
+		copy.next = le16_to_cpu(copy.next);
+	}
+	return copy;
 }
 
 /**
