@@ -21,6 +21,7 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/unixsock.h"
 #include "ctl/ctl.h"
 
 #define CTL_ACCEPT_BURST	16	/* accepts per wake-up */
@@ -268,19 +269,6 @@ static void on_listen(struct ev_handler *h, uint32_t events)
 	}
 }
 
-/* Is a switch already answering on @a? Then its socket is not stale. */
-static bool socket_in_use(const struct sockaddr_un *a)
-{
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (s < 0)
-		return false;
-	live = connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0;
-	close(s);
-	return live;
-}
-
 /* Bind @a with mode 0600 from the start: no window where it is more open. */
 static int bind_private(int fd, const struct sockaddr_un *a)
 {
@@ -290,20 +278,6 @@ static int bind_private(int fd, const struct sockaddr_un *a)
 	rc = rc < 0 ? -errno : 0;
 	umask(old);
 	return rc;
-}
-
-static int make_parent_dir(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /**
@@ -324,10 +298,10 @@ int ctl_start(struct vmswitch *vs, const char *path)
 	if (strlen(path) >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(a.sun_path, path, strlen(path) + 1);
-	rc = make_parent_dir(path);
+	rc = unixsock_make_parent_dir(path);
 	if (rc)
 		return rc;
-	if (socket_in_use(&a))
+	if (unixsock_answers(&a))
 		return -EADDRINUSE;
 	ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl.fd < 0)

@@ -21,6 +21,7 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/unixsock.h"
 #include "pkt/flow.h"
 #include "ports/port.h"
 #include "vhost/virtio_net.h"
@@ -220,35 +221,6 @@ static void try_connect(struct ev_timer *t)
 	evloop_timer_arm(&pv->retry, try_connect, RECONNECT_NS);
 }
 
-static int make_parent_dir(const char *path)
-{
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Does a listener answer on @a? (A non-blocking connect: never waits.) */
-static bool socket_answers(const struct sockaddr_un *a)
-{
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (s < 0)
-		return false;
-	live = connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0 ||
-	       errno == EAGAIN;		/* its backlog is full: alive */
-	close(s);
-	return live;
-}
-
 /*
  * Make way for our socket at @a: nothing there, or a stale socket from an
  * earlier run, which is removed. A file that is not a socket, or a socket
@@ -266,7 +238,7 @@ static int clear_stale_socket(const char *name, const struct sockaddr_un *a)
 		    a->sun_path);
 		return -EEXIST;
 	}
-	if (socket_answers(a)) {
+	if (unixsock_answers(a)) {
 		err("port %s: %s is in use: something listens on it", name,
 		    a->sun_path);
 		return -EADDRINUSE;
@@ -316,7 +288,7 @@ static int listen_on(struct port_vhost *pv)
 	int s, rc;
 
 	memcpy(a.sun_path, pv->path, sizeof(a.sun_path));
-	rc = make_parent_dir(pv->path);
+	rc = unixsock_make_parent_dir(pv->path);
 	if (!rc)
 		rc = clear_stale_socket(pv->port.name, &a);
 	if (rc)
