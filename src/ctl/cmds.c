@@ -211,9 +211,8 @@ static json_object *datapath_json(struct datapath_stats *s)
 	json_set_u64(o, "tsc_hz", cycles_per_second());
 	json_set_u64(o, "passes", s->passes);
 	json_set_u64(o, "sleeps", s->sleeps);
-	json_set_u64(o, "longest_pause_us",
-		     s->max_pause_cycles * 1000000 / cycles_per_second());
-	s->max_pause_cycles = 0;	/* the next read covers the time since */
+	json_set_u64(o, "longest_pause_us", s->max_pause_ns / 1000);
+	s->max_pause_ns = 0;	/* the next read covers the time since */
 	return o;
 }
 

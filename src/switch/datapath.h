@@ -19,9 +19,9 @@ struct datapath_stats {
 	uint64_t busy_packets;	/* packets received in those passes */
 	uint64_t passes;
 	uint64_t sleeps;
-	uint64_t max_pause_cycles;	/* longest control-plane stretch between
-					 * two passes (not counting sleeps), since
-					 * `stats --json` last read it */
+	uint64_t max_pause_ns;	/* longest control-plane stretch between two
+				 * passes, in the loop thread's CPU time (not
+				 * counting sleeps), since `stats --json` read it */
 };
 
 struct datapath {
