@@ -105,8 +105,8 @@ static void conn_close(struct ctl_conn *c)
 		}
 	}
 	ctl.nconns--;
-	close(c->fd);
 	evloop_del(&c->ev);
+	close(c->fd);
 	free(c->out);
 	free(c);
 }
