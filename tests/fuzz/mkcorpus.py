@@ -385,11 +385,126 @@ def config_seeds():
     }
     return {name: text.encode() for name, text in seeds.items()}
 
+# ---- fuzz_offload: caps, virtio-net header, rx caps, cuts, frame ------------
+
+CSUM, TSO4, TSO6, ECN, USO4, USO6, TRUST_VALID = 1, 2, 4, 8, 16, 32, 64
+ALL_TX = CSUM | TSO4 | TSO6 | ECN | USO4 | USO6
+NEEDS_CSUM, DATA_VALID = 1, 2
+GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4, GSO_ECN = 0, 1, 4, 5, 0x80
+
+
+def csum_sum(data):
+    """One's complement sum of big-endian 16-bit words, folded."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f">{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s
+
+
+def l4_frame(ipv6=False, udp=False, vlans=0, payload=1000, ip_opts=0, tcp_opts=0,
+             tcp_flags=0x10):
+    """An Ethernet frame as a guest sends it with NEEDS_CSUM: the L4 checksum
+    field holds the pseudo-header sum. Returns (frame, L4 offset)."""
+    eth = bytes.fromhex("525400000002525400000001")
+    for i in range(vlans):
+        eth += struct.pack(">HH", 0x88a8 if i + 1 < vlans else 0x8100, 10 + i)
+    eth += struct.pack(">H", 0x86dd if ipv6 else 0x0800)
+    data = bytes((i * 131 + 7) & 0xff for i in range(payload))
+    proto = 17 if udp else 6
+    if udp:
+        l4 = struct.pack(">HHHH", 5353, 4789, 8 + payload, 0)
+    else:
+        l4 = struct.pack(">HHIIBBHHH", 40000, 5201, 1000, 0x11223344,
+                         (20 + tcp_opts) // 4 << 4, tcp_flags, 64240, 0, 0) + b"\1" * tcp_opts
+    l4_len = len(l4) + payload
+    if ipv6:
+        src = bytes.fromhex("20010db8000000000000000000000001")
+        dst = bytes.fromhex("20010db8000000000000000000000002")
+        ip = struct.pack(">IHBB", 0x60000000, l4_len, proto, 64) + src + dst
+        pseudo = src + dst + struct.pack(">IxxxB", l4_len, proto)
+    else:
+        ihl = 20 + ip_opts
+        ip = struct.pack(">BBHHHBBH4s4s", 0x40 | ihl // 4, 0, ihl + l4_len, 0x1234, 0x4000,
+                         64, proto, 0, bytes([10, 0, 0, 1]), bytes([192, 168, 1, 2]))
+        ip += b"\1" * ip_opts
+        ip = ip[:10] + struct.pack(">H", ~csum_sum(ip) & 0xffff) + ip[12:]
+        pseudo = ip[12:20] + struct.pack(">xBH", proto, l4_len)
+    off = 6 if udp else 16
+    l4 = l4[:off] + struct.pack(">H", csum_sum(pseudo)) + l4[off + 2:]
+    return eth + ip + l4 + data, len(eth) + len(ip)
+
+
+def offload_input(tx_caps, frame, l4, flags=NEEDS_CSUM, gso=GSO_NONE, mss=0, rx_caps=0,
+                  csum_offset=16, cuts=(0, 0, 0), hdr_len=0):
+    """One fuzz_offload input: what the guest negotiated and sent, what the
+    receiver takes, where the frame is cut into iovecs."""
+    vh = struct.pack("<BBHHHH", flags, gso, hdr_len, mss, l4 if flags & NEEDS_CSUM else 0,
+                     csum_offset if flags & NEEDS_CSUM else 0)
+    return bytes([tx_caps]) + vh + bytes([rx_caps]) + struct.pack("<3H", *cuts) + frame
+
+
+def offload_seeds():
+    seeds = {}
+    # TCPv4 TSO, 3 segments, to a port without offloads: full checksums.
+    f, l4 = l4_frame(payload=4000, tcp_flags=0x19)
+    seeds["tcp4_gso"] = offload_input(ALL_TX, f, l4, gso=GSO_TCPV4, mss=1448,
+                                      cuts=(54, 1500, 3001), hdr_len=54)
+    # The same to a port with checksum offload: partial checksums.
+    seeds["tcp4_gso_partial"] = offload_input(ALL_TX, f, l4, gso=GSO_TCPV4, mss=1448,
+                                              rx_caps=CSUM, cuts=(7, 35, 55), hdr_len=54)
+    # ... and to one that takes TSO: passed on as it is.
+    seeds["tcp4_gso_passthrough"] = offload_input(ALL_TX, f, l4, gso=GSO_TCPV4, mss=1448,
+                                                  rx_caps=ALL_TX)
+    # TCPv6 TSO with TCP options, odd MSS, to a port with checksum offload.
+    f, l4 = l4_frame(ipv6=True, payload=3000, tcp_opts=12, tcp_flags=0x18)
+    seeds["tcp6_gso"] = offload_input(CSUM | TSO6, f, l4, gso=GSO_TCPV6, mss=999,
+                                      rx_caps=CSUM, cuts=(86, 87, 1001), hdr_len=86)
+    # TCPv4 with IPv4 and TCP options, ECN (CWR on the first segment only).
+    f, l4 = l4_frame(payload=2500, ip_opts=40, tcp_opts=20, tcp_flags=0x98)
+    seeds["tcp4_gso_ecn_options"] = offload_input(CSUM | TSO4 | ECN, f, l4,
+                                                  gso=GSO_TCPV4 | GSO_ECN, mss=1200,
+                                                  rx_caps=CSUM | TSO4, cuts=(14, 74, 1300))
+    # USO over IPv4 and IPv6 (QinQ-tagged).
+    f, l4 = l4_frame(udp=True, payload=3000)
+    seeds["udp4_uso"] = offload_input(CSUM | USO4 | USO6, f, l4, gso=GSO_UDP_L4, mss=1472,
+                                      csum_offset=6, cuts=(42, 43, 2000))
+    f, l4 = l4_frame(ipv6=True, udp=True, vlans=2, payload=2900)
+    seeds["udp6_uso_qinq"] = offload_input(CSUM | USO6, f, l4, gso=GSO_UDP_L4, mss=1000,
+                                           rx_caps=CSUM | USO4, csum_offset=6,
+                                           cuts=(21, 70, 71))
+    # Plain NEEDS_CSUM, completed for a port without checksum offload.
+    f, l4 = l4_frame(payload=101)
+    seeds["tcp4_needs_csum"] = offload_input(CSUM, f, l4, cuts=(50, 51, 52))
+    f, l4 = l4_frame(ipv6=True, udp=True, payload=77)
+    seeds["udp6_needs_csum"] = offload_input(CSUM, f, l4, csum_offset=6, cuts=(1, 60, 63))
+    # VLAN-tagged TCPv4 TSO, and a VLAN-tagged IPv6 one with NEEDS_CSUM only.
+    f, l4 = l4_frame(vlans=1, payload=2900, tcp_flags=0x11)
+    seeds["vlan_tcp4_gso"] = offload_input(ALL_TX, f, l4, gso=GSO_TCPV4, mss=1448,
+                                           cuts=(16, 18, 1500))
+    f, l4 = l4_frame(ipv6=True, vlans=1, payload=300)
+    seeds["vlan_tcp6_needs_csum"] = offload_input(CSUM, f, l4, rx_caps=CSUM | TSO6)
+    # A GSO request whose payload fits one segment: kept whole.
+    f, l4 = l4_frame(payload=1000)
+    seeds["tcp4_gso_one_segment"] = offload_input(ALL_TX, f, l4, gso=GSO_TCPV4, mss=1448)
+    # The longest frame IPv6 allows (VLAN-tagged, payload length 65535), jumbo
+    # MSS, cut at page boundaries: 1 byte more is refused, an MSS past 65458
+    # leaves no room in a 64 KiB segment buffer.
+    f, l4 = l4_frame(ipv6=True, vlans=1, payload=65535 - 20)
+    seeds["vlan_tcp6_gso_64k"] = offload_input(CSUM | TSO6, f, l4, gso=GSO_TCPV6, mss=8948,
+                                               rx_caps=CSUM, cuts=(4084, 8180, 61428))
+    # DATA_VALID from a trusted sender (a tap), delivered to a guest.
+    f, l4 = l4_frame(payload=200)
+    seeds["data_valid_trusted"] = offload_input(CSUM | TRUST_VALID, f, l4, flags=DATA_VALID,
+                                                rx_caps=CSUM)
+    return seeds
+
 
 def main():
     for target, seeds in (("fuzz_vu_msg", vu_msg_seeds()), ("fuzz_vring", vring_seeds()),
                           ("fuzz_ctl", ctl_seeds()), ("fuzz_port_spec", port_spec_seeds()),
-                          ("fuzz_config", config_seeds())):
+                          ("fuzz_config", config_seeds()), ("fuzz_offload", offload_seeds())):
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
