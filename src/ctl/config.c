@@ -148,9 +148,13 @@ static int load_port(const char *file, const config_setting_t *g,
 	return 0;
 }
 
-/* Dry run: the port type parses its own arguments, libpcap the filters. */
-static int check_spec(const char *file, const struct port_config *pc, char *why,
-		      size_t whylen)
+/*
+ * Dry run: the port type parses its own arguments, libpcap the filters.
+ * @endpoint receives what the port would take outside the switch (a socket
+ * path), "" for none, so that two ports of the file cannot claim one.
+ */
+static int check_spec(const char *file, const struct port_config *pc,
+		      char *endpoint, size_t eplen, char *why, size_t whylen)
 {
 	const char *filters[2] = { pc->opt.ingress_filter, pc->opt.egress_filter };
 	struct bpf_program *prog;
@@ -167,7 +171,26 @@ static int check_spec(const char *file, const struct port_config *pc, char *why,
 	}
 	if (port_create(pc->spec, &port, reason, sizeof(reason)))
 		FAIL("%s:%d: %s", file, pc->line, reason);
+	snprintf(endpoint, eplen, "%s", port->ops->endpoint ?
+		 port->ops->endpoint(port) : "");
 	port_destroy(port);
+	return 0;
+}
+
+/* Port @i's endpoint against those before it; 0 or -EINVAL with @why. */
+static int check_endpoint(const char *file, const struct config *cfg,
+			  char (*ep)[CONFIG_SPEC_MAX], unsigned int i, char *why,
+			  size_t whylen)
+{
+	unsigned int j;
+
+	if (!*ep[i])
+		return 0;
+	for (j = 0; j < i; j++)
+		if (!strcmp(ep[j], ep[i]))
+			FAIL("%s:%d: port %s: %s is already used by port %s", file,
+			     cfg->port[i].line, cfg->port[i].name, ep[i],
+			     cfg->port[j].name);
 	return 0;
 }
 
@@ -175,6 +198,8 @@ static int load_ports(const char *file, const config_setting_t *list,
 		      struct config *cfg, char *why, size_t whylen)
 {
 	unsigned int i, j, n = (unsigned int)config_setting_length(list);
+	char (*ep)[CONFIG_SPEC_MAX];
+	int rc = 0;
 
 	if (!config_setting_is_list(list) && !config_setting_is_array(list))
 		FAIL("%s:%d: 'ports' must be a list ( {...}, {...} )", file,
@@ -182,21 +207,29 @@ static int load_ports(const char *file, const config_setting_t *list,
 	if (n > PORT_MAX)
 		FAIL("%s: %u ports, at most %d", file, n, PORT_MAX);
 	cfg->port = calloc(n ? n : 1, sizeof(*cfg->port));
-	if (!cfg->port)
+	ep = calloc(n ? n : 1, sizeof(*ep));
+	if (!cfg->port || !ep) {
+		free(ep);
 		FAIL("out of memory");
-	for (i = 0; i < n; i++) {
-		if (load_port(file, config_setting_get_elem(list, i), &cfg->port[i],
-			      why, whylen))
-			return -EINVAL;
+	}
+	for (i = 0; !rc && i < n; i++) {
+		rc = load_port(file, config_setting_get_elem(list, i), &cfg->port[i],
+			       why, whylen);
+		if (rc)
+			break;
 		cfg->nports++;
 		for (j = 0; j < i; j++)
-			if (!strcmp(cfg->port[j].name, cfg->port[i].name))
-				FAIL("%s:%d: port name %s used twice", file,
-				     cfg->port[i].line, cfg->port[i].name);
-		if (check_spec(file, &cfg->port[i], why, whylen))
-			return -EINVAL;
+			if (!strcmp(cfg->port[j].name, cfg->port[i].name)) {
+				snprintf(why, whylen, "%s:%d: port name %s used twice",
+					 file, cfg->port[i].line, cfg->port[i].name);
+				rc = -EINVAL;
+			}
+		rc = rc ?: check_spec(file, &cfg->port[i], ep[i], sizeof(ep[i]),
+				      why, whylen);
+		rc = rc ?: check_endpoint(file, cfg, ep, i, why, whylen);
 	}
-	return 0;
+	free(ep);
+	return rc ? -EINVAL : 0;
 }
 
 /**

@@ -123,5 +123,20 @@ TEST(numbers_out_of_range_are_refused)
 	CHECK(strstr(why, ":3: port a: bad value 'nan' for mtu") != NULL);
 }
 
+/* Two ports of one file on one socket path: the file is refused as a whole. */
+TEST(one_socket_path_per_port)
+{
+	struct config cfg;
+	const char *why;
+
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x.sock\"; },\n"
+		   " { name = \"b\"; type = \"vhost-user\"; path = \"/x.sock\"; }\n);\n", &cfg);
+	CHECK(strstr(why, ":3: port b: /x.sock is already used by port a") != NULL);
+	why = load("ports = (\n { name = \"a\"; type = \"vhost-user\"; path = \"/x.sock\"; },\n"
+		   " { name = \"b\"; type = \"vhost-user\"; path = \"/y.sock\"; }\n);\n", &cfg);
+	CHECK_EQ(why[0], '\0');
+}
+
 UNIT_MAIN(T(good_file_gives_specs_and_options), T(errors_name_file_line_and_field),
-	  T(values_cannot_add_spec_options), T(numbers_out_of_range_are_refused))
+	  T(values_cannot_add_spec_options), T(numbers_out_of_range_are_refused),
+	  T(one_socket_path_per_port))
