@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/cycles.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/unixsock.h"
@@ -66,14 +66,6 @@ static struct {
 	struct ctl_stats stats;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } ctl = { .fd = -1 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /** ctl_default_path() - /run/vmswitch/ctl.sock, or under $XDG_RUNTIME_DIR */
 const char *ctl_default_path(void)
@@ -213,7 +205,7 @@ static void on_conn(struct ev_handler *h, uint32_t events)
  */
 static void on_sweep(struct ev_timer *t)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = now_ns();
 	struct ctl_conn *c = ctl.conns, *next;
 	unsigned int closed = 0;
 
@@ -246,7 +238,7 @@ static void conn_open(int s)
 		return;
 	}
 	c->fd = s;
-	c->deadline_ns = mono_ns() + CTL_DEADLINE_NS;
+	c->deadline_ns = now_ns() + CTL_DEADLINE_NS;
 	c->next = ctl.conns;
 	ctl.conns = c;
 	ctl.nconns++;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* datapath.c - the poll loop, adaptive sleeping and busy-cycle accounting */
 #include <sys/resource.h>
-#include <time.h>
 
 #include "core/cycles.h"
 #include "core/log.h"
@@ -130,14 +129,6 @@ static void sleep_until_kicked(struct datapath *dp)
 		refresh_active(dp);
 	for (i = 0; i < dp->nactive; i++)
 		port[i]->ops->sleep_finish(port[i]);
-}
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /*

@@ -188,8 +188,10 @@ def hostile_clients_cost_the_datapath_nothing():
         check(d["control"]["connections"] >= 120, f"not every client was taken: {d['control']}")
         check(answer.startswith(b"ERR request longer than"), f"oversized request answered {answer!r}")
         check(ctl["too_long"] == 1, f"too_long counted {ctl['too_long']}, expected 1")
-        check(ctl["timeouts"] >= 110,
-              f"{ctl['timeouts']} connections closed at their deadline, expected >= 110 "
+        # The 10 non-readers' answers fit their socket buffers: they close
+        # normally. Measured 110 in every run.
+        check(ctl["timeouts"] == 110,
+              f"{ctl['timeouts']} connections closed at their deadline, expected 110 "
               "(100 silent, 10 trickling)")
         check(closed >= 40 and ctl["refused"] >= 40,
               f"{closed} of the connections over the table closed, refused {ctl['refused']}")
