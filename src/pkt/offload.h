@@ -145,6 +145,19 @@ static inline unsigned int pkt_offload_hlen(const struct pkt_offload *o)
 	return (unsigned int)o->l4_off + o->l4_hlen;
 }
 
+/**
+ * pkt_offload_move() - the frame's headers moved by @delta bytes (a VLAN
+ * tag pushed, +4, or popped, -4, in front of them)
+ */
+static inline void pkt_offload_move(struct pkt_offload *o, int delta)
+{
+	o->l3_off = (uint16_t)(o->l3_off + delta);
+	if (o->l4_off)
+		o->l4_off = (uint16_t)(o->l4_off + delta);
+	if (o->csum == PKT_CSUM_PARTIAL)
+		o->csum_start = (uint16_t)(o->csum_start + delta);
+}
+
 unsigned int pkt_offload_caps_tx(uint64_t features);
 unsigned int pkt_offload_caps_rx(uint64_t features);
 int pkt_offload_parse(const uint8_t *frame, uint32_t len,

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "pkt/offload.h"
 
 /* Room in front of the frame for tags and tunnel headers pushed at egress. */
 #define PACKET_HEADROOM		128
@@ -33,6 +34,13 @@
 /* Frames longer than this may be borrowed; the first PACKET_HEAD bytes are copied. */
 #define PACKET_BORROW_MIN	256
 #define PACKET_HEAD		64
+/*
+ * Largest frame with segmentation offload: a 64 KiB IP packet, its
+ * Ethernet header and two tags. Such frames take a buffer from a small
+ * second pool (packet_make_large()), so normal buffers stay 9 KiB.
+ */
+#define PACKET_LARGE_MAX	(65536 + 64)
+#define PACKET_LARGE_POOL	128
 
 /**
  * struct packet - one Ethernet frame (no FCS) on its way through the switch
@@ -45,21 +53,26 @@
  * @in_port:	index of the port that received it (bridge slot)
  * @in_queue:	queue it arrived on, for per-queue counters
  * @vlan:	VLAN the frame belongs to inside the switch; 0: untagged
- * @pad:	unused, keeps @hash aligned
  * @hash:	flow hash for choosing a transmit queue; 0: not computed yet
+ * @ofl:	checksum and segmentation state; only ofl.csum and
+ *		ofl.gso_type are set for a plain frame (both zero), the rest
+ *		is valid when either is not (pkt_offloaded())
+ * @large:	a buffer of the large pool holding the frame (@data points
+ *		into it), or NULL: the frame is in @buf
  * @buf:	headroom, then up to PACKET_DATA_MAX bytes of frame
  */
 struct packet {
 	uint8_t *data;
 	const uint8_t *ext;
-	uint16_t len;
+	uint32_t len;
 	uint16_t ext_len;
 	uint16_t in_port;
 	uint16_t in_queue;
 	uint16_t vlan;
-	uint16_t pad;
 	uint32_t hash;
-	uint8_t buf[PACKET_HEADROOM + PACKET_DATA_MAX];
+	struct pkt_offload ofl;
+	uint8_t *large;
+	uint8_t buf[PACKET_HEADROOM + PACKET_DATA_MAX] __attribute__((aligned(64)));
 };
 
 /**
@@ -74,6 +87,11 @@ struct packet_pool {
 	struct packet **borrowed;	/* frames borrowed in this pass */
 	unsigned int nborrowed;
 	bool held;			/* some port holds guest buffers */
+	uint8_t **large_free;		/* the large pool, LIFO as well */
+	unsigned int nlarge_free;
+	unsigned int large_size;
+	uint8_t *large_mem;
+	uint64_t large_short;		/* frames refused: no large buffer */
 };
 
 extern struct packet_pool packet_pool;
@@ -98,15 +116,35 @@ static inline struct packet *packet_alloc(void)
 	p->len = 0;
 	p->vlan = 0;
 	p->hash = 0;
+	p->ofl.csum = PKT_CSUM_NONE;
+	p->ofl.gso_type = PKT_GSO_NONE;
 	return p;
 }
+
+/** pkt_offloaded() - does @p ask anything of the ports it crosses? */
+static inline bool pkt_offloaded(const struct packet *p)
+{
+	return (p->ofl.csum | p->ofl.gso_type) != 0;
+}
+
+void packet_large_put(struct packet *p);
 
 /** packet_free() - give a packet back to the pool; the caller loses it */
 static inline void packet_free(struct packet *p)
 {
 	p->ext = NULL;		/* nothing left for packet_settle() */
+	if (unlikely(p->large))
+		packet_large_put(p);
 	packet_pool.free[packet_pool.nfree++] = p;
 }
+
+/** packet_room() - bytes of frame @p's buffer holds from p->data's start */
+static inline unsigned int packet_room(const struct packet *p)
+{
+	return p->large ? PACKET_LARGE_MAX : PACKET_DATA_MAX;
+}
+
+int packet_make_large(struct packet *p);
 
 /** packet_can_borrow() - room to remember one more borrowed frame this pass */
 static inline bool packet_can_borrow(void)

@@ -165,6 +165,8 @@ static void strip_tag(struct packet *p)
 	memmove(p->data + VLAN_HLEN, p->data, 12);
 	p->data += VLAN_HLEN;
 	p->len -= VLAN_HLEN;
+	if (pkt_offloaded(p))
+		pkt_offload_move(&p->ofl, -VLAN_HLEN);
 }
 
 static void push_tag(struct packet *p, uint16_t vlan)
@@ -176,6 +178,8 @@ static void push_tag(struct packet *p, uint16_t vlan)
 	p->data[14] = (uint8_t)(vlan >> 8) & 0x0f;
 	p->data[15] = (uint8_t)vlan;
 	p->len += VLAN_HLEN;
+	if (pkt_offloaded(p))
+		pkt_offload_move(&p->ofl, VLAN_HLEN);
 }
 
 /* Set p->vlan from the port's mode and the frame's tag; false: not allowed. */
@@ -214,9 +218,15 @@ static bool mac_allowed(const struct port_options *o, const uint8_t *smac)
 	return false;
 }
 
+/* A GSO frame is judged by the frames it will be cut into. */
 static bool over_mtu(const struct port_options *o, const struct packet *p)
 {
-	return o->mtu && p->len > o->mtu + ETH_HLEN_MIN + (is_tagged(p) ? VLAN_HLEN : 0);
+	uint32_t len = p->len;
+
+	if (unlikely(p->ofl.gso_type != PKT_GSO_NONE))
+		len = MIN(len, pkt_offload_hlen(&p->ofl) + p->ofl.gso_size);
+	return o->mtu && len > (uint32_t)o->mtu + ETH_HLEN_MIN +
+				 (is_tagged(p) ? VLAN_HLEN : 0);
 }
 
 /**

@@ -126,7 +126,7 @@ static void mirror(struct port *to, const struct packet *p)
 		port_drop(to, DROP_NO_PACKET, 1);
 		return;
 	}
-	link_put(&to->tx, c);
+	port_enqueue(to, c);
 }
 
 /**

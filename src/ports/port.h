@@ -27,6 +27,8 @@ struct port_stats {
 	uint64_t tx_packets;
 	uint64_t tx_bytes;
 	uint64_t drops[DROP_MAX];
+	uint64_t gso_segmented;		/* frames cut into MSS-sized ones here */
+	uint64_t csum_completed;	/* partial checksums completed here */
 };
 
 struct port;
@@ -81,6 +83,9 @@ struct port_ops {
  * @active:	worth polling (a frontend is connected); see port_set_active()
  * @tx_borrowed: ops->tx copies borrowed tails itself, so the bridge need
  *		not linearize frames for it
+ * @tx_offloads: PKT_OFL_* the port takes on transmit (a guest's GUEST_*
+ *		features, a tap's offloads); frames asking for more are
+ *		segmented or checksummed before they are queued
  * @ops:	the type's functions
  * @stats:	counters, from the switch's side
  * @policy:	VLAN, filters, policing, MTU, mirror and capture settings
@@ -95,6 +100,7 @@ struct port {
 	bool up;
 	bool active;
 	bool tx_borrowed;
+	unsigned int tx_offloads;
 	const struct port_ops *ops;
 	struct port_stats stats;
 	struct policy policy;
@@ -128,6 +134,23 @@ static inline void port_drop_packet(struct port *port, enum port_drop why,
 {
 	packet_free(p);
 	port->stats.drops[why]++;
+}
+
+void port_enqueue_prepared(struct port *port, struct packet *p);
+
+/**
+ * port_enqueue() - queue @p on @port's tx link, made fit for the port
+ * @port:	destination, up
+ * @p:		frame, consumed: queued, or dropped and counted on @port
+ */
+static inline void port_enqueue(struct port *port, struct packet *p)
+{
+	if (unlikely(pkt_offloaded(p)) && pkt_offload_needs(&p->ofl, port->tx_offloads))
+		port_enqueue_prepared(port, p);
+	else if (unlikely(link_full(&port->tx)))
+		port_drop_packet(port, DROP_LINK_FULL, p);
+	else
+		link_put(&port->tx, p);
 }
 
 int port_create(const char *spec, struct port **out, char *why, size_t whylen);

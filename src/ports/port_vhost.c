@@ -40,6 +40,7 @@ struct port_vhost {
 	struct port port;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool client;
+	bool no_offloads;		/* offloads=off: none offered */
 	bool sock_bound;		/* @path is our socket file: */
 	dev_t sock_dev;			/* ... this one, removed on destroy */
 	ino_t sock_ino;
@@ -98,6 +99,7 @@ static void update_rings(struct port_vhost *pv)
 			pv->tx_vq[pv->ntx++] = tx;
 	}
 	pv->port.up = pv->ntx > 0;
+	pv->port.tx_offloads = pv->dev.tx_offloads;
 }
 
 static void disconnect(struct port_vhost *pv)
@@ -383,6 +385,8 @@ static enum port_drop frame_drop_reason(int rc)
 		return DROP_TOO_BIG;
 	case -EPROTO:
 		return DROP_BAD_HEADER;
+	case -ENOBUFS:
+		return DROP_NO_PACKET;	/* no large buffer free */
 	default:
 		return DROP_RUNT;
 	}
@@ -405,7 +409,7 @@ static unsigned int rx_one(struct port_vhost *pv, struct vu_vq *vq,
 		port_drop(port, DROP_NO_PACKET, 1);
 		return 0;
 	}
-	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, p,
+	rc = vnet_chain_to_packet(c, pv->dev.hdr_len, pv->dev.rx_offloads, p,
 				  !port->policy.active_in);
 	if (unlikely(rc)) {
 		port_drop_packet(port, frame_drop_reason(rc), p);
@@ -533,13 +537,15 @@ static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 {
 	struct port *port = &pv->port;
 	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
-				      pv->dev.mergeable);
+				      pv->dev.mergeable, pv->dev.tx_offloads);
 
 	if (likely(rc == 0) || rc == -ENOBUFS)
 		return rc;
 	if (rc == -EIO) {
 		port_drop(port, DROP_INVALID_DESC, 1);
 		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vq->vr.fault);
+	} else if (rc == -EPROTO) {
+		port_drop(port, DROP_BAD_HEADER, 1);	/* not prepared for us */
 	} else {
 		port_drop(port, DROP_NO_RX_BUFFER, 1);
 	}
@@ -808,6 +814,8 @@ static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp
 		pv->client = true;
 	} else if (!strcmp(opt, "server")) {
 		pv->client = false;
+	} else if (!strcmp(opt, "offloads=on") || !strcmp(opt, "offloads=off")) {
+		pv->no_offloads = !strcmp(opt, "offloads=off");
 	} else if (!strncmp(opt, "queues=", 7)) {
 		unsigned long v = strtoul(opt + 7, &end, 10);
 
@@ -819,7 +827,8 @@ static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp
 		*qp = (unsigned int)v;
 	} else {
 		snprintf(why, whylen, "unknown option '%s' (known: client, "
-			 "server, queues=N, owner=USER, group=GROUP, mode=OCTAL)", opt);
+			 "server, queues=N, offloads=on|off, owner=USER, group=GROUP, "
+			 "mode=OCTAL)", opt);
 		return -EINVAL;
 	}
 	return 0;
@@ -881,6 +890,8 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	pv->listen_fd = pv->sock = -1;
 	pv->listen_ev.fd = pv->sock_ev.fd = -1;
 	vu_dev_init(&pv->dev, pv->port.name, qp, &vhost_dev_ops, pv);
+	if (pv->no_offloads)
+		pv->dev.offered &= ~VU_OFFLOAD_FEATURES;
 	*out = &pv->port;
 	return 0;
 }

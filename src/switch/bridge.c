@@ -81,10 +81,8 @@ static inline void deliver(struct bridge *b, struct port *dst, struct packet *p)
 		packet_free(p);
 	else if (unlikely(!dst->up))
 		port_drop_packet(dst, DROP_PORT_DOWN, p);
-	else if (unlikely(link_full(&dst->tx)))
-		port_drop_packet(dst, DROP_LINK_FULL, p);
 	else
-		link_put(&dst->tx, p);
+		port_enqueue(dst, p);
 }
 
 static inline bool vlan_member(const struct port *port, uint16_t vlan)

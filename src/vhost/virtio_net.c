@@ -4,66 +4,104 @@
 
 #include "core/copy.h"
 #include "core/iov.h"
+#include "pkt/gso.h"
 #include "vhost/virtio_net.h"
 
 #define VNET_SKIP_MAX	8	/* unusable chains completed empty per frame */
+
+/*
+ * The rest of vnet_chain_to_packet(): a header asking for offloads, a
+ * frame over PACKET_DATA_MAX, or one spread over several buffers. The
+ * whole header is copied once and every check reads the copy.
+ */
+static int chain_to_packet_slow(const struct vring_chain *c,
+				unsigned int hdr_len, unsigned int caps,
+				struct packet *p)
+{
+	uint32_t frame_len = c->len - hdr_len;
+	struct virtio_net_hdr h = { 0 };
+	const char *why;
+
+	if (iov_to_buf(c->iov, c->niov, 0, &h, hdr_len) != hdr_len)
+		return -EINVAL;
+	if (frame_len > PACKET_DATA_MAX) {
+		/* Only a segmentation offload makes a frame this long. */
+		if (frame_len > PACKET_LARGE_MAX || h.gso_type == VIRTIO_NET_HDR_GSO_NONE ||
+		    !(caps & (PKT_OFL_TSO4 | PKT_OFL_TSO6 | PKT_OFL_USO4 | PKT_OFL_USO6)))
+			return -EMSGSIZE;
+		if (packet_make_large(p))
+			return -ENOBUFS;
+	}
+	iov_to_buf(c->iov, c->niov, hdr_len, p->data, frame_len);
+	p->len = frame_len;
+	if (!h.flags && h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+		return 0;
+	if (pkt_offload_from_vnet_hdr(&h, p->data, frame_len, caps, &p->ofl, &why))
+		return -EPROTO;
+	/* Whatever the sender put there, a receiver sees a valid one. */
+	if (p->ofl.gso_type != PKT_GSO_NONE && p->ofl.l3_proto == PKT_L3_IPV4)
+		gso_ipv4_csum(p->data + p->ofl.l3_off);
+	return 0;
+}
 
 /**
  * vnet_chain_to_packet() - copy a frame the guest transmitted into @p
  * @c:		translated TX chain: virtio-net header, then the frame
  * @hdr_len:	10 or 12
+ * @caps:	PKT_OFL_* the guest may ask for (pkt_offload_caps_tx())
  * @p:		empty packet, owned by the caller
  * @borrow:	a large frame in one segment may leave its tail in the
  *		guest's buffer (see packet_borrow()); the caller then holds
  *		the chain's completion until the pass ends
  *
- * No offloads are negotiated, so a header asking for checksum or
- * segmentation is the guest's error. The header may share a descriptor with
- * the frame or span several (ANY_LAYOUT); the iovec walk handles both.
+ * A header asking for an offload the guest did not negotiate, or one that
+ * does not match the frame, is the guest's error (pkt/offload.c checks
+ * it). The header may share a descriptor with the frame or span several
+ * (ANY_LAYOUT); the iovec walk handles both. Frames with offloads are
+ * copied whole: their headers are checked and may be rewritten.
  *
  * Return: 0; -EINVAL for a chain shorter than header + Ethernet header;
- *	   -EMSGSIZE for a frame over PACKET_DATA_MAX; -EPROTO for offload bits
+ *	   -EMSGSIZE for a frame over PACKET_DATA_MAX without GSO, or over
+ *	   PACKET_LARGE_MAX; -ENOBUFS when no large buffer is free; -EPROTO
+ *	   for a bad offload header
  */
 int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
-			 struct packet *p, bool borrow)
+			 unsigned int caps, struct packet *p, bool borrow)
 {
-	uint8_t h[2];		/* flags and gso_type: all we accept is zero */
+	uint8_t h[2];		/* flags and gso_type: zero for a plain frame */
 	uint32_t frame_len;
 
 	if (c->len < hdr_len + ETH_HLEN_MIN)
 		return -EINVAL;
 	frame_len = c->len - hdr_len;
-	if (frame_len > PACKET_DATA_MAX)
-		return -EMSGSIZE;
 	if (likely(c->iov[0].iov_len >= hdr_len + frame_len)) {
 		/* The common case: one segment holds it all. */
 		const uint8_t *base = c->iov[0].iov_base;
 
 		memcpy(h, base, 2);
-		if (borrow && frame_len > PACKET_BORROW_MIN && packet_can_borrow()) {
-			memcpy(p->data, base + hdr_len, PACKET_HEAD);
-			packet_borrow(p, base + hdr_len + PACKET_HEAD,
-				      (uint16_t)(frame_len - PACKET_HEAD));
-		} else {
-			copy_bytes(p->data, base + hdr_len, frame_len);
+		if (likely(!(h[0] | h[1]) && frame_len <= PACKET_DATA_MAX)) {
+			if (borrow && frame_len > PACKET_BORROW_MIN &&
+			    packet_can_borrow()) {
+				memcpy(p->data, base + hdr_len, PACKET_HEAD);
+				packet_borrow(p, base + hdr_len + PACKET_HEAD,
+					      (uint16_t)(frame_len - PACKET_HEAD));
+			} else {
+				copy_bytes(p->data, base + hdr_len, frame_len);
+			}
+			p->len = frame_len;
+			return 0;
 		}
-	} else {
-		if (iov_to_buf(c->iov, c->niov, 0, h, 2) != 2)
-			return -EINVAL;
-		iov_to_buf(c->iov, c->niov, hdr_len, p->data, frame_len);
 	}
-	if (h[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM || h[1] != VIRTIO_NET_HDR_GSO_NONE)
-		return -EPROTO;
-	p->len = (uint16_t)frame_len;
-	return 0;
+	return chain_to_packet_slow(c, hdr_len, caps, p);
 }
 
-/* Header for a frame in @nbufs buffers: no offloads, so all zero but the count. */
+/* Header for a frame in @nbufs buffers: @base with the count filled in. */
 static void write_header(const struct vring_chain *c, unsigned int hdr_len,
-			 uint16_t nbufs)
+			 const struct virtio_net_hdr *base, uint16_t nbufs)
 {
-	struct virtio_net_hdr h = { .num_buffers = cpu_to_le16(nbufs) };
+	struct virtio_net_hdr h = *base;
 
+	h.num_buffers = cpu_to_le16(nbufs);
 	iov_from_buf(c->iov, c->niov, 0, &h, hdr_len);
 }
 
@@ -101,7 +139,7 @@ static void fill_chain(const struct vring_chain *c, const struct packet *p,
  */
 static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			  struct vring_chain *c, const struct packet *p,
-			  unsigned int hdr_len)
+			  unsigned int hdr_len, const struct virtio_net_hdr *vh)
 {
 	unsigned int need = hdr_len + p->len, done = 0;
 	uint16_t popped = 1, pushed = 0;
@@ -139,7 +177,7 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			return -EAGAIN;
 		}
 	}
-	write_header(first, hdr_len, popped);
+	write_header(first, hdr_len, vh, popped);
 	return 0;
 undo:
 	vring_unpop(vr, popped);
@@ -173,7 +211,7 @@ static inline bool chain_usable(const struct vring_chain *c, unsigned int hdr_le
  */
 static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
 			struct packet *p, unsigned int hdr_len, bool mergeable,
-			int rc)
+			const struct virtio_net_hdr *vh, int rc)
 {
 	struct vring_chain *c = &scratch[0];
 	unsigned int need = hdr_len + p->len, tries = 0;
@@ -187,12 +225,12 @@ static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
 			vr->unusable++;
 		} else if (mergeable) {
 			packet_linearize(p);
-			rc = deliver_merged(vr, c, &scratch[1], p, hdr_len);
+			rc = deliver_merged(vr, c, &scratch[1], p, hdr_len, vh);
 			if (rc != -EAGAIN)
 				return rc;
 		} else if (c->len >= need) {
 			packet_linearize(p);
-			write_header(c, hdr_len, 1);
+			write_header(c, hdr_len, vh, 1);
 			iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
 			vring_push(vr, c->head, need);
 			return 0;
@@ -209,6 +247,23 @@ static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
 	}
 }
 
+/* A frame with offload state: its header says so (pkt_offload_to_vnet_hdr()). */
+static int deliver_offloaded(struct vring *vr, struct vring_chain scratch[2],
+			     struct packet *p, unsigned int hdr_len,
+			     bool mergeable, unsigned int caps)
+{
+	struct virtio_net_hdr vh;
+	int rc;
+
+	if (pkt_offload_to_vnet_hdr(&p->ofl, caps, &vh))
+		return -EPROTO;
+	rc = have_chains(vr, 1);
+	if (rc <= 0)
+		return rc ? rc : -ENOBUFS;
+	rc = vring_pop(vr, &scratch[0], true);
+	return deliver_slow(vr, scratch, p, hdr_len, mergeable, &vh, rc);
+}
+
 /**
  * vnet_packet_to_guest() - copy @p into the guest's receive buffers
  * @vr:		the guest's RX ring
@@ -217,6 +272,8 @@ static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
  *		brought in)
  * @hdr_len:	10 or 12
  * @mergeable:	VIRTIO_NET_F_MRG_RXBUF negotiated
+ * @caps:	PKT_OFL_* the guest accepts (pkt_offload_caps_rx()); @p asks
+ *		for nothing beyond them (the port layer prepared it)
  *
  * The completion is written but not published: the caller publishes and
  * notifies once per burst.
@@ -230,17 +287,21 @@ static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
  *
  * Return: 0; -ENOBUFS if the guest has too few buffers posted (or
  *	   VNET_SKIP_MAX unusable ones in a row); -EMSGSIZE if its buffer
- *	   cannot hold this frame (it is kept for a smaller one); -EIO on a
- *	   guest fault
+ *	   cannot hold this frame (it is kept for a smaller one); -EPROTO if
+ *	   @p's offloads are more than @caps; -EIO on a guest fault
  */
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 struct packet *p, unsigned int hdr_len,
-			 bool mergeable)
+			 bool mergeable, unsigned int caps)
 {
+	static const struct virtio_net_hdr plain;
 	struct vring_chain *c = &scratch[0];
 	unsigned int need = hdr_len + p->len;
-	int rc = have_chains(vr, 1);
+	int rc;
 
+	if (unlikely(pkt_offloaded(p)))
+		return deliver_offloaded(vr, scratch, p, hdr_len, mergeable, caps);
+	rc = have_chains(vr, 1);
 	if (unlikely(rc <= 0))
 		return rc ? rc : -ENOBUFS;
 	rc = vring_pop(vr, c, true);
@@ -259,5 +320,5 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 		vring_push(vr, c->head, need);
 		return 0;
 	}
-	return deliver_slow(vr, scratch, p, hdr_len, mergeable, rc);
+	return deliver_slow(vr, scratch, p, hdr_len, mergeable, &plain, rc);
 }

@@ -9,12 +9,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pkt/offload.h"
 #include "pkt/packet.h"
 #include "pkt/vnet_hdr.h"
 #include "vhost/vring.h"
 
 /* Feature bits this backend knows (virtio 1.2 §5.1.3, §6). */
 #define VIRTIO_NET_F_CSUM		0
+#define VIRTIO_NET_F_GUEST_CSUM		1
+#define VIRTIO_NET_F_GUEST_TSO4		7
+#define VIRTIO_NET_F_GUEST_TSO6		8
+#define VIRTIO_NET_F_GUEST_ECN		9
+#define VIRTIO_NET_F_HOST_TSO4		11
+#define VIRTIO_NET_F_HOST_TSO6		12
+#define VIRTIO_NET_F_HOST_ECN		13
 #define VIRTIO_NET_F_MRG_RXBUF		15
 #define VIRTIO_NET_F_GUEST_ANNOUNCE	21
 #define VIRTIO_NET_F_MQ			22
@@ -25,6 +33,13 @@
 #define VIRTIO_F_VERSION_1		32
 #define VIRTIO_F_IN_ORDER		35
 
+/* Checksum and segmentation offloads, both directions (turned off per port). */
+#define VU_OFFLOAD_FEATURES \
+	(1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM | \
+	 1ull << VIRTIO_NET_F_GUEST_TSO4 | 1ull << VIRTIO_NET_F_GUEST_TSO6 | \
+	 1ull << VIRTIO_NET_F_GUEST_ECN | 1ull << VIRTIO_NET_F_HOST_TSO4 | \
+	 1ull << VIRTIO_NET_F_HOST_TSO6 | 1ull << VIRTIO_NET_F_HOST_ECN)
+
 /* The 12-byte header with VERSION_1 or MRG_RXBUF, else the legacy 10 bytes. */
 static inline unsigned int vnet_hdr_len(uint64_t features)
 {
@@ -33,9 +48,9 @@ static inline unsigned int vnet_hdr_len(uint64_t features)
 }
 
 int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
-			 struct packet *p, bool borrow);
+			 unsigned int caps, struct packet *p, bool borrow);
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 struct packet *p, unsigned int hdr_len,
-			 bool mergeable);
+			 bool mergeable, unsigned int caps);
 
 #endif /* VMSW_VIRTIO_NET_H */

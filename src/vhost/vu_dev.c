@@ -29,10 +29,16 @@ struct vu_handler {
 	uint8_t max_fds;
 };
 
-/** vu_dev_offered_features() - the virtio and vhost bits we implement */
+/**
+ * vu_dev_offered_features() - the virtio and vhost bits we implement
+ *
+ * USO is left out: QEMU 7.2 and DPDK 22.11 know no USO feature, so nothing
+ * here could negotiate it. UFO never (Linux stopped making UFO frames).
+ */
 uint64_t vu_dev_offered_features(void)
 {
-	return 1ull << VIRTIO_F_VERSION_1 |
+	return VU_OFFLOAD_FEATURES |
+	       1ull << VIRTIO_F_VERSION_1 |
 	       1ull << VIRTIO_NET_F_MRG_RXBUF |
 	       1ull << VIRTIO_RING_F_INDIRECT_DESC |
 	       1ull << VIRTIO_RING_F_EVENT_IDX |
@@ -107,6 +113,7 @@ void vu_dev_init(struct vu_dev *dev, const char *name, unsigned int queue_pairs,
 	dev->ops = ops;
 	dev->owner = owner;
 	dev->hdr_len = 10;
+	dev->offered = vu_dev_offered_features();
 	for (i = 0; i < VU_MAX_VQS; i++) {
 		struct vu_vq *vq = &dev->vq[i];
 
@@ -201,6 +208,8 @@ void vu_dev_reset(struct vu_dev *dev)
 	dev->features_set = false;
 	dev->hdr_len = 10;
 	dev->mergeable = false;
+	dev->rx_offloads = 0;
+	dev->tx_offloads = 0;
 	dev->broken = false;
 	dev->broken_why[0] = '\0';
 }
@@ -232,7 +241,7 @@ static int reply_u64(union vu_payload *reply, uint64_t v)
 static int get_features(struct vu_dev *dev, struct vu_msg *m,
 			union vu_payload *reply)
 {
-	uint64_t f = vu_dev_offered_features();
+	uint64_t f = dev->offered;
 
 	(void)m;
 	if (dev->max_queue_pairs < 2)
@@ -243,7 +252,7 @@ static int get_features(struct vu_dev *dev, struct vu_msg *m,
 static int set_features(struct vu_dev *dev, struct vu_msg *m,
 			union vu_payload *reply)
 {
-	uint64_t f = m->p.u64, offered = vu_dev_offered_features();
+	uint64_t f = m->p.u64, offered = dev->offered;
 	unsigned int i;
 
 	(void)reply;
@@ -268,6 +277,8 @@ static int set_features(struct vu_dev *dev, struct vu_msg *m,
 	dev->features_set = true;
 	dev->hdr_len = vnet_hdr_len(f);
 	dev->mergeable = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	dev->rx_offloads = pkt_offload_caps_tx(f);
+	dev->tx_offloads = pkt_offload_caps_rx(f);
 	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE. */
 	if (!(f & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
 		for (i = 0; i < VU_MAX_VQS; i++)

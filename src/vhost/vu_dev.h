@@ -74,6 +74,10 @@ struct vu_dev {
 	bool features_set;
 	unsigned int hdr_len;	/* virtio-net header: 10 or 12 */
 	bool mergeable;		/* VIRTIO_NET_F_MRG_RXBUF acked */
+	uint64_t offered;	/* features offered: vu_dev_offered_features()
+				 * less what the port turned off */
+	unsigned int rx_offloads; /* PKT_OFL_* the guest may ask on transmit */
+	unsigned int tx_offloads; /* PKT_OFL_* the guest takes on receive */
 	unsigned int max_queue_pairs;
 	struct guest_mem mem;
 	struct vu_vq vq[VU_MAX_VQS];

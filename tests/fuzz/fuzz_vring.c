@@ -53,6 +53,7 @@ static uint8_t *guard[2][2];		/* PROT_NONE pages around each region */
 static int call_fd = -1;
 static struct packet pkt;
 static struct vring_chain chain[2];
+static unsigned int caps;	/* offloads negotiated in this run */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -100,6 +101,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pkt.data = pkt.buf + PACKET_HEADROOM;
+	if (packet_pool_init(4))	/* large frames take a large buffer */
+		abort();
 	return 0;
 }
 
@@ -111,12 +114,16 @@ static inline uint8_t *gpa_host(uint64_t gpa)
 }
 
 /* A frame of @len bytes for delivery; contents do not matter to the ring. */
-static void make_packet(unsigned int len)
+static void make_packet(unsigned int len, bool partial)
 {
 	if (len > PACKET_DATA_MAX)
 		len = PACKET_DATA_MAX;
 	memset(pkt.data, 0xa5, len);
-	pkt.len = (uint16_t)len;
+	pkt.len = len;
+	pkt.ofl = (struct pkt_offload){ 0 };
+	if (partial && (caps & PKT_OFL_CSUM))	/* a header with NEEDS_CSUM */
+		pkt.ofl = (struct pkt_offload){ .csum = PKT_CSUM_PARTIAL,
+						.csum_start = 34, .csum_offset = 16 };
 }
 
 /* Is every iovec of @c inside guest memory? (The walker's own promise.) */
@@ -174,8 +181,10 @@ static bool run_op(struct vring *vr, uint8_t op, uint8_t arg, unsigned int hdr_l
 		if (rc == 0) {
 			check_chain(&chain[0]);
 			if ((op & 7) == 1) {
-				pkt.data = pkt.buf + PACKET_HEADROOM;
-				vnet_chain_to_packet(&chain[0], hdr_len, &pkt, false);
+				struct packet *p = packet_alloc();
+
+				vnet_chain_to_packet(&chain[0], hdr_len, caps, p, false);
+				packet_free(p);
 			}
 		} else if (rc != -E2BIG) {
 			abort();	/* vring_pop promises 0, -E2BIG or -EIO */
@@ -184,8 +193,8 @@ static bool run_op(struct vring *vr, uint8_t op, uint8_t arg, unsigned int hdr_l
 		return true;
 	case 3:		/* deliver a frame, mergeable */
 	case 4:		/* deliver a frame, one chain */
-		make_packet(14u + arg * 37u);
-		rc = vnet_packet_to_guest(vr, chain, &pkt, hdr_len, (op & 7) == 3);
+		make_packet(14u + (arg >> 1) * 74u, arg & 1);
+		rc = vnet_packet_to_guest(vr, chain, &pkt, hdr_len, (op & 7) == 3, caps);
 		if (rc == -EIO)
 			return false;
 		if (rc && rc != -ENOBUFS && rc != -EMSGSIZE)
@@ -230,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ops = data + 5;
 	event_idx = flags & 1;
 	hdr_len = flags & 2 ? 12 : 10;
+	caps = flags & 16 ? PKT_OFL_CSUM | PKT_OFL_TSO4 | PKT_OFL_TSO6 | PKT_OFL_ECN : 0;
 	mem.region[1].gpa = flags & 8 ? REGION1_FAR : REGION1_GPA;
 
 	/* The guest memory image. */

@@ -45,7 +45,7 @@ TEST(tx_single_descriptor)
 	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
 	CHECK_EQ(chain[0].len, 72);
 	p = packet_alloc();
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), 0);
 	CHECK_EQ(p->len, 60);
 	CHECK(frame_ok(p->data, 60));
 	packet_free(p);
@@ -70,7 +70,7 @@ TEST(tx_header_in_own_descriptors)
 	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
 	CHECK_EQ(chain[0].niov, 3);
 	p = packet_alloc();
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), 0);
 	CHECK_EQ(p->len, 100);
 	CHECK(frame_ok(p->data, 100));
 	packet_free(p);
@@ -96,7 +96,7 @@ TEST(tx_indirect_table)
 	CHECK_EQ(vring_avail_count(&f.vr), 1);
 	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
 	p = packet_alloc();
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), 0);
 	CHECK_EQ(p->len, 200);
 	CHECK(frame_ok(p->data, 200));
 	packet_free(p);
@@ -174,7 +174,7 @@ TEST(buffer_across_region_edge_is_split)
 	CHECK_EQ(chain[0].niov, 2);
 	CHECK_EQ(chain[0].iov[0].iov_len, 40);
 	p = packet_alloc();
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), 0);
 	CHECK(frame_ok(p->data, 100));
 	packet_free(p);
 	fake_destroy(&f);
@@ -242,9 +242,9 @@ TEST(tx_short_chain_is_a_runt)
 	CHECK_EQ(vring_avail_count(&f.vr), 2);
 	p = packet_alloc();
 	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), -EINVAL);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), -EINVAL);
 	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), -EINVAL);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), -EINVAL);
 	packet_free(p);
 	fake_destroy(&f);
 }
@@ -289,7 +289,7 @@ static struct packet *pop_tx_frame(struct fake *f, uint16_t head, uint32_t len,
 	fake_publish(f, head);
 	CHECK_EQ(vring_avail_count(&f->vr), 1);
 	CHECK_EQ(vring_pop(&f->vr, &chain[0], false), 0);
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, borrow), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, borrow), 0);
 	return p;
 }
 
@@ -338,7 +338,7 @@ TEST(borrowed_frame_goes_to_guest_in_one_copy)
 	p = pop_tx_frame(&f, 0, 1500, true, &gpa);
 	CHECK(p->ext);
 	rx = post_rx(&g, 1, 2048);
-	CHECK_EQ(vnet_packet_to_guest(&g.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&g.vr, chain, p, 12, true, 0), 0);
 	CHECK(p->ext);		/* delivered without bringing the tail in */
 	vring_publish(&g.vr);
 	CHECK_EQ(fake_used(&g)->ring[0].len, 1512);
@@ -363,7 +363,7 @@ TEST(borrowed_frame_into_split_buffers_is_linearized)
 	fake_init(&g, 16, false);
 	p = pop_tx_frame(&f, 0, 1500, true, &gpa);
 	rx = post_rx(&g, 2, 1024);
-	CHECK_EQ(vnet_packet_to_guest(&g.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&g.vr, chain, p, 12, true, 0), 0);
 	CHECK(!p->ext);
 	memcpy(out, fake_ptr(&g, rx), 1024);
 	memcpy(out + 1024, fake_ptr(&g, rx + 1024), 1512 - 1024);
@@ -385,7 +385,7 @@ TEST(rx_mergeable_spans_buffers)
 
 	fake_init(&f, 16, false);
 	gpa = post_rx(&f, 4, 1024);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0), 0);
 	CHECK(vring_publish(&f.vr));
 	CHECK_EQ(fake_used(&f)->idx, 3);
 	for (i = 0; i < 3; i++) {
@@ -408,12 +408,12 @@ TEST(rx_mergeable_too_few_buffers_rewinds)
 
 	fake_init(&f, 16, false);
 	post_rx(&f, 2, 1024);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), -ENOBUFS);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0), -ENOBUFS);
 	CHECK_EQ(f.vr.last_avail, 0);
 	CHECK_EQ(f.vr.used_idx, 0);
 	CHECK(!vring_publish(&f.vr));
 	post_rx(&f, 1, 1024);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0), 0);
 	CHECK_EQ(f.vr.used_idx, 3);
 	packet_free(p);
 	fake_destroy(&f);
@@ -427,9 +427,9 @@ TEST(rx_single_buffer_too_small_is_kept)
 
 	fake_init(&f, 16, false);
 	gpa = post_rx(&f, 1, 1000);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, big, 12, false), -EMSGSIZE);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, big, 12, false, 0), -EMSGSIZE);
 	CHECK_EQ(f.vr.last_avail, 0);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, small, 12, false), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, small, 12, false, 0), 0);
 	vring_publish(&f.vr);
 	CHECK_EQ(fake_used(&f)->ring[0].len, 72);
 	CHECK(frame_ok(fake_ptr(&f, gpa + 12), 60));
@@ -460,7 +460,7 @@ TEST(rx_chain_too_short_for_any_frame_is_returned_empty)
 	post_rx_one(&f, 0);
 	post_rx_one(&f, 4);
 	gpa = post_rx_one(&f, 2048);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0), 0);
 	CHECK_EQ(f.vr.unusable, 2);
 	CHECK(vring_publish(&f.vr));
 	CHECK_EQ(fake_used(&f)->idx, 3);
@@ -474,7 +474,7 @@ TEST(rx_chain_too_short_for_any_frame_is_returned_empty)
 	fake_init(&f, 16, false);
 	post_rx_one(&f, 12 + 13);
 	gpa = post_rx_one(&f, 100);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, false), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, false, 0), 0);
 	CHECK_EQ(f.vr.unusable, 1);
 	vring_publish(&f.vr);
 	CHECK_EQ(used_len(&f, 0), 0);
@@ -499,7 +499,7 @@ TEST(rx_mergeable_empty_later_chain_returns_the_frames_chains_empty)
 	 * 1024 bytes go into the first chain, then the empty one ends it:
 	 * both are completed empty, and the frame goes into the third.
 	 */
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0), 0);
 	CHECK_EQ(f.vr.unusable, 1);
 	CHECK_EQ(f.vr.last_avail, 3);
 	vring_publish(&f.vr);
@@ -532,7 +532,7 @@ TEST(rx_chain_with_too_many_segments_is_returned_empty)
 	gpa = fake_alloc(&f, 2048);
 	fake_set_desc(&f, n, gpa, 2048, VRING_DESC_F_WRITE, 0);
 	fake_publish(&f, n);
-	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true), 0);
+	CHECK_EQ(vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0), 0);
 	CHECK_EQ(f.vr.unusable, 1);
 	vring_publish(&f.vr);
 	CHECK_EQ(used_len(&f, 0), 0);
@@ -554,7 +554,7 @@ TEST(rx_long_run_of_unusable_chains_is_taken_a_few_at_a_time)
 		post_rx_one(&f, 0);
 	post_rx_one(&f, 2048);
 	/* A bounded number per call: the rest waits, as for a full ring. */
-	while ((rc = vnet_packet_to_guest(&f.vr, chain, p, 12, true)) == -ENOBUFS &&
+	while ((rc = vnet_packet_to_guest(&f.vr, chain, p, 12, true, 0)) == -ENOBUFS &&
 	       ++calls < 10)
 		CHECK(f.vr.unusable <= 8 * calls);
 	CHECK_EQ(rc, 0);
@@ -586,7 +586,7 @@ TEST(index_wraparound_at_65535)
 		CHECK_EQ(vring_avail_count(&f.vr), 1);
 		CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
 		CHECK_EQ(chain[0].head, i % 4);
-		CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), 0);
+		CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), 0);
 		vring_push(&f.vr, chain[0].head, 0);
 		vring_publish(&f.vr);
 	}
@@ -689,7 +689,7 @@ TEST(truncated_guest_memory_is_survived)
 	CHECK_EQ(vring_avail_count(&f.vr), 1);
 	CHECK_EQ(vring_pop(&f.vr, &chain[0], false), 0);
 	p = packet_alloc();
-	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, p, false), 0);	/* reads zeros */
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, 0, p, false), 0);	/* reads zeros */
 	CHECK(guest_mem_faulted(&f.mem));
 	CHECK_EQ(guest_mem_faults, 1);
 	packet_free(p);
