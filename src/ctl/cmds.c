@@ -105,6 +105,8 @@ static void port_counters_json(struct port *port, json_object *o)
 	json_set_u64(o, "rx_bytes", s->rx_bytes);
 	json_set_u64(o, "tx_packets", s->tx_packets);
 	json_set_u64(o, "tx_bytes", s->tx_bytes);
+	json_set_u64(o, "gso_segmented", s->gso_segmented);
+	json_set_u64(o, "csum_completed", s->csum_completed);
 	for (i = 0; i < DROP_MAX; i++)
 		json_set_u64(drops, port_drop_names[i], s->drops[i]);
 	json_set(o, "drops", drops);
@@ -472,6 +474,8 @@ static int cmd_metrics(struct cmd *c)
 	      "# TYPE vmswitch_port_rx_bytes_total counter\n"
 	      "# TYPE vmswitch_port_tx_bytes_total counter\n"
 	      "# TYPE vmswitch_port_drops_total counter\n"
+	      "# TYPE vmswitch_port_gso_segmented_total counter\n"
+	      "# TYPE vmswitch_port_csum_completed_total counter\n"
 	      "# TYPE vmswitch_port_up gauge\n", c->out);
 	for (i = 0; i < b->nports; i++) {
 		const struct port *p = b->port[i];
@@ -486,6 +490,10 @@ static int cmd_metrics(struct cmd *c)
 			p->name, (unsigned long long)s->rx_bytes);
 		fprintf(c->out, "vmswitch_port_tx_bytes_total{port=\"%s\"} %llu\n",
 			p->name, (unsigned long long)s->tx_bytes);
+		fprintf(c->out, "vmswitch_port_gso_segmented_total{port=\"%s\"} %llu\n",
+			p->name, (unsigned long long)s->gso_segmented);
+		fprintf(c->out, "vmswitch_port_csum_completed_total{port=\"%s\"} %llu\n",
+			p->name, (unsigned long long)s->csum_completed);
 		for (d = 0; d < DROP_MAX; d++)
 			fprintf(c->out, "vmswitch_port_drops_total{port=\"%s\",reason=\"%s\"} %llu\n",
 				p->name, port_drop_names[d], (unsigned long long)s->drops[d]);

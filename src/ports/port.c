@@ -104,6 +104,10 @@ void port_print_stats(struct port *port, FILE *out)
 		(unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
 		(unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
 		link_count(&port->tx));
+	if (s->gso_segmented || s->csum_completed)
+		fprintf(out, "  offloads done here: %llu frames segmented, %llu "
+			"checksums completed\n", (unsigned long long)s->gso_segmented,
+			(unsigned long long)s->csum_completed);
 	for (i = 0; i < DROP_MAX; i++)
 		if (s->drops[i])
 			fprintf(out, "  drop %s %llu\n", port_drop_names[i],
