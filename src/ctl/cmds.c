@@ -202,8 +202,9 @@ static json_object *switch_json(const struct bridge *b)
 	return o;
 }
 
-static json_object *datapath_json(struct datapath_stats *s)
+static json_object *datapath_json(struct datapath *dp)
 {
+	struct datapath_stats *s = &dp->stats;
 	json_object *o = json_object_new_object();
 
 	json_set_u64(o, "busy_packets", s->busy_packets);
@@ -213,6 +214,8 @@ static json_object *datapath_json(struct datapath_stats *s)
 	json_set_u64(o, "tsc_hz", cycles_per_second());
 	json_set_u64(o, "passes", s->passes);
 	json_set_u64(o, "sleeps", s->sleeps);
+	json_set_u64(o, "poll_window_us",
+		     dp->poll_window * 1000000 / cycles_per_second());
 	json_set_u64(o, "longest_pause_us", s->max_pause_ns / 1000);
 	s->max_pause_ns = 0;	/* the next read covers the time since */
 	return o;
@@ -271,7 +274,7 @@ static int cmd_stats(struct cmd *c)
 	o = json_object_new_object();
 	json_set(o, "ports", c->list);
 	json_set(o, "switch", switch_json(&c->vs->bridge));
-	json_set(o, "datapath", datapath_json(&c->vs->dp.stats));
+	json_set(o, "datapath", datapath_json(&c->vs->dp));
 	json_set(o, "control", control_json(ctl_get_stats()));
 	json_print(c, o);
 	return rc;

@@ -6,7 +6,17 @@
 #include "core/log.h"
 #include "switch/datapath.h"
 
-#define IDLE_BEFORE_SLEEP_US	200	/* keep polling this long after work */
+/*
+ * After work the loop keeps polling for a window before it sleeps. The
+ * window adapts to the traffic: it halves when work comes only after a
+ * sleep (polling was wasted: sparse frames) and doubles when work comes
+ * late in the window (polling nearly missed it: dense traffic). So a
+ * request/reply pair within microseconds is caught polling, a stream keeps
+ * the loop polling, and a few frames a millisecond cost a wake-up each
+ * instead of 200 us of polling each.
+ */
+#define POLL_WINDOW_MAX_US	200
+#define POLL_WINDOW_MIN_US	10
 #define CONTROL_EVERY_PASSES	128	/* look at sockets and timers this often */
 #define SLEEP_MAX_MS		1000
 #define AGING_PERIOD_NS		(1000ull * 1000 * 1000)
@@ -41,7 +51,9 @@ void datapath_init(struct datapath *dp, struct bridge *b, bool busy_poll,
 {
 	*dp = (struct datapath){ .bridge = b, .busy_poll = busy_poll,
 				 .burst = burst };
-	dp->idle_cycles = cycles_per_second() / 1000000 * IDLE_BEFORE_SLEEP_US;
+	dp->poll_max = cycles_per_second() / 1000000 * POLL_WINDOW_MAX_US;
+	dp->poll_min = cycles_per_second() / 1000000 * POLL_WINDOW_MIN_US;
+	dp->poll_window = dp->poll_max;
 	dp->start_ns = now_ns();
 	update_clock(dp);
 	evloop_timer_arm(&dp->aging, on_aging, AGING_PERIOD_NS);
@@ -147,6 +159,15 @@ static void run_control(struct datapath *dp)
 		dp->stats.max_pause_ns = dt;
 }
 
+/* Work came @gap cycles after the last; @slept: only after a sleep. */
+static void adapt_window(struct datapath *dp, uint64_t gap, bool slept)
+{
+	if (slept)
+		dp->poll_window = MAX(dp->poll_min, dp->poll_window / 2);
+	else if (gap > dp->poll_window / 2)
+		dp->poll_window = MIN(dp->poll_max, dp->poll_window * 2);
+}
+
 /**
  * datapath_run() - loop until *@quit; print counters whenever *@dump is set
  * @dp:		datapath
@@ -158,6 +179,7 @@ void datapath_run(struct datapath *dp, volatile sig_atomic_t *quit,
 {
 	uint64_t idle_since = cycles_now();
 	unsigned int pass = 0;
+	bool slept = false;
 
 	while (!*quit) {
 		uint64_t t0 = cycles_now(), t1;
@@ -165,9 +187,12 @@ void datapath_run(struct datapath *dp, volatile sig_atomic_t *quit,
 		if (datapath_poll(dp)) {
 			t1 = cycles_now();
 			dp->stats.busy_cycles += t1 - t0;
+			adapt_window(dp, t0 - idle_since, slept);
+			slept = false;
 			idle_since = t1;
-		} else if (!dp->busy_poll && t0 - idle_since > dp->idle_cycles) {
+		} else if (!dp->busy_poll && t0 - idle_since > dp->poll_window) {
 			sleep_until_kicked(dp);
+			slept = true;
 			idle_since = cycles_now();
 			pass = 0;
 		}

@@ -28,7 +28,9 @@ struct datapath {
 	struct bridge *bridge;
 	bool busy_poll;		/* never sleep (for benchmarks) */
 	unsigned int burst;	/* frames per ring per pass */
-	uint64_t idle_cycles;	/* idle time before sleeping, in TSC cycles */
+	uint64_t poll_window;	/* idle time before sleeping, in TSC cycles:
+				 * adapts between the two bounds below */
+	uint64_t poll_min, poll_max;
 	uint64_t start_ns;
 	struct ev_timer aging;
 	struct port *active[PORT_MAX];	/* the ports worth polling */
