@@ -361,9 +361,51 @@ static void vq_stopping(struct vu_dev *dev, struct vu_vq *vq)
 	      vq->index, vq->vr.last_avail);
 }
 
+/* A RARP (RFC 903 request) from @mac, 60 bytes with padding. */
+static void build_rarp(uint8_t *f, const uint8_t mac[6])
+{
+	static const uint8_t arp_hdr[8] = { 0, 1, 8, 0, 6, 4, 0, 3 };
+
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);			/* broadcast */
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80;				/* ETH_P_RARP 0x8035 */
+	f[13] = 0x35;
+	memcpy(f + 14, arp_hdr, 8);		/* Ethernet, IPv4, reverse request */
+	memcpy(f + 22, mac, 6);			/* sender hardware address */
+	memcpy(f + 32, mac, 6);			/* target hardware address */
+}
+
+/*
+ * SEND_RARP after a migration: the frame enters the switch as if the guest
+ * had sent it on this port, so the MAC table moves the guest here and
+ * every other port (and host) hears of it.
+ */
+static void vhost_send_rarp(struct vu_dev *dev, const uint8_t mac[6])
+{
+	struct port_vhost *pv = dev->owner;
+	struct port *port = &pv->port;
+	struct packet *p;
+
+	if (link_full(&port->rx) || !(p = packet_alloc())) {
+		port_drop(port, link_full(&port->rx) ? DROP_LINK_FULL : DROP_NO_PACKET, 1);
+		return;
+	}
+	build_rarp(p->data, mac);
+	p->len = 60;
+	p->in_port = port->idx;
+	p->in_queue = 0;
+	link_put(&port->rx, p);
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += p->len;
+	info("port %s: announcing %02x:%02x:%02x:%02x:%02x:%02x (SEND_RARP)",
+	     port->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
 static const struct vu_dev_ops vhost_dev_ops = {
 	.vq_started = vq_started,
 	.vq_stopping = vq_stopping,
+	.send_rarp = vhost_send_rarp,
 };
 
 /* ---- datapath ----------------------------------------------------------- */
@@ -680,6 +722,13 @@ static void vhost_show(struct port *port, FILE *out)
 	if (pv->faults)
 		fprintf(out, "  closed %llu times for a broken rule, last: %s\n",
 			(unsigned long long)pv->faults, pv->last_fault);
+	if (pv->dev.log.pages || pv->dev.rarps || vu_dev_logging(&pv->dev))
+		fprintf(out, "  migration: logging %s, %llu page writes logged, "
+			"%llu outside the log, %llu RARPs sent\n",
+			vu_dev_logging(&pv->dev) ? "on" : "off",
+			(unsigned long long)pv->dev.log.pages,
+			(unsigned long long)pv->dev.log.beyond,
+			(unsigned long long)pv->dev.rarps);
 	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++) {
 		const struct vu_vq *vq = &pv->dev.vq[i];
 

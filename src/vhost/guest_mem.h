@@ -82,6 +82,31 @@ static inline void *guest_mem_gpa_range(const struct guest_mem *m, uint64_t gpa,
 }
 
 /**
+ * guest_mem_host_gpa() - the guest-physical address of host address @host
+ * @m:		memory table
+ * @host:	inside one of its regions' mappings
+ * @gpa:	set on success
+ *
+ * Return: 0, or -EFAULT if @host is in no region
+ */
+static inline int guest_mem_host_gpa(const struct guest_mem *m, const void *host,
+				     uint64_t *gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nregions; i++) {
+		const struct guest_region *r = &m->region[i];
+		uint64_t off = (uint64_t)((const uint8_t *)host - r->host);
+
+		if (off < r->size) {
+			*gpa = r->gpa + off;
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+/**
  * guest_mem_gpa_iov() - translate [gpa, gpa+len) into host iovecs
  * @m:		memory table
  * @gpa:	guest-physical start

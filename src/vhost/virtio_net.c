@@ -95,6 +95,14 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 	return chain_to_packet_slow(c, hdr_len, caps, p);
 }
 
+/* While the ring is logged for migration, mark what was written into @c. */
+static inline void log_written(struct vring *vr, const struct vring_chain *c,
+			       uint32_t len)
+{
+	if (unlikely(vr->log))
+		vring_log_chain(vr, c, len);
+}
+
 /* Header for a frame in @nbufs buffers: @base with the count filled in. */
 static void write_header(const struct vring_chain *c, unsigned int hdr_len,
 			 const struct virtio_net_hdr *base, uint16_t nbufs)
@@ -150,6 +158,7 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 		unsigned int take = MIN(cur->len, need - done);
 
 		fill_chain(cur, p, hdr_len, done, take);
+		log_written(vr, cur, take);
 		vring_push(vr, cur->head, take);
 		pushed++;
 		done += take;
@@ -178,6 +187,7 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 		}
 	}
 	write_header(first, hdr_len, vh, popped);
+	log_written(vr, first, hdr_len);
 	return 0;
 undo:
 	vring_unpop(vr, popped);
@@ -232,6 +242,7 @@ static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
 			packet_linearize(p);
 			write_header(c, hdr_len, vh, 1);
 			iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
+			log_written(vr, c, need);
 			vring_push(vr, c->head, need);
 			return 0;
 		} else {
@@ -317,6 +328,7 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 		else
 			memcpy(dst, &one, 10);
 		copy_frame(dst + hdr_len, p);
+		log_written(vr, c, need);
 		vring_push(vr, c->head, need);
 		return 0;
 	}

@@ -239,4 +239,55 @@ void vring_kick_enable(struct vring *vr, bool enable)
 			   cpu_to_le16(enable ? 0 : VRING_USED_F_NO_NOTIFY));
 	}
 	smp_mb();
+	if (unlikely(vr->log)) {
+		/* used->flags, or avail_event behind the used ring's entries. */
+		uint64_t off = vr->event_idx ? 4 + 8ull * vr->num : 0;
+
+		dirty_log_range(vr->log, vr->log_used_gpa + off, 2);
+	}
+}
+
+/*
+ * Migration logging: what the switch wrote into guest memory is marked in
+ * vr->log, after the write. Used-ring writes are logged at the guest-physical
+ * address the frontend gave for the used ring (log_guest_addr), buffer
+ * writes at the address of each buffer.
+ */
+
+/** vring_log_used() - log the used entries written since the last publish */
+void vring_log_used(struct vring *vr)
+{
+	uint16_t i;
+
+	for (i = vr->used_published; i != vr->used_idx; i++)
+		dirty_log_range(vr->log, vr->log_used_gpa + 4 +
+				8ull * (i & (vr->num - 1)), 8);
+}
+
+/** vring_log_used_idx() - log used->idx, just published */
+void vring_log_used_idx(struct vring *vr)
+{
+	dirty_log_range(vr->log, vr->log_used_gpa + 2, 2);
+}
+
+/**
+ * vring_log_chain() - log the first @len bytes written into chain @c
+ * @vr:		the ring @c was popped from (its memory table)
+ * @c:		a translated chain
+ * @len:	bytes written from the start of the chain
+ */
+void vring_log_chain(struct vring *vr, const struct vring_chain *c, uint32_t len)
+{
+	unsigned int i;
+	uint64_t gpa;
+
+	for (i = 0; i < c->niov && len; i++) {
+		uint32_t n = (uint32_t)MIN(c->iov[i].iov_len, len);
+
+		if (guest_mem_host_gpa(vr->mem, c->iov[i].iov_base, &gpa) == 0)
+			dirty_log_range(vr->log, gpa, n);
+		else
+			vr->log->beyond++;
+		len -= n;
+	}
 }

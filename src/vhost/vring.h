@@ -21,6 +21,7 @@
 
 #include "core/byteorder.h"
 #include "core/util.h"
+#include "vhost/dirty_log.h"
 #include "vhost/guest_mem.h"
 
 #define VRING_DESC_F_NEXT	1
@@ -93,6 +94,9 @@ struct vring_addr {
  * @fault:	the ring rule the guest broke, for the log (after -EIO)
  * @unusable:	receive chains completed empty since the owner last took
  *		the count: no frame fits in them (vnet_packet_to_guest())
+ * @log:	the migration log while this ring is logged, else NULL: every
+ *		write into guest memory is then marked in it
+ * @log_used_gpa: guest-physical address of the used ring (for @log)
  */
 struct vring {
 	struct vring_desc *desc;
@@ -111,6 +115,8 @@ struct vring {
 	int call_fd;
 	const char *fault;
 	uint32_t unusable;
+	struct dirty_log *log;
+	uint64_t log_used_gpa;
 };
 
 /** struct vring_chain - one descriptor chain, translated to host memory */
@@ -252,14 +258,22 @@ static inline void vring_unpush(struct vring *vr, uint16_t n)
 
 void vring_empty_pushed(struct vring *vr, uint16_t n);
 
+void vring_log_used(struct vring *vr);
+void vring_log_used_idx(struct vring *vr);
+void vring_log_chain(struct vring *vr, const struct vring_chain *c, uint32_t len);
+
 /** vring_publish() - make completions visible to the guest */
 static inline bool vring_publish(struct vring *vr)
 {
 	if (vr->used_idx == vr->used_published)
 		return false;
+	if (unlikely(vr->log))
+		vring_log_used(vr);	/* the entries before the index */
 	/* Pairs with the guest's read barrier after it reads used->idx. */
 	__atomic_store_n(&vr->used->idx, cpu_to_le16(vr->used_idx), __ATOMIC_RELEASE);
 	vr->used_published = vr->used_idx;
+	if (unlikely(vr->log))
+		vring_log_used_idx(vr);
 	return true;
 }
 

@@ -11,7 +11,6 @@
 #include "vhost/virtio_net.h"
 #include "vhost/vu_dev.h"
 
-#define VHOST_VRING_F_LOG	1
 
 typedef int vu_handler_fn(struct vu_dev *dev, struct vu_msg *m,
 			  union vu_payload *reply);
@@ -46,6 +45,7 @@ uint64_t vu_dev_offered_features(void)
 	       1ull << VIRTIO_NET_F_GUEST_ANNOUNCE |
 	       1ull << VIRTIO_NET_F_MQ |
 	       1ull << VIRTIO_F_IN_ORDER |
+	       1ull << VHOST_F_LOG_ALL |
 	       1ull << VHOST_USER_F_PROTOCOL_FEATURES;
 }
 
@@ -53,6 +53,8 @@ uint64_t vu_dev_offered_features(void)
 uint64_t vu_dev_offered_protocol_features(void)
 {
 	return 1ull << VHOST_USER_PROTOCOL_F_MQ |
+	       1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD |
+	       1ull << VHOST_USER_PROTOCOL_F_RARP |
 	       1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK;
 }
 
@@ -150,6 +152,38 @@ static int vq_translate(struct vu_dev *dev, struct vu_vq *vq,
 	return 0;
 }
 
+/*
+ * A started ring is logged while LOG_ALL is negotiated, a log is mapped and
+ * its SET_VRING_ADDR asked for it; re-evaluated whenever one of them changes.
+ */
+static void vq_update_log(struct vu_dev *dev, struct vu_vq *vq)
+{
+	bool on = vq->started && vu_dev_has(dev, VHOST_F_LOG_ALL) &&
+		  dev->log.bits && (vq->addr.flags & VHOST_VRING_F_LOG);
+
+	vq->vr.log = on ? &dev->log : NULL;
+	vq->vr.log_used_gpa = vq->addr.log_guest_addr;
+}
+
+static void update_logs(struct vu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VU_MAX_VQS; i++)
+		vq_update_log(dev, &dev->vq[i]);
+}
+
+/** vu_dev_logging() - is any ring of @dev being logged for migration? */
+bool vu_dev_logging(const struct vu_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VU_MAX_VQS; i++)
+		if (dev->vq[i].vr.log)
+			return true;
+	return false;
+}
+
 static int vq_start(struct vu_dev *dev, struct vu_vq *vq)
 {
 	struct vring_addr a;
@@ -170,6 +204,7 @@ static int vq_start(struct vu_dev *dev, struct vu_vq *vq)
 		info("port %s: ring %u resumes at used index %u (base was %u)",
 		     dev->name, vq->index, vq->vr.last_avail, vq->base);
 	vq->started = true;
+	vq_update_log(dev, vq);
 	dev->ops->vq_started(dev, vq);
 	return 0;
 }
@@ -180,6 +215,7 @@ static void vq_stop(struct vu_dev *dev, struct vu_vq *vq)
 	if (vq->started) {
 		dev->ops->vq_stopping(dev, vq);
 		vq->started = false;
+		vq->vr.log = NULL;
 		vq->base = vq->vr.last_avail;
 	}
 	close_fd(&vq->kick_fd);
@@ -203,6 +239,7 @@ void vu_dev_reset(struct vu_dev *dev)
 		vq->enabled = false;
 	}
 	guest_mem_unmap(&dev->mem);
+	dirty_log_unmap(&dev->log);
 	dev->features = 0;
 	dev->protocol_features = 0;
 	dev->features_set = false;
@@ -267,8 +304,12 @@ static int set_features(struct vu_dev *dev, struct vu_msg *m,
 		     dev->name);
 		return -EINVAL;
 	}
-	/* Ring layout and header size follow the features: not while running. */
-	if (f != dev->features && any_started(dev)) {
+	/*
+	 * Ring layout and header size follow the features: not while running.
+	 * Migration turns LOG_ALL on and off under running rings, and QEMU
+	 * aborts the guest if that is refused.
+	 */
+	if ((f ^ dev->features) & ~(1ull << VHOST_F_LOG_ALL) && any_started(dev)) {
 		warn("port %s: SET_FEATURES %#llx while rings run", dev->name,
 		     (unsigned long long)f);
 		return -EBUSY;
@@ -279,6 +320,7 @@ static int set_features(struct vu_dev *dev, struct vu_msg *m,
 	dev->mergeable = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	dev->rx_offloads = pkt_offload_caps_tx(f);
 	dev->tx_offloads = pkt_offload_caps_rx(f);
+	update_logs(dev);
 	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE. */
 	if (!(f & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
 		for (i = 0; i < VU_MAX_VQS; i++)
@@ -420,11 +462,7 @@ static int set_vring_addr(struct vu_dev *dev, struct vu_msg *m,
 		     m->p.addr.index);
 		return -EINVAL;
 	}
-	if (m->p.addr.flags & VHOST_VRING_F_LOG) {
-		warn("port %s: dirty logging requested but not offered",
-		     dev->name);
-		return -ENOTSUP;
-	}
+	/* A running ring keeps its indexes: migration sets the LOG flag so. */
 	old = vq->addr;
 	vq->addr = m->p.addr;
 	vq->addr_set = true;
@@ -432,6 +470,7 @@ static int set_vring_addr(struct vu_dev *dev, struct vu_msg *m,
 		vq->addr = old;
 		return -EFAULT;
 	}
+	vq_update_log(dev, vq);
 	return 0;
 }
 
@@ -611,6 +650,51 @@ static int set_vring_enable(struct vu_dev *dev, struct vu_msg *m,
 	return 0;
 }
 
+/*
+ * The migration log. QEMU waits for a reply whenever LOG_SHMFD was
+ * negotiated, REPLY_ACK or not; a refusal is answered (not a broken
+ * device), and QEMU then fails the migration, not the guest.
+ */
+static int set_log_base(struct vu_dev *dev, struct vu_msg *m,
+			union vu_payload *reply)
+{
+	char why[128];
+	int rc;
+
+	if (!has_protocol(dev, VHOST_USER_PROTOCOL_F_LOG_SHMFD) || m->nfds != 1) {
+		warn("port %s: SET_LOG_BASE with %u fds%s", dev->name, m->nfds,
+		     has_protocol(dev, VHOST_USER_PROTOCOL_F_LOG_SHMFD) ? "" :
+		     " before LOG_SHMFD was negotiated");
+		return -EINVAL;
+	}
+	rc = dirty_log_map(&dev->log, m->fds[0], m->p.log.mmap_size,
+			   m->p.log.mmap_offset, why, sizeof(why));
+	if (rc) {
+		warn("port %s: SET_LOG_BASE refused: %s", dev->name, why);
+		reply->u64 = 1;
+	} else {
+		info("port %s: migration log of %llu bytes", dev->name,
+		     (unsigned long long)dev->log.size);
+		reply->u64 = 0;
+	}
+	update_logs(dev);
+	return sizeof(reply->u64);
+}
+
+/* After a migration: announce the guest's MAC (accepted at any time). */
+static int send_rarp(struct vu_dev *dev, struct vu_msg *m,
+		     union vu_payload *reply)
+{
+	uint8_t mac[6];
+
+	(void)reply;
+	memcpy(mac, &m->p.u64, 6);
+	dev->rarps++;
+	if (dev->ops->send_rarp)
+		dev->ops->send_rarp(dev, mac);
+	return 0;
+}
+
 static const struct vu_handler handlers[VHOST_USER_MAX_KNOWN] = {
 	[VHOST_USER_GET_FEATURES] = { get_features, 0, true, 0 },
 	[VHOST_USER_SET_FEATURES] = { set_features, 8, false, 0 },
@@ -628,6 +712,8 @@ static const struct vu_handler handlers[VHOST_USER_MAX_KNOWN] = {
 	[VHOST_USER_SET_PROTOCOL_FEATURES] = { set_protocol_features, 8, false, 0 },
 	[VHOST_USER_GET_QUEUE_NUM] = { get_queue_num, 0, true, 0 },
 	[VHOST_USER_SET_VRING_ENABLE] = { set_vring_enable, 8, false, 0 },
+	[VHOST_USER_SET_LOG_BASE] = { set_log_base, 16, false, 1 },
+	[VHOST_USER_SEND_RARP] = { send_rarp, 8, false, 0 },
 };
 
 /* Check the request against its table entry; 0 if it may run. */

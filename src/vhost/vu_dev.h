@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/evloop.h"
+#include "vhost/dirty_log.h"
 #include "vhost/guest_mem.h"
 #include "vhost/vring.h"
 #include "vhost/vu_msg.h"
@@ -24,7 +25,11 @@
 
 #define VHOST_USER_F_PROTOCOL_FEATURES	30
 #define VHOST_USER_PROTOCOL_F_MQ	0
+#define VHOST_USER_PROTOCOL_F_LOG_SHMFD	1
+#define VHOST_USER_PROTOCOL_F_RARP	2
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK	3
+#define VHOST_F_LOG_ALL			26
+#define VHOST_VRING_F_LOG		1
 
 struct vu_dev;
 
@@ -65,6 +70,8 @@ struct vu_vq {
 struct vu_dev_ops {
 	void (*vq_started)(struct vu_dev *dev, struct vu_vq *vq);
 	void (*vq_stopping)(struct vu_dev *dev, struct vu_vq *vq);
+	/* SEND_RARP: announce @mac as if the guest had sent a RARP */
+	void (*send_rarp)(struct vu_dev *dev, const uint8_t mac[6]);
 };
 
 struct vu_dev {
@@ -80,6 +87,8 @@ struct vu_dev {
 	unsigned int tx_offloads; /* PKT_OFL_* the guest takes on receive */
 	unsigned int max_queue_pairs;
 	struct guest_mem mem;
+	struct dirty_log log;	/* SET_LOG_BASE's, while migrating */
+	uint64_t rarps;		/* SEND_RARP requests */
 	struct vu_vq vq[VU_MAX_VQS];
 	bool broken;
 	char broken_why[160];
@@ -96,5 +105,6 @@ int vu_dev_handle(struct vu_dev *dev, struct vu_msg *msg, int sock);
 void vu_dev_fail(struct vu_dev *dev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool vu_dev_has(const struct vu_dev *dev, unsigned int feature);
+bool vu_dev_logging(const struct vu_dev *dev);
 
 #endif /* VMSW_VU_DEV_H */

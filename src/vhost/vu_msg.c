@@ -30,6 +30,7 @@ static const char *const request_names[VHOST_USER_MAX_KNOWN] = {
 	[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
 	[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
 	[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+	[VHOST_USER_SEND_RARP] = "SEND_RARP",
 };
 
 /** vu_request_name() - printable name of a request code */

@@ -31,7 +31,8 @@ enum vu_request {
 	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
 	VHOST_USER_GET_QUEUE_NUM = 17,
 	VHOST_USER_SET_VRING_ENABLE = 18,
-	VHOST_USER_MAX_KNOWN = 19,
+	VHOST_USER_SEND_RARP = 19,
+	VHOST_USER_MAX_KNOWN = 20,
 };
 
 #define VHOST_USER_VERSION		0x1
@@ -79,8 +80,15 @@ struct vu_mem_table {
 	struct vu_mem_region region[VU_MEM_MAX_REGIONS];
 };
 
+/* SET_LOG_BASE */
+struct vu_log_base {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
 union vu_payload {
 	uint64_t u64;
+	struct vu_log_base log;
 	struct vu_vring_state state;
 	struct vu_vring_addr addr;
 	struct vu_mem_table mem;
