@@ -56,7 +56,7 @@ static const off_t mem_sizes[16] = {
 static void on_started(struct vu_dev *d, struct vu_vq *q) { (void)d, (void)q; }
 static void on_stopping(struct vu_dev *d, struct vu_vq *q) { (void)d, (void)q; }
 
-static const struct vu_dev_ops ops = { on_started, on_stopping };
+static const struct vu_dev_ops ops = { on_started, on_stopping, NULL };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
