@@ -11,6 +11,12 @@ One vmswitch with four vhost-user ports, started once for the whole file:
 * ``w``: the witness, a well-behaved Python NetDevice that stays connected. It
   shows that the attacker still forwards when its input was legal, receives
   nothing it must not receive, and sends frames to the attacker's RX ring.
+  It negotiates no offloads: what it receives was segmented and checksummed
+  by the switch.
+* ``t``: a second witness that negotiates GUEST_CSUM, GUEST_TSO4/6 and
+  GUEST_ECN (issue 12): offloaded frames reach it whole.
+* ``off``: a port with offloads=off, for an attacker whose header asks for
+  offloads the switch never offered.
 
 Every frame the attacker and the witness send is known unicast (each learns its
 MAC first with a frame to itself, which the switch filters), so nothing of
@@ -46,6 +52,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from dpdkfe import VirtioUserPmd  # noqa: E402
+from offload_frames import (  # noqa: E402
+    F_CSUM, F_HOST_ECN, F_HOST_TSO4, F_HOST_TSO6, GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP,
+    GSO_UDP_L4, MSS, NEEDS_CSUM, OFL_RX, OFL_TX, TCP_ACK, TCP_CWR, TCP_FIN, TCP_PSH, VNET,
+    check_segments, gso_hdr, scapy, scapy_csums, vnet)
+from offload_frames import ofl_frame as _ofl_frame  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import TestFailure, check, main, test  # noqa: E402
 from vhostfront import (  # noqa: E402
@@ -57,14 +68,18 @@ from vhostfront import (  # noqa: E402
     VHOST_USER_SET_VRING_ENABLE, VHOST_USER_SET_VRING_ERR, VHOST_USER_SET_VRING_KICK,
     VHOST_USER_SET_VRING_NUM, VHOST_USER_VERSION, VHOST_USER_VRING_NOFD_MASK, VRING_ADDR,
     VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, VRING_STATE,
-    ConnectionClosed, Frontend, GuestMemory, MemoryRegion, NetDevice, VhostUserError,
-    make_frame, pack_mem_table)
+    DEFAULT_NET_FEATURES, ConnectionClosed, Frontend, GuestMemory, MemoryRegion, NetDevice,
+    VhostUserError, bit, make_frame, pack_mem_table)
 
 RUN = "/tmp/vmsw-hostile"
-SOCK = {name: os.path.join(RUN, f"{name}.sock") for name in ("evil", "b", "c", "w")}
+SOCK = {name: os.path.join(RUN, f"{name}.sock") for name in ("evil", "b", "c", "w", "t", "off")}
+# Port options: "off" is a second attacker port that offers no offloads.
+SOCK_OPTS = {"off": ",offloads=off"}
 MAC_B, MAC_C = "02:00:00:00:00:10", "02:00:00:00:00:11"      # testpmd ports 0 and 1
 MAC_E = bytes.fromhex("02000000e001")                          # the attacker
 MAC_W = bytes.fromhex("02000000e002")                          # the witness
+MAC_T = bytes.fromhex("02000000e003")                          # the witness with offloads
+MAC_O = bytes.fromhex("02000000e004")                          # attacker on "off"
 HDR = bytes(12)                 # virtio-net header with num_buffers (VERSION_1)
 # Longest b/c pause accepted (2 cores, all polling). The monitor samples every
 # 0.25 s, so a pause is seen as 0.25 s or more even when there is none. Measured
@@ -178,27 +193,30 @@ class Monitor(threading.Thread):
 
 class Env:
     def __init__(self):
-        self.sw = self.pmd = self.w = None
+        self.sw = self.pmd = self.w = self.t = None
         self.evils = []          # Frontends/NetDevices of the current attack
         self.res = []            # fds and GuestMemory the attack owns (closed last)
         self.mon = None
         self.base_fds = self.base_maps = 0
 
     def up(self):
-        if self.sw and self.sw.alive() and self.pmd.proc.poll() is None and self.w:
+        if self.sw and self.sw.alive() and self.pmd.proc.poll() is None and self.w and self.t:
             return self
         if self.sw:
             say(f"restarting vmswitch and testpmd (vmswitch {exit_description(self.sw.proc.poll())})")
         self.down()
         shutil.rmtree(RUN, ignore_errors=True)
         os.makedirs(RUN)
-        self.sw = Switch([f"{n}=vhost-user:{p}" for n, p in SOCK.items()], name="hostile").start()
+        self.sw = Switch([f"{n}=vhost-user:{p}{SOCK_OPTS.get(n, '')}" for n, p in SOCK.items()],
+                         name="hostile").start()
         self.pmd = VirtioUserPmd([SOCK["b"], SOCK["c"]], name="hostile", macs=[MAC_B, MAC_C], args=[
             "--forward-mode=io", "--txpkts=64", "--burst=32",
             f"--eth-peer=0,{MAC_C}", f"--eth-peer=1,{MAC_B}"]).start()
         self.pmd.cmd("start tx_first 4")
         self.w = NetDevice.connect(SOCK["w"])
         self.hello(self.w, MAC_W)
+        self.t = NetDevice.connect(SOCK["t"], features=DEFAULT_NET_FEATURES | OFL_RX | OFL_TX)
+        self.hello(self.t, MAC_T)
         deadline = time.monotonic() + 30
         while True:
             st = self.sw.stats()["ports"]
@@ -210,12 +228,13 @@ class Env:
 
     def down(self):
         self.close_evil(wait=False)
-        if self.w:
+        for dev in (self.w, self.t):
             try:
-                self.w.close()
+                if dev:
+                    dev.close()
             except OSError:
                 pass
-            self.w = None
+        self.w = self.t = None
         if self.pmd:
             self.pmd.stop()
             self.pmd = None
@@ -236,11 +255,16 @@ class Env:
         dev.send_frame(make_frame(60, 0, src=mac, dst=mac))
         dev.wait_tx_done(5)
 
-    def drain_w(self, quiet=0.05):
-        """Collect whatever the witness has received; return the frames."""
+    def drain_w(self, quiet=0.05, dev=None):
+        """Collect whatever the witness (or dev) has received; return the frames."""
+        return [p.frame for p in self.drain(dev or self.w, quiet)]
+
+    @staticmethod
+    def drain(dev, quiet=0.05):
+        """Collect whatever dev has received; return the RxPackets."""
         got = []
         while True:
-            more = self.w.recv_frames(timeout=quiet)
+            more = dev.recv_packets(timeout=quiet)
             if not more:
                 return got
             got += more
@@ -277,11 +301,11 @@ class Env:
         check(fe.reply_ack, "REPLY_ACK not offered")
         return fe
 
-    def evil_dev(self, hello=True, **kwargs):
+    def evil_dev(self, hello=True, port="evil", mac=MAC_E, **kwargs):
         """A running virtio-net device on the evil port whose MAC the switch knows."""
         for attempt in (1, 2):
             refusals = self.sw.output().count("refusing a second frontend connection")
-            dev = self.track(NetDevice(Frontend.connect(SOCK["evil"]), **kwargs))
+            dev = self.track(NetDevice(Frontend.connect(SOCK[port]), **kwargs))
             if kwargs.get("rx_buf_size") == 0:
                 dev.post_rx_buffers = lambda *a, **k: 0
             try:
@@ -297,7 +321,7 @@ class Env:
                 self.close_evil()
                 time.sleep(0.2)
         if hello:
-            self.hello(dev, MAC_E)
+            self.hello(dev, mac)
         return dev
 
     def close_evil(self, wait=True):
@@ -327,7 +351,9 @@ def attack(func):
     def run():
         env = ENV.up()
         env.drain_w()
+        env.drain(env.t)
         env.hello(env.w, MAC_W)
+        env.hello(env.t, MAC_T)
         env.base_fds, env.base_maps = fd_count(env.pid), memfd_maps(env.pid)
         before = env.sw.stats()["ports"]
         mon = env.mon = Monitor(env.pmd)
@@ -1471,6 +1497,346 @@ def cp_call_and_kick_fds_not_eventfds(env):
         refused(env, fe, req, U64.pack(0), fds=[w if name == "call" else r],
                 what=f"a pipe as {name} fd")
     check(not wait_closed(fe, 0.1), "the connection was closed")
+
+
+# =============================================================================
+# offloads (issue 12): hostile and legal virtio-net headers from a guest that
+# negotiated CSUM and HOST_TSO4/6, checked against what reaches the witnesses
+# =============================================================================
+
+ALL_OFL = DEFAULT_NET_FEATURES | OFL_TX | OFL_RX
+
+
+def ofl_frame(payload, dst=MAC_W, src=MAC_E, **kwargs):
+    """offload_frames.ofl_frame(), from the attacker to the witness by default."""
+    return _ofl_frame(payload, dst=dst, src=src, **kwargs)
+
+
+def ofl_dev(env, **kwargs):
+    """An attacker that negotiated CSUM, HOST_TSO4/6 and the GUEST_* offloads."""
+    dev = env.evil_dev(features=kwargs.pop("features", ALL_OFL), **kwargs)
+    for f in (F_CSUM, F_HOST_TSO4, F_HOST_TSO6):
+        check(dev.has(f), f"feature {f} not negotiated (the switch offers offloads)")
+    return dev
+
+
+def send_bad(env, dev, what, header, frame, split=None, port="evil", before=None):
+    """One frame with a bad header: completed, counted bad_header on the port,
+    nothing delivered to either witness, the connection kept."""
+    before = before or env.port(port)
+    dev.send_frame(frame, header=header, split=split, timeout=5)
+    check(dev.wait_tx_done(5), f"{what}: TX chain not completed")
+    deadline = time.monotonic() + 5
+    while True:
+        st = env.port(port)
+        got = st["drops"].get("bad_header", 0) - before["drops"].get("bad_header", 0)
+        if got or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(got == 1, f"{what}: {got} bad_header drops counted, 1 expected ({st['drops']})")
+    check(st["faults"] == before["faults"], f"{what}: a fault was counted: {st.get('last_fault')}")
+    check(not wait_closed(dev.fe, 0), f"{what}: the connection was closed")
+    return st
+
+
+def nothing_arrived(env, what):
+    got_w, got_t = env.drain_w(quiet=0.3), env.drain(env.t, quiet=0.1)
+    check(not got_w and not got_t, f"{what}: frames reached the witnesses "
+                                   f"(w {len(got_w)}, t {len(got_t)})")
+
+
+def bad_cases():
+    """(what, header, frame) for every refused header of issue 12."""
+    small, l4 = ofl_frame(46)                   # 100-byte TCP frame
+    n = len(small)
+    big, _ = ofl_frame(3000)                    # GSO-sized IPv4 TCP
+    big6, l6 = ofl_frame(3000, ipv6=True)
+    udp, _ = ofl_frame(3000, udp=True)
+    doff4, _ = ofl_frame(3000, doff=4)
+    short_tcp, _ = ofl_frame(20)                # TCP header + 20 bytes, then doff 15:
+    short_tcp = short_tcp[:l4 + 12] + bytes([15 << 4]) + short_tcp[l4 + 13:]  # 60 > 40 bytes
+    frag, _ = ofl_frame(3000, frag=True)
+    ok = gso_hdr(l4)
+    return [
+        # NEEDS_CSUM bounds (CVE-2024-11614)
+        ("csum_start past the frame", vnet(NEEDS_CSUM, start=n + 20), small),
+        ("csum field at len - 1", vnet(NEEDS_CSUM, start=l4, off=n - 1 - l4), small),
+        ("csum_start at len - 1", vnet(NEEDS_CSUM, start=n - 1), small),
+        ("csum_start and offset 0xfff0", vnet(NEEDS_CSUM, start=0xfff0, off=0xfff0), small),
+        ("csum_start inside the Ethernet header", vnet(NEEDS_CSUM, start=6, off=16), small),
+        ("NEEDS_CSUM, TCP doff 4", vnet(NEEDS_CSUM, start=l4, off=16), doff4),
+        ("NEEDS_CSUM, TCP header past the frame", vnet(NEEDS_CSUM, start=l4, off=16), short_tcp),
+        # GSO requests
+        ("GSO without NEEDS_CSUM", vnet(0, GSO_TCPV4, 54, MSS, l4, 16), big),
+        ("GSO with gso_size 0", vnet(NEEDS_CSUM, GSO_TCPV4, 54, 0, l4, 16), big),
+        ("unknown gso_type 2", vnet(NEEDS_CSUM, 2, 54, MSS, l4, 16), big),
+        ("unknown gso_type 0x7f", vnet(NEEDS_CSUM, 0x7f, 54, MSS, l4, 16), big),
+        ("GSO_UDP (UFO)", vnet(NEEDS_CSUM, GSO_UDP, 42, MSS, l4, 6), udp),
+        ("GSO_UDP_L4 (USO never offered)", vnet(NEEDS_CSUM, GSO_UDP_L4, 42, MSS, l4, 6), udp),
+        ("ECN flag without a GSO type", vnet(NEEDS_CSUM, GSO_ECN, 54, MSS, l4, 16), big),
+        ("TCPV4|ECN without HOST_ECN", vnet(NEEDS_CSUM, GSO_TCPV4 | GSO_ECN, 54, MSS, l4, 16),
+         big),
+        # gso_type against the frame (CVE-2024-43897)
+        ("TCPV4 on IPv6", vnet(NEEDS_CSUM, GSO_TCPV4, 74, MSS, l6, 16), big6),
+        ("TCPV6 on IPv4", vnet(NEEDS_CSUM, GSO_TCPV6, 54, MSS, l4, 16), big),
+        ("TCPV4 on UDP", vnet(NEEDS_CSUM, GSO_TCPV4, 42, MSS, l4, 6), udp),
+        ("TCPV4 on UDP, csum_offset 16", vnet(NEEDS_CSUM, GSO_TCPV4, 42, MSS, l4, 16), udp),
+        ("TCPV4 on an IPv4 fragment", ok, frag),
+        ("GSO csum_start not at L4 (same field)", vnet(NEEDS_CSUM, GSO_TCPV4, 54, MSS, l4 + 4, 12),
+         big),
+        ("GSO csum_start 199 offset 1536 (syzbot)", vnet(NEEDS_CSUM, GSO_TCPV4, 54, MSS, 199, 1536),
+         big),
+        ("GSO TCP csum_offset 6", vnet(NEEDS_CSUM, GSO_TCPV4, 54, MSS, l4, 6), big),
+        ("GSO TCP csum_offset 17", vnet(NEEDS_CSUM, GSO_TCPV4, 54, MSS, l4, 17), big),
+        # TCP header
+        ("GSO TCP doff 4", vnet(NEEDS_CSUM, GSO_TCPV4, 54, MSS, l4, 16), doff4),
+        ("GSO TCP header past the frame", vnet(NEEDS_CSUM, GSO_TCPV4, 94, 8, l4, 16), short_tcp),
+        ("GSO frame cut inside the IPv4 header", ok, big[:30]),
+    ]
+
+
+@attack
+def ofl_bad_headers(env):
+    """Every refused offload header of issue 12 from a guest that negotiated CSUM and
+    HOST_TSO4/6 (not HOST_ECN): each counted bad_header on its port, nothing reaches
+    the witnesses, no fault, the connection kept and still forwarding."""
+    dev = ofl_dev(env, features=ALL_OFL)
+    check(not dev.has(F_HOST_ECN), "HOST_ECN negotiated though not asked for")
+    cases = bad_cases()
+    for what, header, frame in cases:
+        send_bad(env, dev, what, header, frame)
+    nothing_arrived(env, "bad headers")
+    say(f"{len(cases)} bad headers, each counted bad_header")
+    forwards(env, dev)
+
+
+@attack
+def ofl_bad_headers_over_descriptors(env):
+    """The same refusals with the header spread over descriptors (CVE-2022-2132):
+    4+4+4 bytes, 1-byte pieces, an indirect table; the checks read one copy."""
+    dev = ofl_dev(env)
+    cases = bad_cases()
+    for k, (what, header, frame) in enumerate(cases[::3]):
+        split = ([4, 4, 4], [1] * 12, [5, 5, 5, 5])[k % 3]
+        send_bad(env, dev, f"{what}, header split {split}", header, frame, split=split)
+    what, header, frame = cases[0]
+    before = env.port()
+    dev.send_frame(frame, header=header, split=[3, 3, 6], indirect=True)
+    check(dev.wait_tx_done(5), "indirect: TX chain not completed")
+    time.sleep(0.2)
+    st = env.port()
+    check(st["drops"].get("bad_header", 0) == before["drops"].get("bad_header", 0) + 1,
+          f"indirect {what}: not counted bad_header ({st['drops']})")
+    nothing_arrived(env, "bad headers over descriptors")
+    forwards(env, dev)
+
+
+@attack
+def ofl_runt_with_offload_header(env):
+    """A chain shorter than header + Ethernet whose header asks for a checksum and
+    GSO (CVE-2022-2132): a runt (README: such chains are counted runt), never read
+    as a frame, nothing delivered, the connection kept."""
+    dev = ofl_dev(env)
+    before = env.port()
+    hdr = gso_hdr(34)
+    for k, (length, split) in enumerate(((12 + 13, [4, 4, 4, 13]), (12 + 10, [12, 10]),
+                                        (12, [6, 6]))):
+        buf = put(dev, hdr + bytes(64))
+        descs, off = {}, 0
+        for i, piece in enumerate(split):
+            more = i + 1 < len(split)
+            descs[i] = (buf + off, piece, VRING_DESC_F_NEXT if more else 0, i + 1 if more else 0)
+            off += piece
+        tx_raw(dev, descs, [0])
+        deadline = time.monotonic() + 5
+        while dev.tx[0].read_used_idx() != dev.tx[0].avail_idx and time.monotonic() < deadline:
+            time.sleep(0.01)
+        check(dev.tx[0].read_used_idx() == dev.tx[0].avail_idx, f"short chain {k} not completed")
+        dev.tx[0].get_used(strict=False)
+    st = env.port()
+    runts = st["drops"].get("runt", 0) - before["drops"].get("runt", 0)
+    check(runts == 3, f"{runts} of 3 short chains counted runt ({st['drops']})")
+    check(st["faults"] == before["faults"], f"a fault was counted: {st.get('last_fault')}")
+    nothing_arrived(env, "short chains")
+    forwards(env, dev)
+
+
+@attack
+def ofl_not_negotiated_on_offloads_off_port(env):
+    """A port with offloads=off offers none; a guest there whose headers ask for a
+    checksum or GSO anyway: bad_header, nothing forwarded, plain frames still go."""
+    dev = env.evil_dev(port="off", mac=MAC_O, features=ALL_OFL)
+    check(not dev.features & (OFL_TX | OFL_RX),
+          f"offloads negotiated on an offloads=off port: {dev.features:#x}")
+    small, l4 = ofl_frame(46, src=MAC_O)
+    big, _ = ofl_frame(3000, src=MAC_O)
+    send_bad(env, dev, "NEEDS_CSUM, not negotiated", vnet(NEEDS_CSUM, start=l4, off=16), small,
+             port="off")
+    send_bad(env, dev, "GSO TCPV4, not negotiated", gso_hdr(l4), big, port="off")
+    send_bad(env, dev, "GSO TCPV6, not negotiated",
+             vnet(NEEDS_CSUM, GSO_TCPV6, 74, MSS, 54, 16), ofl_frame(3000, ipv6=True, src=MAC_O)[0],
+             port="off")
+    nothing_arrived(env, "offloads=off")
+    plain = make_frame(120, 0x4900, src=MAC_O, dst=MAC_W)
+    dev.send_frame(plain)
+    check(env.w.recv_frames(timeout=5, count=1) == [plain], "a plain frame from 'off' was lost")
+
+
+def to_both(env, dev, header, frame_w, frame_t, split=None):
+    """Send the same offloaded frame to w (no offloads) and t (offloads).
+    Returns (packets at w, packets at t)."""
+    dev.send_frame(frame_w, header=header, split=split, timeout=5)
+    dev.send_frame(frame_t, header=header, split=split, timeout=5)
+    check(dev.wait_tx_done(5), "TX chains not completed")
+    return env.drain(env.w, 0.3), env.drain(env.t, 0.1)
+
+
+def check_whole(pkts, frame, want_hdr, what):
+    """t got frame whole, with exactly the header fields in want_hdr (a dict)."""
+    check(len(pkts) == 1, f"{what}: t received {len(pkts)} frames, 1 expected")
+    flags, gso, hdr_len, gso_size, start, off, _ = VNET.unpack(pkts[0].header)
+    got = dict(flags=flags, gso_type=gso, gso_size=gso_size, csum_start=start, csum_offset=off)
+    for k, v in want_hdr.items():
+        check(got[k] == v, f"{what}: t got {k} {got[k]:#x}, expected {v:#x} (header {got})")
+    check(pkts[0].frame == frame, f"{what}: t's frame differs from the one sent "
+                                  f"({len(pkts[0].frame)} vs {len(frame)} bytes)")
+    ip_ok, _ = scapy_csums(pkts[0].frame)
+    check(ip_ok, f"{what}: bad IPv4 header checksum at t")
+
+
+@attack
+def ofl_csum_header_over_descriptors(env):
+    """Legal: a NEEDS_CSUM header (csum_start at L4, offset 16) in one descriptor,
+    over 4+4+4, over 12 1-byte pieces and in an indirect table: w (no GUEST_CSUM) gets
+    the frame with the checksum completed (checked by scapy), t gets it with
+    NEEDS_CSUM, csum_start 34, csum_offset 16, byte for byte."""
+    dev = ofl_dev(env)
+    scapy()
+    before = env.port("w")["csum_completed"]
+    for k, split in enumerate((None, [4, 4, 4], [1] * 12, "indirect")):
+        fw, l4 = ofl_frame(700 + k, seq=k)
+        ft, _ = ofl_frame(700 + k, seq=k, dst=MAC_T)
+        hdr = vnet(NEEDS_CSUM, start=l4, off=16)
+        if split == "indirect":
+            for f in (fw, ft):
+                dev.send_frame(f, header=hdr, split=[4, 8, 100], indirect=True)
+            check(dev.wait_tx_done(5), "TX chains not completed")
+            at_w, at_t = env.drain(env.w, 0.3), env.drain(env.t, 0.1)
+        else:
+            at_w, at_t = to_both(env, dev, hdr, fw, ft, split)
+        what = f"NEEDS_CSUM header split {split}"
+        check(len(at_w) == 1, f"{what}: w received {len(at_w)} frames")
+        check(at_w[0].header[:2] == b"\0\0", f"{what}: w (no offloads) got flags/gso "
+                                             f"{at_w[0].header[:2].hex()}")
+        ip_ok, l4_ok = scapy_csums(at_w[0].frame)
+        check(ip_ok and l4_ok, f"{what}: w's frame has a bad checksum (ip {ip_ok}, tcp {l4_ok})")
+        full, _ = ofl_frame(700 + k, seq=k, csum="full")
+        check(at_w[0].frame == full, f"{what}: w's frame is not the frame with its checksum")
+        check_whole(at_t, ft, dict(flags=NEEDS_CSUM, gso_type=0, csum_start=l4, csum_offset=16),
+                    what)
+    done = env.port("w")["csum_completed"] - before
+    check(done == 4, f"w counted {done} checksums completed, 4 expected")
+    forwards(env, dev)
+
+
+@attack
+def ofl_hdr_len_is_only_a_hint(env):
+    """Legal: GSO frames whose hdr_len lies (0, 1, 14, 53, 200, 65535): forwarded as if
+    it were right: t gets the frame whole (GSO_TCPV4, gso_size kept), w gets correct
+    MSS-sized segments (scapy)."""
+    dev = ofl_dev(env)
+    scapy()
+    for k, hdr_len in enumerate((0, 1, 14, 53, 200, 65535)):
+        fw, l4 = ofl_frame(4000, seq=0x1000 * k, ip_id=k)
+        ft, _ = ofl_frame(4000, seq=0x1000 * k, ip_id=k, dst=MAC_T)
+        at_w, at_t = to_both(env, dev, gso_hdr(l4, hdr_len=hdr_len), fw, ft)
+        what = f"hdr_len {hdr_len}"
+        check_segments([p.frame for p in at_w], fw, MSS, what)
+        check_whole(at_t, ft, dict(flags=NEEDS_CSUM, gso_type=GSO_TCPV4, gso_size=MSS,
+                                   csum_start=l4, csum_offset=16), what)
+    forwards(env, dev)
+
+
+@attack
+def ofl_gso_payload_not_above_mss(env):
+    """Legal (CVE-2024-43817's first fix broke it): GSO frames whose payload is below
+    or equal to gso_size, and a 1-byte payload: delivered as one frame, w with a full
+    checksum, t with NEEDS_CSUM."""
+    dev = ofl_dev(env)
+    scapy()
+    for k, (payload, mss) in enumerate(((1000, MSS), (MSS, MSS), (1, MSS), (536, 536))):
+        fw, l4 = ofl_frame(payload, seq=k)
+        ft, _ = ofl_frame(payload, seq=k, dst=MAC_T)
+        at_w, at_t = to_both(env, dev, gso_hdr(l4, mss=mss), fw, ft)
+        what = f"payload {payload}, gso_size {mss}"
+        check(len(at_w) == 1, f"{what}: w received {len(at_w)} frames, 1 expected")
+        ip_ok, l4_ok = scapy_csums(at_w[0].frame)
+        check(ip_ok and l4_ok, f"{what}: w's frame has a bad checksum")
+        check(at_w[0].frame == ofl_frame(payload, seq=k, csum="full")[0],
+              f"{what}: w's frame differs from the frame sent")
+        check_whole(at_t, ft, dict(flags=NEEDS_CSUM, csum_start=l4, csum_offset=16), what)
+        gso = at_t[0].header[1]
+        check(gso in (0, GSO_TCPV4), f"{what}: t got gso_type {gso:#x}")
+    forwards(env, dev)
+
+
+def tso_64k(env, dev, ipv6, flags, ecn, tag):
+    """One 64 KiB TSO frame to t (whole) and to w (segmented), checked with scapy."""
+    payload = 65535 - 20 - (0 if ipv6 else 20)       # the largest IP packet
+    fw, l4 = ofl_frame(payload, ipv6=ipv6, tcp_flags=flags, seq=0xfffff000 + tag, ip_id=0xffe0)
+    ft, _ = ofl_frame(payload, ipv6=ipv6, tcp_flags=flags, seq=0xfffff000 + tag, ip_id=0xffe0,
+                      dst=MAC_T)
+    what = f"64 KiB {'IPv6' if ipv6 else 'IPv4'} TSO flags {flags:#x}"
+    before = {p: env.port(p) for p in ("w", "t")}
+    at_w, at_t = to_both(env, dev, gso_hdr(l4, ipv6=ipv6, ecn=ecn), fw, ft)
+    gso = (GSO_TCPV6 if ipv6 else GSO_TCPV4) | (GSO_ECN if ecn else 0)
+    check_whole(at_t, ft, dict(flags=NEEDS_CSUM, gso_type=gso, gso_size=MSS, csum_start=l4,
+                               csum_offset=16), what)
+    check_segments([p.frame for p in at_w], fw, MSS, what, ipv6=ipv6, cwr=bool(ecn))
+    for p in at_w:
+        check(p.header[:2] == b"\0\0", f"{what}: a segment to w has flags/gso "
+                                       f"{p.header[:2].hex()}")
+    after = {p: env.port(p) for p in ("w", "t")}
+    say(f"{what}: t got {len(at_t[0].frame)} bytes whole, w {len(at_w)} segments")
+    return before, after
+
+
+@attack
+def ofl_tso_64k_ipv4(env):
+    """A valid 64 KiB IPv4 TSO frame (gso_size 1448, seq wrapping past 2^32, id
+    wrapping past 65535): t (GUEST_TSO4) gets it whole with GSO_TCPV4, gso_size kept,
+    NEEDS_CSUM at csum_start 34 / offset 16; w (no offloads) gets 46 segments with IPv4
+    length, id + i, header checksum, seq + i * mss, PSH/FIN only on the last and valid
+    TCP checksums, all checked by scapy."""
+    dev = ofl_dev(env)
+    scapy()
+    before, after = tso_64k(env, dev, False, TCP_ACK | TCP_PSH | TCP_FIN, False, 0)
+    check(after["w"]["gso_segmented"] == before["w"]["gso_segmented"] + 1,
+          f"w counted {after['w']['gso_segmented'] - before['w']['gso_segmented']} frames "
+          "segmented, 1 expected")
+    check(after["t"]["gso_segmented"] == before["t"]["gso_segmented"],
+          "t (GUEST_TSO4) had a frame segmented")
+    forwards(env, dev)
+
+
+@attack
+def ofl_tso_64k_ipv6(env):
+    """The same for IPv6 (GSO_TCPV6, payload length 65535)."""
+    dev = ofl_dev(env)
+    scapy()
+    tso_64k(env, dev, True, TCP_ACK | TCP_PSH, False, 1)
+    forwards(env, dev)
+
+
+@attack
+def ofl_tso_64k_ecn(env):
+    """GSO_TCPV4|ECN from a guest with HOST_ECN, CWR|PSH|FIN set: t (GUEST_ECN) gets it
+    whole with the ECN bit; w gets CWR on the first segment only, PSH/FIN on the last."""
+    dev = ofl_dev(env, features=ALL_OFL | bit(F_HOST_ECN))
+    check(dev.has(F_HOST_ECN), "HOST_ECN not offered")
+    scapy()
+    tso_64k(env, dev, False, TCP_ACK | TCP_PSH | TCP_FIN | TCP_CWR, True, 2)
+    forwards(env, dev)
 
 
 if __name__ == "__main__":

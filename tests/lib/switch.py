@@ -16,6 +16,7 @@ SWITCH_LINE = re.compile(r"^switch: (\d+) unicast, (\d+) flooded, (\d+) filtered
                          r"mac table (\d+) entries")
 DATAPATH_LINE = re.compile(r"^datapath: (\d+) packets in busy passes, (\d+) busy cycles")
 FAULT_LINE = re.compile(r"^  closed (\d+) times for a broken rule, last: (.*)")
+OFFLOAD_LINE = re.compile(r"^  offloads done here: (\d+) frames segmented, (\d+) checksums completed")
 
 
 def binary():
@@ -31,7 +32,8 @@ def parse_stats(text):
         line = re.sub(r"^\d+\.\d+ vmswitch \w+: ", "", line)
         if m := PORT_LINE.match(line):
             cur = ports[m.group(1)] = {"type": m.group(2), "state": m.group(3),
-                                       "drops": {}, "queues": {}, "faults": 0}
+                                       "drops": {}, "queues": {}, "faults": 0,
+                                       "gso_segmented": 0, "csum_completed": 0}
         elif cur is not None and (m := RXTX_LINE.match(line)):
             cur.update(zip(("rx_packets", "rx_bytes", "tx_packets", "tx_bytes"),
                            map(int, m.groups())))
@@ -39,6 +41,8 @@ def parse_stats(text):
             cur["drops"][m.group(1)] = int(m.group(2))
         elif cur is not None and (m := QUEUE_LINE.match(line)):
             cur["queues"][(int(m.group(1)), m.group(2))] = int(m.group(3))
+        elif cur is not None and (m := OFFLOAD_LINE.match(line)):
+            cur["gso_segmented"], cur["csum_completed"] = map(int, m.groups())
         elif cur is not None and (m := FAULT_LINE.match(line)):
             cur["faults"], cur["last_fault"] = int(m.group(1)), m.group(2)
         elif m := SWITCH_LINE.match(line):
