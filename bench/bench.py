@@ -14,7 +14,9 @@ Switches (interleaved A B C A B C per config):
 
 Sections: throughput, scale (vmswitch with 1000 / 100000 learned MACs and 64
 ports), latency (round trip at a light fixed rate), callgrind (instructions
-per packet under valgrind). Python standard library only; run as root.
+per packet under valgrind), cpu_rate (switch CPU per frame at fixed rates,
+bench/cpu_rate.py); not by default: guest_tcp (two QEMU guests, iperf3,
+bench/guest_tcp.py). Python standard library only; run as root.
 """
 
 import argparse
@@ -39,11 +41,16 @@ from dpdkfe import VirtioUserPmd  # noqa: E402
 from hostutil import ensure_packages, remove_file, repo_path, wait_for_path  # noqa: E402
 from switch import Switch, binary  # noqa: E402
 
+import cpu_rate  # noqa: E402  (bench/: sections in their own modules)
+import guest_tcp  # noqa: E402
+
 RUN = "/tmp/vmsw-bench"                      # sockets
 WORK = repo_path("build/bench")              # logs, OVS dirs, callgrind files
 FE_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SWITCHES = ["vmswitch", "testpmd", "ovs"]
+SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "guest_tcp"]
+DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate"]
 CONFIGS = {  # name: (frame bytes, queue pairs)
     "64B": (64, 1), "512B": (512, 1), "1518B": (1518, 1), "64B-2q": (64, 2)}
 FE_BOUND_PCT = 90.0                          # frontend busy share that means "frontend-bound"
@@ -386,8 +393,9 @@ class OvsSut:
     name = "ovs"
     server = False
 
-    def __init__(self, queues, nohuge=False, valgrind=None):
+    def __init__(self, queues, nohuge=False, valgrind=None, other_config=()):
         self.base = os.path.join(WORK, "ovs")
+        self.other_config = list(other_config)   # e.g. "userspace-tso-enable=true"
         self.run, self.db, self.logd = (os.path.join(self.base, d) for d in ("run", "db", "log"))
         self.socks = [os.path.join(self.run, f"vh{i}.sock") for i in range(2)]
         self.env = dict(os.environ, OVS_RUNDIR=self.run, OVS_LOGDIR=self.logd,
@@ -433,7 +441,8 @@ class OvsSut:
                    f'other_config:dpdk-extra="{mem}"')
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
                    "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x2",
-                   "other_config:n-handler-threads=1", "other_config:n-revalidator-threads=1")
+                   "other_config:n-handler-threads=1", "other_config:n-revalidator-threads=1",
+                   *(f"other_config:{kv}" for kv in self.other_config))
         prefix = ["taskset", "-c", "0"] + (self.valgrind or [])
         argv = [*prefix, "ovs-vswitchd", f"unix:{self.run}/db.sock",
                 f"--pidfile={self.run}/ovs-vswitchd.pid", f"--log-file={self.logd}/ovs-vswitchd.log"]
@@ -1056,8 +1065,7 @@ def git_rev():
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Sections: " + ", ".join(
-                                    ["throughput", "scale", "latency", "callgrind"]))
+                                epilog="Sections: " + ", ".join(SECTIONS))
     p.add_argument("--quick", action="store_true",
                    help="development run: 1 round, 2 windows x 2 s, short latency/callgrind")
     p.add_argument("--rounds", type=int, help="interleaved rounds per config (default 3)")
@@ -1068,8 +1076,9 @@ def parse_args(argv):
                    help=f"comma-separated subset of {','.join(CONFIGS)}")
     p.add_argument("--switches", default=",".join(SWITCHES),
                    help=f"comma-separated subset of {','.join(SWITCHES)}")
-    p.add_argument("--sections", default="throughput,scale,latency,callgrind",
-                   help="comma-separated: throughput,scale,latency,callgrind")
+    p.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
+                   help=f"comma-separated subset of {','.join(SECTIONS)} "
+                   f"(default {','.join(DEFAULT_SECTIONS)})")
     p.add_argument("--callgrind", action="store_true", help="only the callgrind section")
     p.add_argument("--cg-seconds", type=float, default=None, help="instrumented seconds")
     p.add_argument("--cg-warm", type=float, default=None)
@@ -1083,8 +1092,12 @@ def parse_args(argv):
     p.add_argument("--out", default=None, help="JSON output (default bench/results/<date>.json)")
     p.add_argument("--report", metavar="JSON", default=None,
                    help="print the tables of an earlier run's JSON file and exit")
+    guest_tcp.add_args(p)
+    cpu_rate.add_args(p)
     a = p.parse_args(argv)
     XCPU_FAR[0] = a.xcpu_far
+    guest_tcp.finish_args(a, p)
+    cpu_rate.finish_args(a, p)
     q = a.quick
     for key, full, quick in (("rounds", 3, 1), ("nwin", 3, 2), ("win", 5.0, 2.0),
                              ("warmup", 3.0, 1.5), ("cg_seconds", 12.0, 5.0),
@@ -1096,7 +1109,7 @@ def parse_args(argv):
     a.switches = a.switches.split(",")
     a.sections = ["callgrind"] if a.callgrind else a.sections.split(",")
     bad = (set(a.configs) - set(CONFIGS)) | (set(a.switches) - set(SWITCHES)) | \
-        (set(a.sections) - {"throughput", "scale", "latency", "callgrind"})
+        (set(a.sections) - set(SECTIONS))
     if bad:
         p.error(f"unknown: {', '.join(sorted(bad))}")
     if a.out is None:
@@ -1126,10 +1139,12 @@ def main(argv=None):
     results = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
                "git": git_rev(), "argv": sys.argv, "args": vars(args),
                "uname": os.uname().release, "ncpu": os.cpu_count(),
-               "windows": [], "scale": [], "latency": [], "callgrind": []}
+               "windows": [], "scale": [], "latency": [], "callgrind": [],
+               "cpu_rate": [], "guest_tcp": []}
     with open("/proc/loadavg") as f:
         results["loadavg_start"] = f.read().split()[:3]
-    HOST.prepare("ovs" in args.switches and "throughput" in args.sections,
+    HOST.prepare("ovs" in args.switches
+                 and bool({"throughput", "cpu_rate", "guest_tcp"} & set(args.sections)),
                  "callgrind" in args.sections)
     results["vmswitch_sha256"] = HOST.binary_sha256
     t0 = time.monotonic()
@@ -1141,6 +1156,11 @@ def main(argv=None):
         run_latency(args, results)
     if "callgrind" in args.sections:
         run_callgrind(args, results)
+    me = sys.modules[__name__]
+    if "cpu_rate" in args.sections:
+        cpu_rate.run(me, args, results)
+    if "guest_tcp" in args.sections:
+        guest_tcp.run(me, args, results)
     results["seconds"] = round(time.monotonic() - t0)
     save(args, results)
     HOST.cleanup()
@@ -1174,8 +1194,17 @@ def report(args, results):
     if results["callgrind"]:
         log("\nCallgrind (deterministic; switch under valgrind, native frontend):\n")
         print_callgrind(results)
+    me = sys.modules[__name__]
+    if results.get("cpu_rate"):
+        cpu_rate.report(me, args, results)
+    if results.get("guest_tcp"):
+        log(f"\nGuest TCP: two QEMU TCG guests (1 vCPU, 256 MiB each), iperf3 "
+            f"{args.gt_seconds} s per direction, {args.gt_rounds} interleaved rounds; median "
+            f"(min-max); CPU shares are medians over the runs, per direction g1 → g2 / g2 → g1:\n")
+        guest_tcp.print_table(me, results)
     errors = sum(1 for w in results["windows"] + results["scale"] + results["latency"]
-                 + results["callgrind"] if "error" in w)
+                 + results["callgrind"] + results.get("cpu_rate", [])
+                 + results.get("guest_tcp", []) if "error" in w)
     log(f"\nbench: {results.get('seconds')} s, {errors} failed runs; every window in "
         f"{args.report or args.out}")
     return 1 if errors else 0

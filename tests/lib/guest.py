@@ -1,4 +1,4 @@
-"""Boot a QEMU guest whose NIC is a vhost-user port and drive its serial console."""
+"""Boot a QEMU guest whose NIC is a vhost-user port (or a tap) and drive its serial console."""
 
 import codecs
 import itertools
@@ -80,13 +80,18 @@ class Console:
 
 
 class Guest:
-    """One qemu-system-x86_64 TCG guest with a vhost-user virtio-net NIC."""
+    """One qemu-system-x86_64 TCG guest with a vhost-user virtio-net NIC.
+
+    tap=IFNAME gives it QEMU's own virtio-net on that tap instead (no vhost-net,
+    MSI-X on; sock is then unused and may be None).
+    """
 
     _tokens = itertools.count(1)
 
     def __init__(self, name, sock, mac, ip, queues=1, server=False, reconnect=False,
-                 extra_args=()):
+                 extra_args=(), tap=None):
         self.name, self.sock, self.mac, self.ip = name, sock, mac, ip
+        self.tap = tap
         self.queues, self.server, self.reconnect = queues, server, reconnect
         self.extra_args = list(extra_args)
         self.proc = None
@@ -115,22 +120,27 @@ class Guest:
             chardev += ",reconnect=1"
         netdev = "vhost-user,id=n0,chardev=c0"
         device = f"virtio-net-pci,netdev=n0,mac={self.mac},vectors=0"
+        if self.tap:
+            netdev = f"tap,id=n0,ifname={self.tap},script=no,downscript=no,vhost=off"
+            device = f"virtio-net-pci,netdev=n0,mac={self.mac}"
         if self.queues > 1:
             netdev += f",queues={self.queues}"
             device += ",mq=on"
+        chardevs = [] if self.tap else ["-chardev", chardev]
         return [QEMU, "-name", self.name, "-accel", "tcg", "-m", "256", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-display", "none",
                 "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
                 "-numa", "node,memdev=mem",
                 "-kernel", assets["kernel"], "-initrd", assets["initrd"], "-append", append,
                 "-chardev", "stdio,id=ser0,signal=off", "-serial", "chardev:ser0",
-                "-chardev", chardev, "-netdev", netdev, "-device", device,
+                *chardevs, "-netdev", netdev, "-device", device,
                 *self.extra_args]
 
     def start(self):
         """Launch qemu; returns immediately (see wait_ready)."""
         ensure_packages(["qemu-system-x86"])
-        os.makedirs(os.path.dirname(os.path.abspath(self.sock)), exist_ok=True)
+        if not self.tap:
+            os.makedirs(os.path.dirname(os.path.abspath(self.sock)), exist_ok=True)
         cmd = self.qemu_command()
         log = open(self.logpath, "wb")
         log.write(f"# {shlex.join(cmd)}\n".encode())
