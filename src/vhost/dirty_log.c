@@ -93,3 +93,82 @@ void dirty_log_range(struct dirty_log *l, uint64_t gpa, uint64_t len)
 		l->pages++;
 	}
 }
+
+/* Set @bits in 64-page word @idx: one atomic OR, or per byte at the log's end. */
+static void set_word(struct dirty_log *l, uint64_t idx, uint64_t bits)
+{
+	unsigned int i;
+
+	if ((idx + 1) * 8 <= l->size && !((uintptr_t)l->bits % 8)) {
+		__atomic_fetch_or((uint64_t *)l->bits + idx, bits, __ATOMIC_RELAXED);
+		return;
+	}
+	for (i = 0; i < 8; i++, bits >>= 8)
+		if (bits & 0xff && idx * 8 + i < l->size)
+			__atomic_fetch_or(&l->bits[idx * 8 + i], (uint8_t)bits,
+					  __ATOMIC_RELAXED);
+}
+
+/**
+ * dirty_log_flush() - set the collected words in the log
+ * @l:		log
+ * @cache:	words from dirty_log_collect()
+ * @n:		how many
+ *
+ * The data the words cover is written: the fence orders it before them.
+ */
+void dirty_log_flush(struct dirty_log *l, struct dirty_log_word *cache,
+		     unsigned int n)
+{
+	unsigned int i;
+
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < n; i++)
+		set_word(l, cache[i].idx, cache[i].bits);
+}
+
+/**
+ * dirty_log_collect() - note the pages of [@gpa, @gpa + @len) in @cache
+ * @l:		log (bounds, counters; flushed into when @cache fills)
+ * @cache:	words collected so far in this burst
+ * @n:		entries in @cache
+ * @max:	its size
+ * @gpa:	guest-physical start of a write
+ * @len:	its length
+ *
+ * A burst writes few pages, so the few words they fall in are merged here
+ * and set with one atomic OR each (dirty_log_flush()), instead of one per
+ * write.
+ *
+ * Return: entries in @cache now
+ */
+unsigned int dirty_log_collect(struct dirty_log *l, struct dirty_log_word *cache,
+			       unsigned int n, unsigned int max, uint64_t gpa,
+			       uint64_t len)
+{
+	uint64_t page, last;
+	unsigned int i;
+
+	if (!len)
+		return n;
+	page = gpa >> DIRTY_LOG_PAGE_SHIFT;
+	last = (gpa + len - 1) >> DIRTY_LOG_PAGE_SHIFT;
+	if (gpa + len < gpa || last / 8 >= l->size) {
+		l->beyond++;
+		return n;
+	}
+	for (; page <= last; page++) {
+		l->pages++;
+		for (i = 0; i < n && cache[i].idx != page / 64; i++)
+			;
+		if (i == n) {
+			if (n == max) {
+				dirty_log_flush(l, cache, n);
+				n = i = 0;
+			}
+			cache[n++] = (struct dirty_log_word){ page / 64, 0 };
+		}
+		cache[i].bits |= 1ull << (page % 64);
+	}
+	return n;
+}

@@ -36,9 +36,20 @@ struct dirty_log {
 	uint64_t beyond;
 };
 
+/* 64 pages of the log: word @idx of the bitmap seen as uint64_t, @bits set. */
+struct dirty_log_word {
+	uint64_t idx;
+	uint64_t bits;
+};
+
 int dirty_log_map(struct dirty_log *l, int fd, uint64_t size, uint64_t offset,
 		  char *why, size_t whylen);
 void dirty_log_unmap(struct dirty_log *l);
 void dirty_log_range(struct dirty_log *l, uint64_t gpa, uint64_t len);
+unsigned int dirty_log_collect(struct dirty_log *l, struct dirty_log_word *cache,
+			       unsigned int n, unsigned int max, uint64_t gpa,
+			       uint64_t len);
+void dirty_log_flush(struct dirty_log *l, struct dirty_log_word *cache,
+		     unsigned int n);
 
 #endif /* VMSW_DIRTY_LOG_H */

@@ -254,14 +254,25 @@ void vring_kick_enable(struct vring *vr, bool enable)
  * writes at the address of each buffer.
  */
 
-/** vring_log_used() - log the used entries written since the last publish */
+/* Note a write of [@gpa, @gpa + @len) for the next vring_log_used(). */
+static void log_collect(struct vring *vr, uint64_t gpa, uint64_t len)
+{
+	vr->log_cached = dirty_log_collect(vr->log, vr->log_cache, vr->log_cached,
+					   VRING_LOG_CACHE, gpa, len);
+}
+
+/**
+ * vring_log_used() - before used->idx moves: log the burst's buffer writes
+ * and the used entries written since the last publish
+ */
 void vring_log_used(struct vring *vr)
 {
 	uint16_t i;
 
 	for (i = vr->used_published; i != vr->used_idx; i++)
-		dirty_log_range(vr->log, vr->log_used_gpa + 4 +
-				8ull * (i & (vr->num - 1)), 8);
+		log_collect(vr, vr->log_used_gpa + 4 + 8ull * (i & (vr->num - 1)), 8);
+	dirty_log_flush(vr->log, vr->log_cache, vr->log_cached);
+	vr->log_cached = 0;
 }
 
 /** vring_log_used_idx() - log used->idx, just published */
@@ -285,7 +296,7 @@ void vring_log_chain(struct vring *vr, const struct vring_chain *c, uint32_t len
 		uint32_t n = (uint32_t)MIN(c->iov[i].iov_len, len);
 
 		if (guest_mem_host_gpa(vr->mem, c->iov[i].iov_base, &gpa) == 0)
-			dirty_log_range(vr->log, gpa, n);
+			log_collect(vr, gpa, n);
 		else
 			vr->log->beyond++;
 		len -= n;

@@ -34,6 +34,9 @@
 /* iovecs per chain: 16 descriptors of a big-packet guest, plus region splits */
 #define VRING_CHAIN_MAX_IOV	64
 
+/* Log words a ring collects per burst before setting them in the log. */
+#define VRING_LOG_CACHE		16
+
 /* The guest's layout, little-endian (core/byteorder.h). */
 struct vring_desc {
 	le64 addr;		/* guest-physical buffer address */
@@ -97,6 +100,9 @@ struct vring_addr {
  * @log:	the migration log while this ring is logged, else NULL: every
  *		write into guest memory is then marked in it
  * @log_used_gpa: guest-physical address of the used ring (for @log)
+ * @log_cache:	pages written in this burst, as 64-page words of the log,
+ *		set in the log before the used index is published
+ * @log_cached:	entries in @log_cache
  */
 struct vring {
 	struct vring_desc *desc;
@@ -117,6 +123,8 @@ struct vring {
 	uint32_t unusable;
 	struct dirty_log *log;
 	uint64_t log_used_gpa;
+	struct dirty_log_word log_cache[VRING_LOG_CACHE];
+	unsigned int log_cached;
 };
 
 /** struct vring_chain - one descriptor chain, translated to host memory */
@@ -268,7 +276,7 @@ static inline bool vring_publish(struct vring *vr)
 	if (vr->used_idx == vr->used_published)
 		return false;
 	if (unlikely(vr->log))
-		vring_log_used(vr);	/* the entries before the index */
+		vring_log_used(vr);	/* buffers and entries before the index */
 	/* Pairs with the guest's read barrier after it reads used->idx. */
 	__atomic_store_n(&vr->used->idx, cpu_to_le16(vr->used_idx), __ATOMIC_RELEASE);
 	vr->used_published = vr->used_idx;

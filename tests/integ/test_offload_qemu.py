@@ -13,8 +13,7 @@ from contextlib import ExitStack
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from guest import Guest  # noqa: E402
-from guestnet import ip, no_loss, sock_dir, switch  # noqa: E402
+from guestnet import OptGuest, ip, no_loss, sock_dir, switch  # noqa: E402
 from testlib import check, main, test  # noqa: E402
 
 # Every offload QEMU's virtio-net can turn off, for a guest that has none.
@@ -23,23 +22,8 @@ NO_OFFLOADS = ("csum=off,guest_csum=off,host_tso4=off,host_tso6=off,host_ecn=off
 SECONDS = 4
 
 
-class OffloadGuest(Guest):
-    """A guest whose virtio-net device gets extra properties."""
-
-    def __init__(self, *a, device_opts="", **kw):
-        super().__init__(*a, **kw)
-        self.device_opts = device_opts
-
-    def qemu_command(self):
-        argv = super().qemu_command()
-        if self.device_opts:
-            i = next(k for k, v in enumerate(argv) if v.startswith("virtio-net-pci,"))
-            argv[i] += "," + self.device_opts
-        return argv
-
-
 def boot(stack, d, n, device_opts=""):
-    g = OffloadGuest(f"g{n}-{os.path.basename(d)}", os.path.join(d, f"vm{n}.sock"),
+    g = OptGuest(f"g{n}-{os.path.basename(d)}", os.path.join(d, f"vm{n}.sock"),
                      f"52:54:00:00:00:{n:02x}", f"{ip(n)}/24", device_opts=device_opts)
     stack.enter_context(g)
     return g

@@ -26,6 +26,22 @@ def ip(n):
     return f"10.0.0.{n}"
 
 
+class OptGuest(Guest):
+    """A guest whose virtio-net device gets extra properties (device_opts,
+    e.g. "guest_announce=off" or "host_tso4=off")."""
+
+    def __init__(self, *a, device_opts="", **kw):
+        super().__init__(*a, **kw)
+        self.device_opts = device_opts
+
+    def qemu_command(self):
+        argv = super().qemu_command()
+        if self.device_opts:
+            i = next(k for k, v in enumerate(argv) if v.startswith("virtio-net-pci,"))
+            argv[i] += "," + self.device_opts
+        return argv
+
+
 def guest(stack, d, n, **kw):
     """Boot guest n on d/vmN.sock (QEMU is the client unless server=True)."""
     g = Guest(f"g{n}-{os.path.basename(d)}", os.path.join(d, f"vm{n}.sock"),

@@ -86,6 +86,30 @@ TEST(bits_and_bounds)
 	CHECK_EQ(l.pages, 3);
 }
 
+/* More distinct 64-page words than the cache holds: flushed as it fills. */
+TEST(collect_merges_and_flushes_when_full)
+{
+	static uint8_t bits[1024];
+	struct dirty_log l = { .bits = bits, .size = sizeof(bits) };
+	struct dirty_log_word cache[4];
+	unsigned int n = 0, i;
+
+	memset(bits, 0, sizeof(bits));
+	for (i = 0; i < 10; i++)			/* pages 0, 64, ..., 576 */
+		n = dirty_log_collect(&l, cache, n, 4, i * 64 * PAGE, 1);
+	n = dirty_log_collect(&l, cache, n, 4, 576 * PAGE + 1, PAGE);	/* 576, 577 */
+	CHECK(n <= 4);
+	dirty_log_flush(&l, cache, n);
+	for (i = 0; i < 10; i++)
+		CHECK(page_set(bits, i * 64 * PAGE));
+	CHECK(page_set(bits, 577 * PAGE));
+	CHECK(!page_set(bits, 578 * PAGE));
+	CHECK(!page_set(bits, 1 * PAGE));
+	n = dirty_log_collect(&l, cache, 0, 4, 8192 * PAGE, 1);	/* byte 1024: beyond */
+	CHECK_EQ(n, 0);
+	CHECK_EQ(l.beyond, 1);
+}
+
 /* A ring of @f logged into the static bitmap, used ring at its GPA. */
 static struct dirty_log *log_ring(struct fake *f, struct dirty_log *l)
 {
@@ -194,5 +218,6 @@ static void setup(void)
 }
 
 UNIT_MAIN(T(map_checks_and_replaces), T(bits_and_bounds),
+	  T(collect_merges_and_flushes_when_full),
 	  T(rx_writes_exactly_logged), T(unlogged_ring_writes_no_bits),
 	  T(tx_ring_logs_used_ring_only))
