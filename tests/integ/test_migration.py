@@ -2,10 +2,9 @@
 """Live migration of a QEMU 7.2 guest (TCG) between two ports of one vmswitch.
 
 The guest G runs on vm1; a destination QEMU waits on vm3 with -incoming
-defer; a peer P on vm2 pings G every 100 ms and streams TCP to it through
-the migration. QEMU needs LOG_ALL and LOG_SHMFD to migrate at all; the dirty
-log must cover what the switch wrote into G's memory, or G's network state
-arrives corrupt.
+defer; a peer P on vm2 talks to G through the migration. QEMU needs LOG_ALL
+and LOG_SHMFD to migrate at all; the dirty log must cover what the switch
+wrote into G's memory, or what G received arrives corrupt.
 """
 
 import os
@@ -16,91 +15,204 @@ from contextlib import ExitStack
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from guest import BackgroundPing, Guest  # noqa: E402
-from guestnet import guest, ip, no_loss, sock_dir, switch  # noqa: E402
+from guest import BackgroundPing  # noqa: E402
+from guestnet import OptGuest, guest, ip, no_loss, sock_dir, switch  # noqa: E402
 from qmp import Qmp  # noqa: E402
 from testlib import check, main, test  # noqa: E402
 
 PING_INTERVAL = 0.1
 MIGRATE_TIMEOUT = 120
+G_MAC = "52:54:00:00:00:01"
 
 
-def migrating_guest(stack, d, sock, qmp, incoming=False):
-    """Guest 1 on @sock with a QMP socket (and waiting for a migration)."""
-    args = ["-qmp", f"unix:{qmp},server=on,wait=off"]
-    if incoming:
-        args += ["-incoming", "defer"]
-    g = Guest(f"g1-{os.path.basename(d)}{'-dst' if incoming else ''}", sock,
-              "52:54:00:00:00:01", f"{ip(1)}/24", extra_args=args)
-    stack.enter_context(g)
-    return g
+class Setup:
+    """Switch with vm1..vm3, G on vm1 (QMP), P on vm2; destinations on vm3."""
+
+    def __init__(self, stack, name, device_opts=""):
+        self.s, self.d, self.opts = stack, sock_dir(name), device_opts
+        self.sw = switch(stack, self.d, 3, name)
+        self.g = self.vm(os.path.join(self.d, "vm1.sock"), "src")
+        self.p = guest(stack, self.d, 2)
+        self.g.wait_ready()
+        self.p.wait_ready()
+        no_loss(self.p, ip(1))
+        self.qs = self.qmp("src")
+        self.ndst = 0
+
+    def vm(self, sock, tag, incoming=False):
+        args = ["-qmp", f"unix:{os.path.join(self.d, tag + '.qmp')},server=on,wait=off"]
+        if incoming:
+            args += ["-incoming", "defer"]
+        g = OptGuest(f"g1-{os.path.basename(self.d)}-{tag}", sock, G_MAC, f"{ip(1)}/24",
+                     extra_args=args, device_opts=self.opts)
+        self.s.enter_context(g)
+        return g
+
+    def qmp(self, tag):
+        q = Qmp(os.path.join(self.d, tag + ".qmp"))
+        self.s.callback(q.close)
+        return q
+
+    def destination(self):
+        """A fresh destination QEMU on vm3, listening for the migration."""
+        self.ndst += 1
+        tag = f"dst{self.ndst}"
+        dst = self.vm(os.path.join(self.d, "vm3.sock"), tag, incoming=True)
+        uri = f"unix:{os.path.join(self.d, tag + '.mig')}"
+        self.qmp(tag).cmd("migrate-incoming", uri=uri)
+        return dst, uri
+
+    def migrate(self, uri):
+        self.qs.cmd("migrate", uri=uri)
+        deadline = time.monotonic() + MIGRATE_TIMEOUT
+        while time.monotonic() < deadline:
+            st = self.qs.cmd("query-migrate")
+            if st.get("status") in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.2)
+        print(f"  migration {st.get('status')}: total {st.get('total-time')} ms, "
+              f"downtime {st.get('downtime')} ms")
+        return st
+
+    def port_of_g(self):
+        _, fdb, _ = self.sw.ctl("fdb")
+        line = next((ln for ln in fdb.splitlines() if G_MAC in ln), "")
+        m = re.search(r"\b(vm\d)\b", line)
+        return m.group(1) if m else None
+
+    def migration_lines(self):
+        _, show, _ = self.sw.ctl("show")
+        lines = {}
+        for block in re.split(r"\n(?=port )", show):
+            name = re.match(r"port (\S+)", block)
+            mig = re.search(r"migration: .*", block)
+            if name and mig:
+                lines[name.group(1)] = mig.group(0)
+        return lines
+
+    def finish(self, dst):
+        """G answers on the destination; the source QEMU is told to quit."""
+        dst.ready = True
+        dst.run("true", check=True)
+        self.g.ready = False
+        self.qs.cmd("quit")
 
 
-def wait_migrated(src):
-    deadline = time.monotonic() + MIGRATE_TIMEOUT
-    while time.monotonic() < deadline:
-        st = src.cmd("query-migrate")
-        if st.get("status") in ("completed", "failed", "cancelled"):
-            return st
-        time.sleep(0.2)
-    return src.cmd("query-migrate")
+def longest_gap(seen):
+    seqs = seen["before"] + seen["after"]
+    return max((b - a for a, b in zip(seqs, seqs[1:])), default=1) - 1
 
 
 @test
 def guest_migrates_keeping_ping_and_tcp():
-    d = sock_dir("mig")
     with ExitStack() as s:
-        sw = switch(s, d, 3, "mig")
-        src_qmp, dst_qmp = os.path.join(d, "src.qmp"), os.path.join(d, "dst.qmp")
-        g = migrating_guest(s, d, os.path.join(d, "vm1.sock"), src_qmp)
-        p = guest(s, d, 2)
-        g.wait_ready()
-        p.wait_ready()
-        no_loss(p, ip(1))
-        dst = migrating_guest(s, d, os.path.join(d, "vm3.sock"), dst_qmp, incoming=True)
-        qs, qd = Qmp(src_qmp), Qmp(dst_qmp)
-        s.callback(qs.close)
-        s.callback(qd.close)
-        mig = os.path.join(d, "mig.sock")
-        qd.cmd("migrate-incoming", uri=f"unix:{mig}")
-        g.iperf3_server()
-        p.run(f"iperf3 -c {ip(1)} -t 15 > /tmp/ip.log 2>&1; echo rc=$? >> /tmp/ip.log &",
-              check=True)
-        ping = BackgroundPing(p, ip(1), interval=PING_INTERVAL)
+        t = Setup(s, "mig")
+        dst, uri = t.destination()
+        t.g.iperf3_server()
+        t.p.run(f"iperf3 -c {ip(1)} -t 15 > /tmp/ip.log 2>&1; echo rc=$? >> /tmp/ip.log &",
+                check=True)
+        ping = BackgroundPing(t.p, ip(1), interval=PING_INTERVAL)
         ping.start()
         time.sleep(3)
         ping.mark()
-        qs.cmd("migrate", uri=f"unix:{mig}")
-        st = wait_migrated(qs)
-        print(f"  migration {st.get('status')}: total {st.get('total-time')} ms, "
-              f"downtime {st.get('downtime')} ms")
+        st = t.migrate(uri)
         check(st.get("status") == "completed", f"migration did not complete: {st}")
         time.sleep(5)
         seen = ping.stop()
-        seqs = seen["before"] + seen["after"]
-        gap = max((b - a for a, b in zip(seqs, seqs[1:])), default=1) - 1
+        gap = longest_gap(seen)
         print(f"  pings: {seen['received']}/{seen['transmitted']} answered, longest run "
               f"unanswered {gap} ({gap * PING_INTERVAL:.1f} s)")
         check(seen["after"], "no ping answered after the migration")
         check(gap * PING_INTERVAL < 1.0, f"{gap * PING_INTERVAL:.1f} s of pings lost")
         time.sleep(10)
-        _, log = p.run("cat /tmp/ip.log")
-        print("  iperf3: " + " | ".join(l.strip() for l in log.splitlines()
-                                        if "receiver" in l or "rc=" in l or "error" in l))
+        _, log = t.p.run("cat /tmp/ip.log")
+        print("  iperf3: " + " | ".join(ln.strip() for ln in log.splitlines()
+                                        if "receiver" in ln or "rc=" in ln or "error" in ln))
         check("rc=0" in log, f"the TCP stream did not survive: {log[-400:]}")
-        # G answers on the destination, and the switch knows where it is.
-        dst.ready = True
-        dst.run("true", check=True)
-        no_loss(p, ip(1))
-        code, fdb, _ = sw.ctl("fdb")
-        line = next((ln for ln in fdb.splitlines() if "52:54:00:00:00:01" in ln), "")
-        print(f"  fdb: {line.strip()}")
-        check(re.search(r"\bvm3\b", line), f"G's MAC is not on vm3: {line!r}")
-        code, show, _ = sw.ctl("show")
-        print("  " + " | ".join(ln.strip() for ln in show.splitlines() if "migration" in ln))
-        check("page writes logged" in show, "no port logged any page")
-        g.ready = False       # the source QEMU waits in postmigrate: killed at exit
-        qs.cmd("quit")
+        t.finish(dst)
+        no_loss(t.p, ip(1))
+        check(t.port_of_g() == "vm3", f"G's MAC is on {t.port_of_g()}, not vm3")
+        lines = t.migration_lines()
+        print(f"  vm1: {lines.get('vm1', '(nothing logged)')}")
+        check("vm1" in lines and "logging off" in lines["vm1"],
+              f"vm1 logged nothing, or still logs: {lines}")
+
+
+@test
+def received_stream_intact_across_slow_migration():
+    """G receives a stream while a bandwidth-limited migration copies its
+    memory page by page: what the switch writes meanwhile must be re-sent,
+    so the checksum G computes on the destination equals P's."""
+    with ExitStack() as s:
+        t = Setup(s, "mig-data")
+        dst, uri = t.destination()
+        t.qs.cmd("migrate-set-parameters", **{"max-bandwidth": 32 << 20})
+        t.g.run("nc -l -p 5001 | md5sum > /tmp/got.sum &", check=True)
+        t.p.run("rm -f /tmp/f; mkfifo /tmp/f; md5sum < /tmp/f > /tmp/sent.sum &", check=True)
+        t.p.run(f"dd if=/dev/urandom bs=64k count=2500 2>/dev/null | tee /tmp/f | "
+                f"nc {ip(1)} 5001; echo done > /tmp/nc.done &", check=True)
+        time.sleep(2)
+        st = t.migrate(uri)
+        check(st.get("status") == "completed", f"migration did not complete: {st}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and \
+                t.p.run("test -e /tmp/nc.done")[0] != 0:
+            time.sleep(2)
+        t.finish(dst)
+        time.sleep(2)
+        _, sent = t.p.run("cat /tmp/sent.sum")
+        _, got = dst.run("cat /tmp/got.sum")
+        sent, got = sent.split()[:1], got.split()[:1]
+        print(f"  160 MB stream: sent {sent}, received on the destination {got}; "
+              f"transferred {st.get('ram', {}).get('transferred')} bytes of RAM")
+        check(sent and sent == got, f"the stream arrived changed: {sent} != {got}")
+
+
+@test
+def cancelled_migration_then_a_second_one():
+    with ExitStack() as s:
+        t = Setup(s, "mig-cancel")
+        dst, uri = t.destination()
+        t.qs.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 20})
+        t.qs.cmd("migrate", uri=uri)
+        time.sleep(3)
+        check("logging on" in t.migration_lines().get("vm1", ""),
+              f"vm1 does not log during the migration: {t.migration_lines()}")
+        t.qs.cmd("migrate_cancel")
+        deadline = time.monotonic() + 30
+        while t.qs.cmd("query-migrate").get("status") != "cancelled" and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+        check(t.qs.cmd("query-migrate").get("status") == "cancelled", "cancel did not take")
+        time.sleep(1)
+        check("logging off" in t.migration_lines().get("vm1", ""),
+              f"vm1 still logs after the cancel: {t.migration_lines()}")
+        no_loss(t.p, ip(1))
+        dst.kill()
+        t.qs.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 30})
+        dst2, uri2 = t.destination()
+        st = t.migrate(uri2)
+        check(st.get("status") == "completed", f"second migration: {st}")
+        t.finish(dst2)
+        no_loss(t.p, ip(1))
+
+
+@test
+def send_rarp_moves_the_mac_without_guest_announce():
+    """guest_announce=off: QEMU sends SEND_RARP, which must move G's MAC."""
+    with ExitStack() as s:
+        t = Setup(s, "mig-rarp", device_opts="guest_announce=off")
+        dst, uri = t.destination()
+        st = t.migrate(uri)
+        check(st.get("status") == "completed", f"migration did not complete: {st}")
+        time.sleep(1.5)     # five RARPs within 0.8 s
+        lines = t.migration_lines()
+        print(f"  vm3: {lines.get('vm3')}")
+        check(re.search(r"\b5 RARPs sent", lines.get("vm3", "")),
+              f"vm3 did not get QEMU's five SEND_RARP: {lines}")
+        check(t.port_of_g() == "vm3", f"G's MAC is on {t.port_of_g()}, not vm3")
+        t.finish(dst)
+        no_loss(t.p, ip(1))
 
 
 if __name__ == "__main__":

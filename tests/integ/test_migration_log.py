@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""The migration log, exactly, from our own frontend (what no real peer can
+check): after SET_LOG_BASE, LOG_ALL and the rings' LOG flag, every page the
+switch writes into the guest is marked and no other; hostile log messages
+are refused or close only their own connection, leaking no fd.
+
+Frames reach the logged device over every delivery path: small (copied) and
+large (borrowed from the sender and copied once) frames, mergeable buffers
+spanning several chains, one buffer per frame without MRG_RXBUF, and two
+queue pairs. Its own transmit ring is logged too (used ring only: buffers
+the guest sends are only read).
+"""
+
+import mmap
+import os
+import shutil
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from switch import Switch  # noqa: E402
+from testlib import check, main, test  # noqa: E402
+from vhostfront import (DEFAULT_NET_FEATURES, DEFAULT_PROTOCOL_FEATURES,  # noqa: E402
+                        ConnectionClosed, ProtocolError,
+                        VHOST_USER_PROTOCOL_F_LOG_SHMFD, VHOST_USER_SET_LOG_BASE,
+                        VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, NetDevice, bit,
+                        make_frame)
+
+RUN = "/tmp/vmsw-miglog"
+PAGE = 4096
+LOG_ALL = 26
+# Without EVENT_IDX the only ring field written beside the entries is
+# used->flags, on the page of used->idx: the expected set is exact.
+FEATURES = DEFAULT_NET_FEATURES & ~bit(VIRTIO_RING_F_EVENT_IDX)
+PROTOCOL = DEFAULT_PROTOCOL_FEATURES | bit(VHOST_USER_PROTOCOL_F_LOG_SHMFD)
+MA, MB = b"\x02\x00\x00\x00\x6c\x01", b"\x02\x00\x00\x00\x6c\x02"
+SIZES = [60, 200, 300, 1000, 1514, 4000, 9000]
+
+
+def workdir(name):
+    d = os.path.join(RUN, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def log_size(dev):
+    """QEMU's rule: one bit per page of guest-physical memory, in bytes."""
+    end = max(r.gpa + r.size for r in dev.memory.regions)
+    return end // PAGE // 8 + 1
+
+
+def set_log_base(dev, size, offset=0, fds=None, payload=None):
+    """SET_LOG_BASE; returns the u64 of the reply (0: accepted), or None if closed."""
+    fds = fds if fds is not None else []
+    payload = struct.pack("<QQ", size, offset) if payload is None else payload
+    try:
+        dev.fe.send_raw(VHOST_USER_SET_LOG_BASE, payload=payload, fds=fds)
+        r = dev.fe.recv_reply(timeout=3)
+    except (ConnectionClosed, ProtocolError, OSError):
+        return None     # closed while we sent or before it answered
+    check(r.request == VHOST_USER_SET_LOG_BASE and len(r.payload) == 8,
+          f"SET_LOG_BASE reply: request {r.request}, {len(r.payload)} bytes")
+    return struct.unpack("<Q", r.payload)[0]
+
+
+def start_logging(dev):
+    """What QEMU does when migration starts: log, LOG_ALL, the rings' LOG flag."""
+    size = log_size(dev)
+    fd = os.memfd_create("vmsw-log", os.MFD_CLOEXEC)
+    os.ftruncate(fd, size)
+    check(set_log_base(dev, size, fds=[fd]) == 0, "SET_LOG_BASE refused")
+    log = mmap.mmap(fd, size)
+    os.close(fd)
+    dev.features |= bit(LOG_ALL)
+    dev.fe.set_features(dev.features)          # while the rings run
+    for index in range(2 * dev.queue_pairs):
+        vq = dev._vring(index)
+        m = dev.memory
+        dev.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(vq.used_gpa),
+                              m.qva(vq.avail_gpa), log=vq.used_gpa, flags=1)
+    dev.fe.sync()
+    return log
+
+
+def pages(gpa, length):
+    return set(range(gpa // PAGE, (gpa + length - 1) // PAGE + 1)) if length else set()
+
+
+def logged(log):
+    out = set()
+    for i, byte in enumerate(bytes(log)):
+        for b in range(8):
+            if byte & (1 << b):
+                out.add(i * 8 + b)
+    return out
+
+
+def used_since(vq, start):
+    """[(slot, id, len)] of the used entries from free-running index start on."""
+    end = vq.read_used_idx()
+    return [(i, *vq.read_used_elem(i)) for i in range(start, start + ((end - start) & 0xffff))]
+
+
+def expected(dev, rx_start, tx_start):
+    """The pages the switch wrote since the starts: RX buffers (as long as it
+    said), the used entries it filled and the pages of used->idx/flags."""
+    want = set()
+    for q in range(dev.queue_pairs):
+        for vq, start, is_rx in ((dev.rx[q], rx_start[q], True), (dev.tx[q], tx_start[q], False)):
+            used = used_since(vq, start)
+            for slot, head, length in used:
+                want |= pages(vq.used_gpa + 4 + 8 * (slot % vq.size), 8)
+                if is_rx:
+                    want |= pages(dev._rx_bufs[q][head][0], length)
+            if used:
+                want |= pages(vq.used_gpa, 4)
+    return want
+
+
+def settle(devs, seconds=0.5):
+    """Wait until no used index moves for a while."""
+    last = None
+    while True:
+        now = [vq.read_used_idx() for d in devs for vq in d.rx + d.tx]
+        if now == last:
+            return
+        last = now
+        time.sleep(seconds)
+
+
+def run_paths(name, **dev_kw):
+    """b sends SIZES (and a few flows) to the logged a, a sends two to b."""
+    d = workdir(name)
+    pa, pb = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+    # --poll: a sleeping switch writes used->flags on every ring, which is
+    # logged too but would make the expected set depend on timing.
+    with Switch([f"a=vhost-user:{pa}", f"b=vhost-user:{pb}"], name=f"miglog-{name}",
+                args=["--poll"]) as sw:
+        features = dev_kw.pop("features", FEATURES)
+        a = NetDevice.connect(pa, features=features, protocol_features=PROTOCOL, **dev_kw)
+        b = NetDevice.connect(pb)
+        try:
+            # Both MACs learned, then the log starts clean.
+            a.send_frame(make_frame(60, 0, src=MA, dst=MB))
+            b.send_frame(make_frame(60, 0, src=MB, dst=MA))
+            check(b.recv_frames(timeout=3, count=1), "no frame crossed to b before logging")
+            check(any(a.recv_frames(timeout=2, count=1, queue=q) for q in range(a.queue_pairs)),
+                  "no frame crossed to a before logging")
+            a.reclaim_tx()
+            b.reclaim_tx()
+            log = start_logging(a)
+            settle([a, b])
+            log[:] = bytes(len(log))
+            rx0 = [vq.read_used_idx() for vq in a.rx]
+            tx0 = [vq.read_used_idx() for vq in a.tx]
+            sent = []
+            for i, size in enumerate(SIZES * 2):
+                # Several sources: with two queue pairs both RX queues are used.
+                f = make_frame(size, i + 1, src=MB[:5] + bytes([0x10 + i % 4]), dst=MA)
+                sent.append(f)
+                b.send_frame(f)
+                b.wait_tx_done(2)
+                b.reclaim_tx()
+            for i in range(2):
+                a.send_frame(make_frame(100, 100 + i, src=MA, dst=MB))
+            settle([a, b])
+            want = expected(a, rx0, tx0)
+            got = logged(log)
+            queues = [q for q in range(a.queue_pairs) if used_since(a.rx[q], rx0[q])]
+            frames = []
+            for q in range(a.queue_pairs):
+                frames += a.recv_frames(timeout=3, count=None, queue=q)
+            print(f"  {name}: {len(frames)} frames to the logged port over queue(s) "
+                  f"{queues}, {len(want)} pages written, {len(got)} logged")
+            check(sorted(frames) == sorted(sent), "frames arrived changed or missing")
+            check(not (want - got), f"pages written but not logged: "
+                  f"{sorted(hex(p * PAGE) for p in want - got)[:8]}")
+            check(not (got - want), f"pages logged but not written: "
+                  f"{sorted(hex(p * PAGE) for p in got - want)[:8]}")
+            if dev_kw.get("queue_pairs", 1) > 1:
+                check(len(queues) == 2, f"only queue(s) {queues} carried frames")
+            code, show, _ = sw.ctl("show", "a")
+            check("logging on" in show, f"ctl show does not say a is logged: {show}")
+        finally:
+            a.close()
+            b.close()
+
+
+@test
+def log_covers_mergeable_small_and_borrowed_frames():
+    run_paths("mrg", rx_buf_size=2048)
+
+
+@test
+def log_covers_one_buffer_per_frame():
+    run_paths("nomrg", features=FEATURES & ~bit(VIRTIO_NET_F_MRG_RXBUF), rx_buf_size=9216)
+
+
+@test
+def log_covers_two_queue_pairs():
+    run_paths("mq", queue_pairs=2, rx_buf_size=2048)
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@test
+def hostile_log_messages_refused_without_fd_leak():
+    d = workdir("hostile")
+    pa, pb = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+    with Switch([f"a=vhost-user:{pa}", f"b=vhost-user:{pb}"], name="miglog-hostile") as sw:
+        pid = sw.proc.pid
+        b = NetDevice.connect(pb)
+        base = None
+        cases = [
+            ("size 0", dict(size=0), "refused"),
+            ("offset + size wraps (CVE-2020-10722)", dict(size=1 << 63, offset=1 << 63), "refused"),
+            ("size beyond the file", dict(size=1 << 20), "refused"),
+            ("offset beyond the file", dict(size=8, offset=1 << 20), "refused"),
+            ("two fds", dict(size=64, nfds=2), "closed"),
+            ("no fd", dict(size=64, nfds=0), "closed"),
+            ("15-byte payload", dict(payload=b"\x00" * 15), "closed"),
+            ("17-byte payload", dict(payload=b"\x00" * 17), "closed"),
+        ]
+        for what, kw, outcome in cases:
+            a = NetDevice.connect(pa, features=FEATURES, protocol_features=PROTOCOL)
+            if base is None:
+                base = fd_count(pid)
+            fds = [os.memfd_create("vmsw-log", os.MFD_CLOEXEC) for _ in range(kw.get("nfds", 1))]
+            for fd in fds:
+                os.ftruncate(fd, 4096)
+            payload = kw.get("payload")
+            if payload is not None:
+                fds = fds[:1]
+            r = set_log_base(a, kw.get("size", 64), kw.get("offset", 0), fds=fds, payload=payload)
+            for fd in fds:
+                os.close(fd)
+            got = "closed" if r is None else ("refused" if r else "accepted")
+            print(f"  {what}: {got}")
+            check(got == outcome, f"{what}: {got}, expected {outcome}")
+            a.close()
+            time.sleep(0.3)
+        # The other port kept working, and nothing stayed open.
+        b.send_frame(make_frame(60, 1, src=MB, dst=MB))
+        check(b.wait_tx_done(2), "port b stopped working")
+        a = NetDevice.connect(pa, features=FEATURES, protocol_features=PROTOCOL)
+        leaked = fd_count(pid) - base
+        a.close()
+        b.close()
+        check(leaked == 0, f"{leaked} fds leaked by the hostile log messages")
+
+
+@test
+def log_before_protocol_feature_closes_the_connection():
+    d = workdir("noshm")
+    pa = os.path.join(d, "a.sock")
+    with Switch([f"a=vhost-user:{pa}"], name="miglog-noshm"):
+        a = NetDevice.connect(pa)       # LOG_SHMFD not negotiated
+        fd = os.memfd_create("vmsw-log", os.MFD_CLOEXEC)
+        os.ftruncate(fd, 4096)
+        r = set_log_base(a, 64, fds=[fd])
+        os.close(fd)
+        check(r is None, f"SET_LOG_BASE without LOG_SHMFD was answered {r}")
+        a.close()
+
+
+if __name__ == "__main__":
+    main()
