@@ -43,14 +43,16 @@ from switch import Switch, binary  # noqa: E402
 
 import cpu_rate  # noqa: E402  (bench/: sections in their own modules)
 import guest_tcp  # noqa: E402
+import migration  # noqa: E402
 
 RUN = "/tmp/vmsw-bench"                      # sockets
 WORK = repo_path("build/bench")              # logs, OVS dirs, callgrind files
 FE_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SWITCHES = ["vmswitch", "testpmd", "ovs"]
-SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "guest_tcp"]
-DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate"]
+SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
+            "guest_tcp"]
+DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration"]
 CONFIGS = {  # name: (frame bytes, queue pairs)
     "64B": (64, 1), "512B": (512, 1), "1518B": (1518, 1), "64B-2q": (64, 2)}
 FE_BOUND_PCT = 90.0                          # frontend busy share that means "frontend-bound"
@@ -1094,10 +1096,12 @@ def parse_args(argv):
                    help="print the tables of an earlier run's JSON file and exit")
     guest_tcp.add_args(p)
     cpu_rate.add_args(p)
+    migration.add_args(p)
     a = p.parse_args(argv)
     XCPU_FAR[0] = a.xcpu_far
     guest_tcp.finish_args(a, p)
     cpu_rate.finish_args(a, p)
+    migration.finish_args(a, p)
     q = a.quick
     for key, full, quick in (("rounds", 3, 1), ("nwin", 3, 2), ("win", 5.0, 2.0),
                              ("warmup", 3.0, 1.5), ("cg_seconds", 12.0, 5.0),
@@ -1159,6 +1163,8 @@ def main(argv=None):
     me = sys.modules[__name__]
     if "cpu_rate" in args.sections:
         cpu_rate.run(me, args, results)
+    if "migration" in args.sections:
+        migration.run(me, args, results)
     if "guest_tcp" in args.sections:
         guest_tcp.run(me, args, results)
     results["seconds"] = round(time.monotonic() - t0)
@@ -1197,6 +1203,9 @@ def report(args, results):
     me = sys.modules[__name__]
     if results.get("cpu_rate"):
         cpu_rate.report(me, args, results)
+    if results.get("migration"):
+        log("\nMigration: what the dirty log costs, and QEMU's downtime:\n")
+        migration.report(me, args, results)
     if results.get("guest_tcp"):
         log(f"\nGuest TCP: two QEMU TCG guests (1 vCPU, 256 MiB each), iperf3 "
             f"{args.gt_seconds} s per direction, {args.gt_rounds} interleaved rounds; median "
