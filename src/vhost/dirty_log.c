@@ -39,7 +39,7 @@ int dirty_log_map(struct dirty_log *l, int fd, uint64_t size, uint64_t offset,
 	/* Both are bounded above, so size + offset cannot wrap (CVE-2020-10722). */
 	if (fstat(fd, &st) || (uint64_t)st.st_size < size + offset) {
 		snprintf(why, whylen, "log file smaller than offset + size (%llu)",
-			 (unsigned long long)(size + offset));
+			 (unsigned long long)size + offset);
 		return -EINVAL;
 	}
 	map = mmap(NULL, size + offset, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

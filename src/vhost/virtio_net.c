@@ -38,6 +38,10 @@ static int chain_to_packet_slow(const struct vring_chain *c,
 		return 0;
 	if (pkt_offload_from_vnet_hdr(&h, p->data, frame_len, caps, &p->ofl, &why))
 		return -EPROTO;
+	/* Its segments must fit a packet: no port could take one otherwise. */
+	if (p->ofl.gso_type != PKT_GSO_NONE &&
+	    pkt_offload_hlen(&p->ofl) + p->ofl.gso_size > PACKET_DATA_MAX)
+		return -EMSGSIZE;
 	/* Whatever the sender put there, a receiver sees a valid one. */
 	if (p->ofl.gso_type != PKT_GSO_NONE && p->ofl.l3_proto == PKT_L3_IPV4)
 		gso_ipv4_csum(p->data + p->ofl.l3_off);
@@ -61,8 +65,8 @@ static int chain_to_packet_slow(const struct vring_chain *c,
  * copied whole: their headers are checked and may be rewritten.
  *
  * Return: 0; -EINVAL for a chain shorter than header + Ethernet header;
- *	   -EMSGSIZE for a frame over PACKET_DATA_MAX without GSO, or over
- *	   PACKET_LARGE_MAX; -ENOBUFS when no large buffer is free; -EPROTO
+ *	   -EMSGSIZE for a frame over PACKET_DATA_MAX without GSO, over
+ *	   PACKET_LARGE_MAX, or with segments over PACKET_DATA_MAX; -ENOBUFS when no large buffer is free; -EPROTO
  *	   for a bad offload header
  */
 int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,

@@ -587,7 +587,9 @@ def cp_truncated_then_close(env):
     forwards(env, env.evil_dev())
 
 
-UNKNOWN_REQUESTS = [0, VHOST_USER_SET_LOG_BASE, VHOST_USER_SET_LOG_FD, 19, 20, 24, 32, 40,
+# SET_LOG_BASE is known (migration) but an 8-byte payload is malformed for
+# it; SEND_RARP (19) is known and takes 8 bytes, so it is not in the list.
+UNKNOWN_REQUESTS = [0, VHOST_USER_SET_LOG_BASE, VHOST_USER_SET_LOG_FD, 20, 24, 32, 40,
                     1000, 0x7fffffff, 0xffffffff]
 
 

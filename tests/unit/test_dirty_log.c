@@ -96,12 +96,12 @@ TEST(collect_merges_and_flushes_when_full)
 
 	memset(bits, 0, sizeof(bits));
 	for (i = 0; i < 10; i++)			/* pages 0, 64, ..., 576 */
-		n = dirty_log_collect(&l, cache, n, 4, i * 64 * PAGE, 1);
+		n = dirty_log_collect(&l, cache, n, 4, (uint64_t)i * 64 * PAGE, 1);
 	n = dirty_log_collect(&l, cache, n, 4, 576 * PAGE + 1, PAGE);	/* 576, 577 */
 	CHECK(n <= 4);
 	dirty_log_flush(&l, cache, n);
 	for (i = 0; i < 10; i++)
-		CHECK(page_set(bits, i * 64 * PAGE));
+		CHECK(page_set(bits, (uint64_t)i * 64 * PAGE));
 	CHECK(page_set(bits, 577 * PAGE));
 	CHECK(!page_set(bits, 578 * PAGE));
 	CHECK(!page_set(bits, 1 * PAGE));
@@ -155,7 +155,7 @@ TEST(rx_writes_exactly_logged)
 	want_range(want, buf[0], 600);
 	want_range(want, buf[1], 600);
 	want_range(want, buf[2], 212);
-	want_range(want, f.used_gpa + 4, 3 * 8);	/* three used entries */
+	want_range(want, f.used_gpa + 4, 24);	/* three used entries */
 	want_range(want, f.used_gpa + 2, 2);		/* used->idx */
 	CHECK(!memcmp(bitmap, want, sizeof(want)));
 	CHECK_EQ(l.beyond, 0);

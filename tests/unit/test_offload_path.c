@@ -252,6 +252,13 @@ TEST(large_frame_without_gso_is_emsgsize)
 	CHECK_EQ(pop_chain(&f, 30, &h, frame, len, 4096), 0);
 	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, ALL_TX, p, true), -EMSGSIZE);
 	packet_free(p);
+	/* GSO whose segments would not fit a packet: no port could take them. */
+	len = tcp_frame(false, 30000, FR_TCP_ACK);
+	h = gso_hdr(false, PACKET_DATA_MAX - 40);
+	p = packet_alloc();
+	CHECK_EQ(pop_chain(&f, 40, &h, frame, len, 4096), 0);
+	CHECK_EQ(vnet_chain_to_packet(&chain[0], 12, ALL_TX, p, true), -EMSGSIZE);
+	packet_free(p);
 	CHECK_EQ(packet_pool.nlarge_free, large_before);
 	fake_destroy(&f);
 }
