@@ -210,8 +210,11 @@ class OvsPath:
     def counters(self):
         # Live counters (the Interface table's statistics lag by up to 5 s).
         out = self.sut.sh("ovs-ofctl", "dump-ports", "br0")
-        ports = {int(m.group(1)) - 1: [int(m.group(2)), int(m.group(3))] for m in re.finditer(
-            r"port\s+(\d+): rx pkts=(\d+), bytes=(\d+)", out)}
+        ports = {}
+        for m in re.finditer(r'port\s+"?([\w.]+)"?: rx pkts=(\d+), bytes=(\d+)', out):
+            name = m.group(1)        # "1" or, as OVS 3.1 prints it, "vh0.sock"
+            i = int(name) - 1 if name.isdigit() else (int(name[2]) if name[:2] == "vh" else -1)
+            ports[i] = [int(m.group(2)), int(m.group(3))]
         return {i: ports[i] for i in range(2) if i in ports}
 
     def extra(self):
