@@ -22,6 +22,7 @@ static const struct port_type port_types[] = {
 };
 
 unsigned int port_active_gen;
+bool port_rx_injected;
 
 /** port_init() - common fields of a new port; polled unless the type says not */
 void port_init(struct port *port, const char *name, const struct port_ops *ops)

@@ -160,6 +160,31 @@ void port_destroy(struct port *port);
 /* Bumped whenever a port starts or stops being worth polling. */
 extern unsigned int port_active_gen;
 
+/* A frame was put on a port's rx link outside ops->rx (e.g. SEND_RARP). */
+extern bool port_rx_injected;
+
+/**
+ * port_inject_rx() - @p enters the switch as if @port had received it
+ * @port:	ingress port
+ * @p:		frame, consumed (dropped and counted if the rx link is full)
+ *
+ * For frames the control plane makes (a RARP after a migration): the next
+ * pass switches them even if no port received anything.
+ */
+static inline void port_inject_rx(struct port *port, struct packet *p)
+{
+	if (link_full(&port->rx)) {
+		port_drop_packet(port, DROP_LINK_FULL, p);
+		return;
+	}
+	p->in_port = port->idx;
+	p->in_queue = 0;
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += p->len;
+	link_put(&port->rx, p);
+	port_rx_injected = true;
+}
+
 /** port_set_active() - include @port in the loop's passes, or leave it out */
 static inline void port_set_active(struct port *port, bool active)
 {

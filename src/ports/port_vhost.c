@@ -385,19 +385,15 @@ static void vhost_send_rarp(struct vu_dev *dev, const uint8_t mac[6])
 {
 	struct port_vhost *pv = dev->owner;
 	struct port *port = &pv->port;
-	struct packet *p;
+	struct packet *p = packet_alloc();
 
-	if (link_full(&port->rx) || !(p = packet_alloc())) {
-		port_drop(port, link_full(&port->rx) ? DROP_LINK_FULL : DROP_NO_PACKET, 1);
+	if (!p) {
+		port_drop(port, DROP_NO_PACKET, 1);
 		return;
 	}
 	build_rarp(p->data, mac);
 	p->len = 60;
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	link_put(&port->rx, p);
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
+	port_inject_rx(port, p);
 	info("port %s: announcing %02x:%02x:%02x:%02x:%02x:%02x (SEND_RARP)",
 	     port->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }

@@ -104,10 +104,12 @@ unsigned int datapath_poll(struct datapath *dp)
 	b->now = cycles_now();
 	for (i = 0; i < dp->nactive; i++)
 		rx += port[i]->ops->rx(port[i], dp->burst);
-	if (rx)
+	if (rx || unlikely(port_rx_injected)) {
+		port_rx_injected = false;
 		for (i = 0; i < dp->nactive; i++)
 			if (!link_empty(&port[i]->rx))
 				bridge_forward(b, port[i]);
+	}
 	/* An inactive port's tx link is flushed by the port itself. */
 	for (i = 0; i < dp->nactive; i++)
 		if (!link_empty(&port[i]->tx))

@@ -17,7 +17,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from guest import BackgroundPing  # noqa: E402
 from guestnet import OptGuest, guest, ip, no_loss, sock_dir, switch  # noqa: E402
+from netns import in_ns, netns, sh, wait_switch_ready  # noqa: E402
 from qmp import Qmp  # noqa: E402
+from switch import Switch  # noqa: E402
 from testlib import check, main, test  # noqa: E402
 
 PING_INTERVAL = 0.1
@@ -28,9 +30,9 @@ G_MAC = "52:54:00:00:00:01"
 class Setup:
     """Switch with vm1..vm3, G on vm1 (QMP), P on vm2; destinations on vm3."""
 
-    def __init__(self, stack, name, device_opts=""):
+    def __init__(self, stack, name, device_opts="", sw=None):
         self.s, self.d, self.opts = stack, sock_dir(name), device_opts
-        self.sw = switch(stack, self.d, 3, name)
+        self.sw = sw(self.d) if sw else switch(stack, self.d, 3, name)
         self.g = self.vm(os.path.join(self.d, "vm1.sock"), "src")
         self.p = guest(stack, self.d, 2)
         self.g.wait_ready()
@@ -74,11 +76,11 @@ class Setup:
               f"downtime {st.get('downtime')} ms")
         return st
 
-    def port_of_g(self):
-        _, fdb, _ = self.sw.ctl("fdb")
-        line = next((ln for ln in fdb.splitlines() if G_MAC in ln), "")
-        m = re.search(r"\b(vm\d)\b", line)
-        return m.group(1) if m else None
+    def port_of_g(self, sw=None):
+        """The port G's MAC is learned on ("VLAN MAC PORT AGE" lines), or None."""
+        _, fdb, _ = (sw or self.sw).ctl("fdb")
+        words = next((ln.split() for ln in fdb.splitlines() if G_MAC in ln), [])
+        return words[2] if len(words) > 2 else None
 
     def migration_lines(self):
         _, show, _ = self.sw.ctl("show")
@@ -149,8 +151,8 @@ def received_stream_intact_across_slow_migration():
         t.qs.cmd("migrate-set-parameters", **{"max-bandwidth": 32 << 20})
         t.g.run("nc -l -p 5001 | md5sum > /tmp/got.sum &", check=True)
         t.p.run("rm -f /tmp/f; mkfifo /tmp/f; md5sum < /tmp/f > /tmp/sent.sum &", check=True)
-        t.p.run(f"dd if=/dev/urandom bs=64k count=2500 2>/dev/null | tee /tmp/f | "
-                f"nc {ip(1)} 5001; echo done > /tmp/nc.done &", check=True)
+        t.p.run(f"( dd if=/dev/urandom bs=64k count=2500 2>/dev/null | tee /tmp/f | "
+                f"nc {ip(1)} 5001; echo done > /tmp/nc.done ) &", check=True)
         time.sleep(2)
         st = t.migrate(uri)
         check(st.get("status") == "completed", f"migration did not complete: {st}")
@@ -213,6 +215,61 @@ def send_rarp_moves_the_mac_without_guest_announce():
         check(t.port_of_g() == "vm3", f"G's MAC is on {t.port_of_g()}, not vm3")
         t.finish(dst)
         no_loss(t.p, ip(1))
+
+
+def two_hosts(stack):
+    """Namespaces vmsw-hA and vmsw-hB joined by a veth pair (10.77.0.1, .2)."""
+    for ns in ("vmsw-hA", "vmsw-hB"):
+        netns(stack, ns)
+    sh("ip", "link", "del", "vmsw-mA", check_rc=False)
+    sh("ip", "link", "add", "vmsw-mA", "netns", "vmsw-hA", "type", "veth",
+       "peer", "name", "vmsw-mB", "netns", "vmsw-hB")
+    for ns, dev, addr in (("vmsw-hA", "vmsw-mA", "10.77.0.1/24"),
+                          ("vmsw-hB", "vmsw-mB", "10.77.0.2/24")):
+        sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "mtu", "9000", "up")
+
+
+@test
+def guest_moves_to_another_hosts_switch():
+    """Two vmswitch processes in two namespaces ("hosts") joined by VXLAN. G
+    moves from host A (where P stays) to host B: P reaches it there within
+    1 s, because G's announce moves its MAC on both switches (to the VXLAN
+    port on A, to G's new port on B)."""
+    with ExitStack() as s:
+        two_hosts(s)
+        made = {}
+
+        def switch_a(d):
+            made["a"] = wait_switch_ready(s.enter_context(Switch(
+                [f"vm1=vhost-user:{d}/vm1.sock", f"vm2=vhost-user:{d}/vm2.sock",
+                 "ux=vxlan:10.77.0.2,vni=100,local=10.77.0.1"], name="mig-hostA",
+                prefix=in_ns("vmsw-hA"))))
+            return made["a"]
+
+        t = Setup(s, "mig-hosts", sw=switch_a)
+        b = wait_switch_ready(s.enter_context(Switch(
+            [f"vm3=vhost-user:{t.d}/vm3.sock", "ux=vxlan:10.77.0.1,vni=100,local=10.77.0.2"],
+            name="mig-hostB", prefix=in_ns("vmsw-hB"))))
+        dst, uri = t.destination()
+        ping = BackgroundPing(t.p, ip(1), interval=PING_INTERVAL)
+        ping.start()
+        time.sleep(2)
+        ping.mark()
+        st = t.migrate(uri)
+        check(st.get("status") == "completed", f"migration did not complete: {st}")
+        time.sleep(4)
+        seen = ping.stop()
+        gap = longest_gap(seen)
+        print(f"  pings A -> B: {seen['received']}/{seen['transmitted']} answered, longest run "
+              f"unanswered {gap} ({gap * PING_INTERVAL:.1f} s)")
+        check(seen["after"], "no ping answered after the migration")
+        check(gap * PING_INTERVAL < 1.0, f"{gap * PING_INTERVAL:.1f} s of pings lost")
+        on_a, on_b = t.port_of_g(made["a"]), t.port_of_g(b)
+        print(f"  G's MAC: on host A at {on_a}, on host B at {on_b}")
+        check(on_a == "ux", f"host A has G's MAC on {on_a}, not on its VXLAN port")
+        check(on_b == "vm3", f"host B has G's MAC on {on_b}, not on vm3")
+        t.finish(dst)
 
 
 if __name__ == "__main__":
