@@ -138,6 +138,12 @@ def guest_migrates_keeping_ping_and_tcp():
         print(f"  vm1: {lines.get('vm1', '(nothing logged)')}")
         check("vm1" in lines and "logging off" in lines["vm1"],
               f"vm1 logged nothing, or still logs: {lines}")
+        # The source QEMU quit: its port stopped its rings and saw EOF.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "listening" not in t.sw.ctl("show", "vm1")[1]:
+            time.sleep(0.2)
+        check("listening" in t.sw.ctl("show", "vm1")[1],
+              f"vm1 still connected after the source quit: {t.sw.ctl('show', 'vm1')[1]}")
 
 
 @test
