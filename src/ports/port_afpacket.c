@@ -8,6 +8,14 @@
  * frames and hands a block over when it is full or after AFP_BLOCK_TOV_MS;
  * we copy each frame into a packet and give the block back.
  *
+ * Offloads (unless the port says offloads=off): PACKET_VNET_HDR puts a
+ * virtio-net header in front of every frame both ways, so the interface
+ * may keep GRO and TSO on. A GRO or TSO frame of up to 64 KiB arrives whole
+ * with its header (a 128 KiB block holds it: the kernel's bound is the
+ * block size less its header) and is checked like a guest's; frames sent
+ * carry their segmentation and partial checksum to the kernel, which
+ * segments in software for a device without TSO.
+ *
  * tx (what the switch sends out of the interface): sendmmsg() in bursts. A
  * TX ring would save nothing: the frame has to be copied out of our packet
  * either way (into the ring, or by the kernel into an skb), and sendmmsg
@@ -30,6 +38,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "pkt/csum.h"
+#include "pkt/gso.h"
 #include "ports/netdev.h"
 #include "ports/port.h"
 
@@ -41,12 +50,20 @@
 #define AFP_SNDBUF		(4 << 20)
 #define AFP_REFRESH_NS		(1000ull * 1000 * 1000)
 #define VLAN_HLEN		4
+/* PACKET_VNET_HDR: struct virtio_net_hdr without num_buffers */
+#define AFP_VNET_LEN		10
+#define AFP_OFFLOADS		(PKT_OFL_CSUM | PKT_OFL_TSO4 | PKT_OFL_TSO6 | PKT_OFL_ECN)
+/* The kernel hands over UDP GSO too (UDP_SEGMENT senders on a veth). */
+#define AFP_RX_CAPS		(AFP_OFFLOADS | PKT_OFL_USO4 | PKT_OFL_USO6 | \
+				 PKT_OFL_TRUST_VALID)
 
 struct port_afpacket {
 	struct port port;
 	char ifname[IFNAMSIZ];
 	int ifindex;
 	unsigned int mtu;		/* refreshed every second */
+	bool no_offloads;		/* offloads=off: no vnet header */
+	bool vnet;			/* PACKET_VNET_HDR in use, both ways */
 	int fd;				/* -1: closed */
 	struct ev_handler ev;
 	uint32_t watching;		/* epoll events asked for now */
@@ -61,6 +78,8 @@ struct port_afpacket {
 	uint64_t kernel_drops;		/* frames the kernel had no ring room for */
 	uint64_t tx_stalls;		/* sendmmsg refused with EAGAIN */
 	uint64_t csum_done;		/* partial checksums completed here */
+	uint64_t large_rx;		/* frames received over PACKET_DATA_MAX */
+	uint64_t large_tx;		/* frames sent over PACKET_DATA_MAX */
 	struct ratelimit rl;
 };
 
@@ -96,9 +115,32 @@ static int sockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return setsockopt(fd, level, name, val, len) < 0 ? -errno : 0;
 }
 
-/* Version, options and the rx ring, before the socket is bound. */
-static int afp_configure(int fd)
+/*
+ * The virtio-net header both ways, before the ring exists (the kernel
+ * refuses it after). A kernel without it leaves the port without offloads.
+ */
+static void afp_set_vnet(struct port_afpacket *pa)
 {
+	int one = 1, rc;
+
+	pa->vnet = false;
+	pa->port.tx_offloads = 0;
+	if (pa->no_offloads)
+		return;
+	rc = sockopt(pa->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one));
+	if (rc) {
+		warn("port %s: no PACKET_VNET_HDR (%s): no offloads", pa->port.name,
+		     strerror(-rc));
+		return;
+	}
+	pa->vnet = true;
+	pa->port.tx_offloads = AFP_OFFLOADS;
+}
+
+/* Version, options and the rx ring, before the socket is bound. */
+static int afp_configure(struct port_afpacket *pa)
+{
+	int fd = pa->fd;
 	struct tpacket_req3 req = {
 		.tp_block_size = AFP_BLOCK_SIZE,
 		.tp_block_nr = AFP_BLOCKS,
@@ -111,6 +153,8 @@ static int afp_configure(int fd)
 	rc = sockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3));
 	if (!rc)
 		rc = sockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	if (!rc)
+		afp_set_vnet(pa);
 	if (!rc)
 		rc = sockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req));
 	/* A deeper send queue absorbs bursts; best effort (needs CAP_NET_ADMIN). */
@@ -133,7 +177,7 @@ static int afp_open(struct port_afpacket *pa)
 	pa->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (pa->fd < 0)
 		return -errno;
-	rc = afp_configure(pa->fd);
+	rc = afp_configure(pa);
 	if (rc)
 		return rc;
 	pa->ring = mmap(NULL, (size_t)AFP_BLOCKS * AFP_BLOCK_SIZE,
@@ -239,7 +283,7 @@ static void afp_copy_frame(const struct tpacket3_hdr *h, struct packet *p)
 
 	if (!(h->tp_status & TP_STATUS_VLAN_VALID)) {
 		memcpy(p->data, d, h->tp_len);
-		p->len = (uint16_t)h->tp_len;
+		p->len = h->tp_len;
 		return;
 	}
 	if (h->tp_status & TP_STATUS_VLAN_TPID_VALID)
@@ -250,7 +294,7 @@ static void afp_copy_frame(const struct tpacket3_hdr *h, struct packet *p)
 	p->data[14] = (uint8_t)(h->hv1.tp_vlan_tci >> 8);
 	p->data[15] = (uint8_t)h->hv1.tp_vlan_tci;
 	memcpy(p->data + 12 + VLAN_HLEN, d + 12, h->tp_len - 12);
-	p->len = (uint16_t)(h->tp_len + VLAN_HLEN);
+	p->len = h->tp_len + VLAN_HLEN;
 }
 
 /* A frame sent by this host with CHECKSUM_PARTIAL (veth): finish it here. */
@@ -263,18 +307,104 @@ static void afp_complete_csum(struct port_afpacket *pa, struct packet *p)
 		pa->csum_done++;
 }
 
+/* Over what the interface carries in one frame: MTU, Ethernet header, a tag. */
+static bool afp_over_mtu(const struct port_afpacket *pa, uint32_t len)
+{
+	return len > pa->mtu + ETH_HLEN + VLAN_HLEN;
+}
+
+/**
+ * afp_check_header() - the vnet header the kernel put in front of @h's frame
+ * @pa:		the port
+ * @h:		the frame's ring header; the vnet header ends at its tp_mac
+ * @p:		the frame, copied, with any VLAN tag put back
+ *
+ * Checked like a guest's: a frame that does not match its header must not
+ * reach another port. The kernel counts csum_start from the frame as it is
+ * in the ring, without the tag we put back.
+ *
+ * Return: 0 (p->ofl set), -EPROTO for a bad header, -EMSGSIZE for a frame
+ * without segmentation over the interface's MTU
+ */
+static int afp_check_header(struct port_afpacket *pa,
+			    const struct tpacket3_hdr *h, struct packet *p)
+{
+	struct virtio_net_hdr vh = { 0 };
+	const char *why;
+
+	memcpy(&vh, (const uint8_t *)h + h->tp_mac - AFP_VNET_LEN, AFP_VNET_LEN);
+	if ((h->tp_status & TP_STATUS_VLAN_VALID) &&
+	    (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		vh.csum_start = cpu_to_le16(le16_to_cpu(vh.csum_start) + VLAN_HLEN);
+	if (!vh.flags && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+		return afp_over_mtu(pa, p->len) ? -EMSGSIZE : 0;
+	if (pkt_offload_from_vnet_hdr(&vh, p->data, p->len, AFP_RX_CAPS,
+				      &p->ofl, &why)) {
+		if (ratelimit_ok(&pa->rl))
+			warn("port %s: bad vnet header from %s: %s",
+			     pa->port.name, pa->ifname, why);
+		return -EPROTO;
+	}
+	if (p->ofl.gso_type == PKT_GSO_NONE)
+		return afp_over_mtu(pa, p->len) ? -EMSGSIZE : 0;
+	/* A receiver sees a valid IPv4 header checksum, whatever came. */
+	if (p->ofl.l3_proto == PKT_L3_IPV4)
+		gso_ipv4_csum(p->data + p->ofl.l3_off);
+	return 0;
+}
+
+/* A packet for a frame of @len bytes; NULL (counted) if there is none. */
+static struct packet *afp_packet_for(struct port_afpacket *pa, uint32_t len)
+{
+	struct packet *p = packet_alloc();
+
+	if (unlikely(!p)) {
+		port_drop(&pa->port, DROP_NO_PACKET, 1);
+		return NULL;
+	}
+	if (len > PACKET_DATA_MAX) {
+		if (packet_make_large(p)) {
+			port_drop_packet(&pa->port, DROP_NO_PACKET, p);
+			return NULL;
+		}
+		pa->large_rx++;
+	}
+	return p;
+}
+
+/* Offload state of a copied frame; false, with @why set, to drop it. */
+static bool afp_rx_offloads(struct port_afpacket *pa,
+			    const struct tpacket3_hdr *h, struct packet *p,
+			    enum port_drop *why)
+{
+	int rc;
+
+	if (!pa->vnet) {
+		if (h->tp_status & TP_STATUS_CSUMNOTREADY)
+			afp_complete_csum(pa, p);
+		return true;
+	}
+	rc = afp_check_header(pa, h, p);
+	*why = rc == -EMSGSIZE ? DROP_TOO_BIG : DROP_BAD_HEADER;
+	return rc == 0;
+}
+
 /* One frame from the ring: into a packet on the rx link, or dropped. */
 static void afp_rx_frame(struct port_afpacket *pa, const struct tpacket3_hdr *h)
 {
 	struct port *port = &pa->port;
-	unsigned int len = h->tp_len;
+	uint32_t len = h->tp_len;
+	enum port_drop why;
 	struct packet *p;
 
 	if (h->tp_status & TP_STATUS_VLAN_VALID)
 		len += VLAN_HLEN;
-	/* Truncated into the block, or a GRO/TSO super-frame over the MTU. */
-	if (unlikely(h->tp_snaplen < h->tp_len || len > PACKET_DATA_MAX ||
-		     len > pa->mtu + ETH_HLEN + VLAN_HLEN)) {
+	/*
+	 * Truncated into the block, or over what a frame may be: without
+	 * the vnet header, a GRO/TSO super-frame over the MTU is dropped.
+	 */
+	if (unlikely(h->tp_snaplen < h->tp_len || len > PACKET_LARGE_MAX ||
+		     (!pa->vnet && (len > PACKET_DATA_MAX || afp_over_mtu(pa, len))))) {
 		port_drop(port, DROP_TOO_BIG, 1);
 		return;
 	}
@@ -282,14 +412,14 @@ static void afp_rx_frame(struct port_afpacket *pa, const struct tpacket3_hdr *h)
 		port_drop(port, DROP_RUNT, 1);
 		return;
 	}
-	p = packet_alloc();
-	if (unlikely(!p)) {
-		port_drop(port, DROP_NO_PACKET, 1);
+	p = afp_packet_for(pa, len);
+	if (unlikely(!p))
+		return;
+	afp_copy_frame(h, p);
+	if (unlikely(!afp_rx_offloads(pa, h, p, &why))) {
+		port_drop_packet(port, why, p);
 		return;
 	}
-	afp_copy_frame(h, p);
-	if (h->tp_status & TP_STATUS_CSUMNOTREADY)
-		afp_complete_csum(pa, p);
 	p->in_port = port->idx;
 	p->in_queue = 0;
 	port->stats.rx_packets++;
@@ -317,14 +447,50 @@ static unsigned int afp_rx(struct port *port, unsigned int budget)
 
 /* ---- datapath: transmit ------------------------------------------------- */
 
-/* Largest frame the kernel takes: MTU plus Ethernet header, plus a tag if tagged. */
+/*
+ * Largest frame the kernel takes: MTU plus Ethernet header, plus a tag if
+ * tagged. A segmentation offload frame is judged by its segments-to-be.
+ */
 static bool afp_fits(const struct port_afpacket *pa, const struct packet *p)
 {
 	const uint8_t *d = p->data;
 	bool tagged = (d[12] == 0x81 && d[13] == 0x00) ||
 		      (d[12] == 0x88 && d[13] == 0xa8);
 
+	if (unlikely(p->ofl.gso_type != PKT_GSO_NONE))
+		return pkt_offload_hlen(&p->ofl) - p->ofl.l3_off +
+		       p->ofl.gso_size <= pa->mtu;
 	return p->len <= pa->mtu + ETH_HLEN + (tagged ? VLAN_HLEN : 0);
+}
+
+/* The vnet header for @p, in the headroom right in front of the frame. */
+static int afp_put_header(struct port_afpacket *pa, struct packet *p)
+{
+	struct virtio_net_hdr vh;
+	int rc;
+
+	if (likely(!pkt_offloaded(p))) {
+		memset(p->data - AFP_VNET_LEN, 0, AFP_VNET_LEN);
+		return 0;
+	}
+	rc = pkt_offload_to_vnet_hdr(&p->ofl, pa->port.tx_offloads, &vh);
+	if (!rc)
+		memcpy(p->data - AFP_VNET_LEN, &vh, AFP_VNET_LEN);
+	return rc;
+}
+
+/*
+ * @p ready to send: fits the interface, header written (vnet header in
+ * use). Return: 0, or why @p cannot go (it is dropped at the front).
+ */
+static int afp_tx_prepare(struct port_afpacket *pa, struct packet *p,
+			  enum port_drop *why)
+{
+	*why = DROP_TOO_BIG;
+	if (!afp_fits(pa, p))
+		return -EMSGSIZE;
+	*why = DROP_BAD_HEADER;
+	return pa->vnet ? afp_put_header(pa, p) : 0;
 }
 
 /* Drop the front packet for @why (errno of a failed send, or too big). */
@@ -336,18 +502,22 @@ static void afp_drop_front(struct port_afpacket *pa, enum port_drop why, int e)
 		     strerror(e));
 }
 
-/* Fill the send burst with the front frames that fit; returns how many. */
-static unsigned int afp_fill_burst(struct port_afpacket *pa)
+/*
+ * Fill the send burst with the front frames that can go; returns how
+ * many. @why: the reason the first frame that cannot go is dropped.
+ */
+static unsigned int afp_fill_burst(struct port_afpacket *pa, enum port_drop *why)
 {
 	unsigned int cnt = 0, avail = MIN(link_count(&pa->port.tx), AFP_TX_BURST);
+	unsigned int hdr = pa->vnet ? AFP_VNET_LEN : 0;
 
 	for (; cnt < avail; cnt++) {
 		struct packet *p = link_peek(&pa->port.tx, cnt);
 
-		if (!afp_fits(pa, p))
+		if (afp_tx_prepare(pa, p, why))
 			break;
-		pa->iov[cnt].iov_base = p->data;
-		pa->iov[cnt].iov_len = p->len;
+		pa->iov[cnt].iov_base = p->data - hdr;
+		pa->iov[cnt].iov_len = hdr + p->len;
 		pa->msg[cnt].msg_hdr = (struct msghdr){ .msg_iov = &pa->iov[cnt],
 							.msg_iovlen = 1 };
 	}
@@ -358,7 +528,8 @@ static unsigned int afp_fill_burst(struct port_afpacket *pa)
 static unsigned int afp_tx(struct port *port)
 {
 	struct port_afpacket *pa = to_afp(port);
-	unsigned int n = 0, cnt;
+	enum port_drop why = DROP_TOO_BIG;
+	unsigned int n = 0, cnt, i;
 	int sent;
 
 	if (!port->up) {
@@ -366,9 +537,9 @@ static unsigned int afp_tx(struct port *port)
 		return 0;
 	}
 	while (!link_empty(&port->tx)) {
-		cnt = afp_fill_burst(pa);
+		cnt = afp_fill_burst(pa, &why);
 		if (!cnt) {
-			afp_drop_front(pa, DROP_TOO_BIG, 0);
+			afp_drop_front(pa, why, 0);
 			continue;
 		}
 		sent = sendmmsg(pa->fd, pa->msg, cnt, MSG_DONTWAIT);
@@ -383,6 +554,8 @@ static unsigned int afp_tx(struct port *port)
 				       DROP_PORT_DOWN : DROP_TX_ERROR, e);
 			continue;
 		}
+		for (i = 0; i < (unsigned int)sent; i++)
+			pa->large_tx += link_peek(&port->tx, i)->len > PACKET_DATA_MAX;
 		port_tx_sent(port, (unsigned int)sent);
 		n += (unsigned int)sent;
 	}
@@ -422,6 +595,15 @@ static void afp_show(struct port *port, FILE *out)
 		(unsigned long long)pa->kernel_drops,
 		(unsigned long long)pa->tx_stalls,
 		(unsigned long long)pa->csum_done);
+	if (pa->vnet)
+		fprintf(out, "  afpacket %s: vnet header, offloads csum tso4 tso6 "
+			"ecn (and uso received), %llu frames over %d bytes "
+			"received, %llu sent\n", pa->ifname,
+			(unsigned long long)pa->large_rx, PACKET_DATA_MAX,
+			(unsigned long long)pa->large_tx);
+	else
+		fprintf(out, "  afpacket %s: no offloads%s\n", pa->ifname,
+			pa->no_offloads ? " (offloads=off)" : "");
 }
 
 static void afp_destroy(struct port *port)
@@ -448,10 +630,37 @@ static const struct port_ops afp_ops = {
 	.destroy = afp_destroy,
 };
 
+#define AFP_USAGE	"afpacket:IFNAME[,offloads=on|off]"
+
+/* AFP_USAGE into @pa; 0 or -EINVAL with @why set. */
+static int afp_parse(struct port_afpacket *pa, const char *args, char *why,
+		     size_t whylen)
+{
+	char buf[128], *opt, *save;
+
+	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) ||
+	    !(opt = strtok_r(buf, ",", &save)) || !netdev_valid_name(opt)) {
+		snprintf(why, whylen, "expected " AFP_USAGE " with an interface "
+			 "name of 1-%d characters", IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	snprintf(pa->ifname, sizeof(pa->ifname), "%s", opt);
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (strcmp(opt, "offloads=on") != 0 &&
+		    strcmp(opt, "offloads=off") != 0) {
+			snprintf(why, whylen, "unknown option '%s' (known: "
+				 "offloads=on|off)", opt);
+			return -EINVAL;
+		}
+		pa->no_offloads = !strcmp(opt, "offloads=off");
+	}
+	return 0;
+}
+
 /**
- * port_afpacket_create() - an AF_PACKET port from "IFNAME"
+ * port_afpacket_create() - an AF_PACKET port from "IFNAME[,offloads=on|off]"
  * @name:	port name
- * @args:	the part after "afpacket:": an existing interface
+ * @args:	the part after "afpacket:": an existing interface, options
  * @out:	the new port
  * @why:	reason on failure
  * @whylen:	size of @why
@@ -463,18 +672,19 @@ static const struct port_ops afp_ops = {
 int port_afpacket_create(const char *name, const char *args, struct port **out,
 			 char *why, size_t whylen)
 {
-	struct port_afpacket *pa;
+	struct port_afpacket *pa = calloc(1, sizeof(*pa));
+	char reason[160];
+	int rc;
 
-	if (!netdev_valid_name(args)) {
-		snprintf(why, whylen, "port %s: expected afpacket:IFNAME with an "
-			 "interface name of 1-%d characters", name, IFNAMSIZ - 1);
-		return -EINVAL;
-	}
-	pa = calloc(1, sizeof(*pa));
 	if (!pa)
 		return -ENOMEM;
 	port_init(&pa->port, name, &afp_ops);
-	snprintf(pa->ifname, sizeof(pa->ifname), "%s", args);
+	rc = afp_parse(pa, args, reason, sizeof(reason));
+	if (rc) {
+		snprintf(why, whylen, "port %s: %s", name, reason);
+		free(pa);
+		return rc;
+	}
 	pa->fd = -1;
 	pa->ev.fd = -1;
 	pa->ring = MAP_FAILED;

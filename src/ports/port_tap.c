@@ -5,8 +5,12 @@
  *
  * Frames the host sends out of the tap are what the switch receives (rx);
  * frames the switch transmits here arrive at the host as if from a NIC. The
- * tap has IFF_VNET_HDR with no offloads negotiated, so every frame is
- * complete; the 12-byte header is stripped on rx and written as zeros on tx.
+ * tap has IFF_VNET_HDR (12 bytes) and, unless the port says offloads=off,
+ * TUNSETOFFLOAD CSUM|TSO4|TSO6|TSO_ECN: the host hands over TCP segments of
+ * up to 64 KiB with partial checksums, and takes them back the same way.
+ * The header of every frame read is checked (pkt_offload_from_vnet_hdr())
+ * before the frame enters the switch; frames written carry the header
+ * pkt_offload_to_vnet_hdr() makes, all zeros for a plain frame.
  */
 #include <endian.h>
 #include <errno.h>
@@ -22,7 +26,7 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
-#include "pkt/csum.h"
+#include "pkt/gso.h"
 #include "pkt/vnet_hdr.h"
 #include "ports/netdev.h"
 #include "ports/port.h"
@@ -30,16 +34,23 @@
 #define TAP_HDR_LEN	12	/* struct virtio_net_hdr with num_buffers */
 #define TAP_MTU_MIN	68
 #define TAP_MTU_MAX	(PACKET_DATA_MAX - ETH_HLEN_MIN - 4)
+/* What the tap takes and gives with offloads on (TUNSETOFFLOAD). */
+#define TAP_TUN_OFFLOADS	(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+#define TAP_OFFLOADS		(PKT_OFL_CSUM | PKT_OFL_TSO4 | PKT_OFL_TSO6 | PKT_OFL_ECN)
 
 struct port_tap {
 	struct port port;
 	char ifname[IFNAMSIZ];
 	unsigned int mtu;		/* to set at start; 0: leave it */
+	bool no_offloads;		/* offloads=off: TUNSETOFFLOAD 0 */
+	unsigned int rx_caps;		/* PKT_OFL_* the host may ask of us */
 	int fd;				/* /dev/net/tun queue, -1: closed */
 	struct ev_handler ev;
 	uint32_t watching;		/* epoll events asked for now */
+	struct packet *spare;		/* a large buffer for the next read, or NULL */
 	uint64_t tx_stalls;		/* writes refused with EAGAIN */
-	uint64_t csum_done;		/* NEEDS_CSUM frames completed here */
+	uint64_t large_rx;		/* frames read over PACKET_DATA_MAX */
+	uint64_t large_tx;		/* frames written over PACKET_DATA_MAX */
 	struct ratelimit rl;
 };
 
@@ -62,6 +73,30 @@ static void tap_watch(struct port_tap *pt, uint32_t events)
 		pt->watching = events;
 }
 
+/*
+ * Offloads, as the port allows: a kernel that refuses them (EINVAL from a
+ * tun without TSO_ECN, say) leaves the tap without any, which always works:
+ * the kernel then segments and checksums before handing frames over.
+ * Return: 0 or -errno.
+ */
+static int tap_set_offloads(struct port_tap *pt, int fd)
+{
+	struct port *port = &pt->port;
+
+	port->tx_offloads = 0;
+	pt->rx_caps = PKT_OFL_CSUM | PKT_OFL_TRUST_VALID;
+	if (!pt->no_offloads) {
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TAP_TUN_OFFLOADS) == 0) {
+			port->tx_offloads = TAP_OFFLOADS;
+			pt->rx_caps |= TAP_OFFLOADS;
+			return 0;
+		}
+		warn("port %s: the kernel refused tap offloads (%s): none used",
+		     port->name, strerror(errno));
+	}
+	return ioctl(fd, TUNSETOFFLOAD, 0ul) < 0 ? -errno : 0;
+}
+
 /* Create or attach @pt->ifname; 0 or -errno. */
 static int tap_open(struct port_tap *pt)
 {
@@ -72,10 +107,12 @@ static int tap_open(struct port_tap *pt)
 	if (fd < 0)
 		return -errno;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", pt->ifname);
-	/* No offloads: the kernel segments and checksums before handing over. */
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0ul) < 0 ||
-	    ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
+	rc = ioctl(fd, TUNSETIFF, &ifr) < 0 ? -errno : 0;
+	if (!rc && ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0)
 		rc = -errno;
+	if (!rc)
+		rc = tap_set_offloads(pt, fd);
+	if (rc) {
 		close(fd);
 		return rc;
 	}
@@ -117,25 +154,90 @@ static int tap_start(struct port *port)
 
 /* ---- datapath ----------------------------------------------------------- */
 
-/* Complete a checksum the header asks for; false if the frame is bad. */
-static bool tap_header_ok(struct port_tap *pt, struct packet *p,
-			  const uint8_t *raw)
+/*
+ * Reading frames of up to 64 KiB. A read goes into the packet's own buffer
+ * (up to PACKET_DATA_MAX bytes) and, past that, straight into the same
+ * offset of a spare large buffer held for the next read: a small frame costs
+ * nothing extra, a large one a copy of its first PACKET_DATA_MAX bytes into
+ * the large buffer, which then carries the frame (the rest is already in
+ * place). Without a spare (the large pool is empty) a 4-byte spill area
+ * catches the overflow: tun reports the full length even when it truncates.
+ */
+
+/* A spare large buffer for the next read, if there is none and one is free. */
+static void tap_take_spare(struct port_tap *pt)
+{
+	struct packet *q;
+
+	if (pt->spare || !(pt->rx_caps & (PKT_OFL_TSO4 | PKT_OFL_TSO6)))
+		return;
+	q = packet_alloc();
+	if (q && packet_make_large(q) == 0)
+		pt->spare = q;
+	else if (q)
+		packet_free(q);
+}
+
+/* The frame of @n bytes overflowed @p into the spare: the spare carries it. */
+static struct packet *tap_use_spare(struct port_tap *pt, struct packet *p)
+{
+	struct packet *q = pt->spare;
+
+	memcpy(q->data - TAP_HDR_LEN, p->data - TAP_HDR_LEN,
+	       TAP_HDR_LEN + PACKET_DATA_MAX);
+	pt->spare = NULL;
+	pt->large_rx++;
+	packet_free(p);
+	return q;
+}
+
+/**
+ * tap_check_header() - the vnet header in front of @p's frame, checked
+ * @pt:		the port, for its offloads and warnings
+ * @p:		frame of p->len bytes, header in the TAP_HDR_LEN bytes before
+ *
+ * The kernel wrote the header, yet it is checked like a guest's: a frame
+ * that does not match its header must not reach another port. Only a
+ * segmentation offload makes a frame longer than PACKET_DATA_MAX.
+ *
+ * Return: 0 (p->ofl set), -EPROTO for a bad header, -EMSGSIZE for a frame
+ * too long for what its header says
+ */
+static int tap_check_header(struct port_tap *pt, struct packet *p)
 {
 	struct virtio_net_hdr h;
+	const char *why;
 
-	memcpy(&h, raw, TAP_HDR_LEN);
-	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
-		return false;
-	if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-		return true;
-	pt->csum_done++;
-	return csum_complete(p->data, p->len, le16_to_cpu(h.csum_start),
-			     le16_to_cpu(h.csum_offset)) == 0;
+	memcpy(&h, p->data - TAP_HDR_LEN, TAP_HDR_LEN);
+	if (!h.flags && h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+		return p->len <= PACKET_DATA_MAX ? 0 : -EMSGSIZE;
+	if (pkt_offload_from_vnet_hdr(&h, p->data, p->len, pt->rx_caps,
+				      &p->ofl, &why)) {
+		if (ratelimit_ok(&pt->rl))
+			warn("port %s: bad vnet header from %s: %s",
+			     pt->port.name, pt->ifname, why);
+		return -EPROTO;
+	}
+	if (p->ofl.gso_type == PKT_GSO_NONE)
+		return p->len <= PACKET_DATA_MAX ? 0 : -EMSGSIZE;
+	/* A receiver sees a valid IPv4 header checksum, whatever came. */
+	if (p->ofl.l3_proto == PKT_L3_IPV4)
+		gso_ipv4_csum(p->data + p->ofl.l3_off);
+	return 0;
+}
+
+/* Count and pass on a frame read from the tap. */
+static void tap_deliver(struct port *port, struct packet *p)
+{
+	p->in_port = port->idx;
+	p->in_queue = 0;
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += p->len;
+	link_put(&port->rx, p);
 }
 
 /*
- * Read one frame into a packet. The second iovec catches a frame longer than
- * a packet: tun reports the full length even when it truncates.
+ * Read one frame into a packet (see above for frames over PACKET_DATA_MAX).
  * Return: 0 (a frame was taken, delivered or dropped), or -errno.
  */
 static int tap_read_one(struct port_tap *pt)
@@ -144,13 +246,17 @@ static int tap_read_one(struct port_tap *pt)
 	struct packet *p = packet_alloc();
 	uint8_t spill[TAP_HDR_LEN + 4];
 	struct iovec iov[2] = { { spill, sizeof(spill) } };
+	size_t room = TAP_HDR_LEN + PACKET_DATA_MAX;
 	ssize_t n;
+	int rc;
 
 	if (p) {
-		iov[0].iov_base = p->data - TAP_HDR_LEN;
-		iov[0].iov_len = TAP_HDR_LEN + PACKET_DATA_MAX;
-		iov[1].iov_base = spill;
-		iov[1].iov_len = 4;
+		tap_take_spare(pt);
+		iov[0] = (struct iovec){ p->data - TAP_HDR_LEN, room };
+		iov[1] = (struct iovec){ spill, 4 };
+		if (pt->spare)
+			iov[1] = (struct iovec){ pt->spare->data + PACKET_DATA_MAX,
+						 PACKET_LARGE_MAX - PACKET_DATA_MAX };
 	}
 	/* Without a packet, the frame is read into @spill: taken and dropped. */
 	n = readv(pt->fd, iov, p ? 2 : 1);
@@ -163,24 +269,26 @@ static int tap_read_one(struct port_tap *pt)
 		port_drop(port, DROP_NO_PACKET, 1);
 		return 0;
 	}
-	if (unlikely(n > TAP_HDR_LEN + PACKET_DATA_MAX)) {
-		port_drop_packet(port, DROP_TOO_BIG, p);
-		return 0;
+	if (unlikely(n > (ssize_t)room)) {
+		if (!pt->spare || n > TAP_HDR_LEN + PACKET_LARGE_MAX) {
+			/* No spare with offloads on: the large pool is empty. */
+			port_drop_packet(port, pt->spare || !port->tx_offloads ?
+					 DROP_TOO_BIG : DROP_NO_PACKET, p);
+			return 0;
+		}
+		p = tap_use_spare(pt, p);
 	}
 	if (unlikely(n < TAP_HDR_LEN + ETH_HLEN_MIN)) {
 		port_drop_packet(port, DROP_RUNT, p);
 		return 0;
 	}
-	p->len = (uint16_t)(n - TAP_HDR_LEN);
-	if (unlikely(!tap_header_ok(pt, p, p->data - TAP_HDR_LEN))) {
-		port_drop_packet(port, DROP_BAD_HEADER, p);
-		return 0;
-	}
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	link_put(&port->rx, p);
+	p->len = (uint32_t)(n - TAP_HDR_LEN);
+	rc = tap_check_header(pt, p);
+	if (unlikely(rc))
+		port_drop_packet(port, rc == -EMSGSIZE ? DROP_TOO_BIG :
+				 DROP_BAD_HEADER, p);
+	else
+		tap_deliver(port, p);
 	return 0;
 }
 
@@ -199,35 +307,72 @@ static unsigned int tap_rx(struct port *port, unsigned int budget)
 	return n;
 }
 
+/*
+ * The vnet header for @p, in the TAP_HDR_LEN bytes of headroom in front of
+ * the frame: one write per frame. Return: 0, or -errno for a frame whose
+ * offload state no header can describe (dropped).
+ */
+static int tap_put_header(struct port *port, struct packet *p)
+{
+	uint8_t *hdr = p->data - TAP_HDR_LEN;
+	struct virtio_net_hdr h;
+	int rc;
+
+	if (likely(!pkt_offloaded(p))) {
+		memset(hdr, 0, TAP_HDR_LEN);
+		return 0;
+	}
+	rc = pkt_offload_to_vnet_hdr(&p->ofl, port->tx_offloads, &h);
+	if (rc)
+		return rc;
+	h.num_buffers = 0;
+	memcpy(hdr, &h, TAP_HDR_LEN);
+	return 0;
+}
+
+/*
+ * Write the front frame of the tx link. Return: 1 (written), 0 (dropped:
+ * no header describes it), or -errno from write().
+ */
+static int tap_write_front(struct port_tap *pt)
+{
+	struct port *port = &pt->port;
+	struct packet *p = link_peek(&port->tx, 0);
+
+	if (unlikely(tap_put_header(port, p))) {
+		port_drop(port, DROP_BAD_HEADER, 1);
+		return 0;
+	}
+	if (write(pt->fd, p->data - TAP_HDR_LEN, TAP_HDR_LEN + p->len) < 0)
+		return -errno;
+	if (p->len > PACKET_DATA_MAX)
+		pt->large_tx++;
+	port->stats.tx_packets++;
+	port->stats.tx_bytes += p->len;
+	return 1;
+}
+
 /* Hand frames to the host; a full kernel queue keeps the rest on the link. */
 static unsigned int tap_tx(struct port *port)
 {
 	struct port_tap *pt = to_tap(port);
 	unsigned int n = 0;
+	int rc;
 
 	while (!link_empty(&port->tx)) {
-		struct packet *p = link_peek(&port->tx, 0);
-		uint8_t *hdr = p->data - TAP_HDR_LEN;
-
-		/* The zero header goes in the headroom: one write per frame. */
-		memset(hdr, 0, TAP_HDR_LEN);
-		if (write(pt->fd, hdr, TAP_HDR_LEN + p->len) < 0) {
-			int e = errno;
-
-			if (e == EAGAIN) {
-				pt->tx_stalls++;
-				break;
-			}
-			/* EIO: the interface is down. */
-			port_drop(port, e == EIO ? DROP_PORT_DOWN : DROP_TX_ERROR, 1);
-			if (e != EIO && ratelimit_ok(&pt->rl))
-				warn("port %s: writing tap %s: %s", port->name,
-				     pt->ifname, strerror(e));
-		} else {
-			port->stats.tx_packets++;
-			port->stats.tx_bytes += p->len;
-			n++;
+		rc = tap_write_front(pt);
+		if (rc == -EAGAIN) {
+			pt->tx_stalls++;
+			break;
 		}
+		if (rc < 0) {
+			/* EIO: the interface is down. */
+			port_drop(port, rc == -EIO ? DROP_PORT_DOWN : DROP_TX_ERROR, 1);
+			if (rc != -EIO && ratelimit_ok(&pt->rl))
+				warn("port %s: writing tap %s: %s", port->name,
+				     pt->ifname, strerror(-rc));
+		}
+		n += rc > 0;
 		packet_free(link_get(&port->tx));
 	}
 	return n;
@@ -255,10 +400,14 @@ static void tap_show(struct port *port, FILE *out)
 
 	if (netdev_get_mtu(pt->ifname, &m) == 0)
 		snprintf(mtu, sizeof(mtu), "%u", m);
-	fprintf(out, "  tap %s: mtu %s, vnet header %d bytes, no offloads, "
-		"%llu tx stalls, %llu checksums completed\n", pt->ifname, mtu,
-		TAP_HDR_LEN, (unsigned long long)pt->tx_stalls,
-		(unsigned long long)pt->csum_done);
+	fprintf(out, "  tap %s: mtu %s, vnet header %d bytes, %s, %llu frames "
+		"over %d bytes read, %llu written, %llu tx stalls\n", pt->ifname,
+		mtu, TAP_HDR_LEN, port->tx_offloads ?
+		"offloads csum tso4 tso6 ecn" : pt->no_offloads ?
+		"no offloads (offloads=off)" : "no offloads",
+		(unsigned long long)pt->large_rx, PACKET_DATA_MAX,
+		(unsigned long long)pt->large_tx,
+		(unsigned long long)pt->tx_stalls);
 }
 
 static void tap_destroy(struct port *port)
@@ -266,6 +415,8 @@ static void tap_destroy(struct port *port)
 	struct port_tap *pt = to_tap(port);
 
 	evloop_del(&pt->ev);
+	if (pt->spare)
+		packet_free(pt->spare);
 	if (pt->fd >= 0)
 		close(pt->fd);	/* a tap we created goes away with it */
 	free(pt);
@@ -282,39 +433,55 @@ static const struct port_ops tap_ops = {
 	.destroy = tap_destroy,
 };
 
-/* "IFNAME[,mtu=N]" into @pt; 0 or -EINVAL with @why set. */
+#define TAP_USAGE	"tap:IFNAME[,mtu=N][,offloads=on|off]"
+
+/* One ",option" of a tap spec; 0 or -EINVAL with @why set. */
+static int tap_parse_option(struct port_tap *pt, const char *opt, char *why,
+			    size_t whylen)
+{
+	unsigned long v;
+	char *end;
+
+	if (!strcmp(opt, "offloads=on") || !strcmp(opt, "offloads=off")) {
+		pt->no_offloads = !strcmp(opt, "offloads=off");
+		return 0;
+	}
+	if (strncmp(opt, "mtu=", 4) != 0) {
+		snprintf(why, whylen, "unknown option '%s' (known: mtu=N, "
+			 "offloads=on|off)", opt);
+		return -EINVAL;
+	}
+	v = strtoul(opt + 4, &end, 10);
+	if (*end || !opt[4] || v < TAP_MTU_MIN || v > TAP_MTU_MAX) {
+		snprintf(why, whylen, "mtu must be %d..%d", TAP_MTU_MIN,
+			 TAP_MTU_MAX);
+		return -EINVAL;
+	}
+	pt->mtu = (unsigned int)v;
+	return 0;
+}
+
+/* TAP_USAGE into @pt; 0 or -EINVAL with @why set. */
 static int tap_parse(struct port_tap *pt, const char *args, char *why,
 		     size_t whylen)
 {
-	char buf[128], *opt, *save, *end;
+	char buf[128], *opt, *save;
+	int rc = 0;
 
 	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) ||
 	    !(opt = strtok_r(buf, ",", &save)) || !netdev_valid_name(opt)) {
-		snprintf(why, whylen, "expected tap:IFNAME[,mtu=N] with an "
+		snprintf(why, whylen, "expected " TAP_USAGE " with an "
 			 "interface name of 1-%d characters", IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	snprintf(pt->ifname, sizeof(pt->ifname), "%s", opt);
-	while ((opt = strtok_r(NULL, ",", &save))) {
-		unsigned long v;
-
-		if (strncmp(opt, "mtu=", 4) != 0) {
-			snprintf(why, whylen, "unknown option '%s' (known: mtu=N)", opt);
-			return -EINVAL;
-		}
-		v = strtoul(opt + 4, &end, 10);
-		if (*end || !opt[4] || v < TAP_MTU_MIN || v > TAP_MTU_MAX) {
-			snprintf(why, whylen, "mtu must be %d..%d", TAP_MTU_MIN,
-				 TAP_MTU_MAX);
-			return -EINVAL;
-		}
-		pt->mtu = (unsigned int)v;
-	}
-	return 0;
+	while (!rc && (opt = strtok_r(NULL, ",", &save)))
+		rc = tap_parse_option(pt, opt, why, whylen);
+	return rc;
 }
 
 /**
- * port_tap_create() - a tap port from "IFNAME[,mtu=N]"
+ * port_tap_create() - a tap port from "IFNAME[,mtu=N][,offloads=on|off]"
  * @name:	port name
  * @args:	the part after "tap:"
  * @out:	the new port

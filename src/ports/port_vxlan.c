@@ -364,19 +364,41 @@ static void vx_drop_front(struct port_vxlan *pv, int e)
 		warn("port %s: sending: %s", pv->port.name, strerror(e));
 }
 
+/*
+ * Encapsulate the front frames into the send burst; returns how many. The
+ * port takes no offloads, so segmentation frames arrive cut to MSS size
+ * (ports/prepare.c); a longer frame without segmentation (a one-segment
+ * GSO request of a large gso_size) stops the burst, and is dropped when at
+ * the front: a datagram longer than what the far end receives is useless.
+ */
+static unsigned int vx_fill_burst(struct port_vxlan *pv)
+{
+	unsigned int cnt = MIN(link_count(&pv->port.tx), VX_BURST), i;
+
+	for (i = 0; i < cnt; i++) {
+		struct packet *p = link_peek(&pv->port.tx, i);
+
+		if (unlikely(p->len > PACKET_DATA_MAX))
+			break;
+		vx_encap(pv, p, &pv->iov[i]);
+		pv->msg[i].msg_hdr = (struct msghdr){ .msg_iov = &pv->iov[i],
+						      .msg_iovlen = 1 };
+	}
+	return i;
+}
+
 /* Encapsulate and send the tx link in bursts; EAGAIN keeps the rest queued. */
 static unsigned int vx_tx(struct port *port)
 {
 	struct port_vxlan *pv = to_vxlan(port);
-	unsigned int n = 0, cnt, i;
+	unsigned int n = 0, cnt;
 	int sent;
 
 	while (!link_empty(&port->tx)) {
-		cnt = MIN(link_count(&port->tx), VX_BURST);
-		for (i = 0; i < cnt; i++) {
-			vx_encap(pv, link_peek(&port->tx, i), &pv->iov[i]);
-			pv->msg[i].msg_hdr = (struct msghdr){ .msg_iov = &pv->iov[i],
-							      .msg_iovlen = 1 };
+		cnt = vx_fill_burst(pv);
+		if (!cnt) {
+			port_drop_packet(port, DROP_TOO_BIG, link_get(&port->tx));
+			continue;
 		}
 		sent = sendmmsg(pv->tx_fd, pv->msg, cnt, MSG_DONTWAIT);
 		if (sent < 0) {

@@ -8,6 +8,9 @@ TX checksum offload turned off: a veth hands frames over with the checksum
 still to be filled in, and an AF_XDP socket receives only the bytes (a real
 NIC receives complete frames from the wire).
 
+AF_XDP has no offloads: a guest's TSO frames are cut into MSS-sized frames
+with full checksums by the switch before they are sent (gso_segmented).
+
 Needs root, libxdp-dev and libbpf-dev (installed here, and vmswitch rebuilt
 if it was built without them); skips visibly when XDP cannot attach.
 """
@@ -126,9 +129,17 @@ def afxdp_two_namespaces_native_and_generic():
               "XDP program still attached after vmswitch stopped")
 
 
+def port_json(sw, port):
+    """The port's counters from `ctl stats --json`."""
+    rc, out, err = sw.ctl("stats", "--json")
+    check(rc == 0, f"ctl stats --json failed: {err}")
+    return next(p for p in json.loads(out)["ports"] if p["name"] == port)
+
+
 @test
 def afxdp_guest_reaches_namespace():
-    """A QEMU guest on vhost-user pings and runs iperf3 against a namespace on AF_XDP."""
+    """A QEMU guest on vhost-user pings and runs iperf3 against a namespace on AF_XDP;
+    the guest's TSO frames are segmented in software for the port."""
     setup()
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
@@ -146,6 +157,16 @@ def afxdp_guest_reaches_namespace():
         check(st["rx_packets"] > 1000 and st["tx_packets"] > 1000,
               f"afxdp counters did not see the traffic: {st}")
         check(not st["drops"].get("too_big"), f"frames dropped as too big: {st}")
+        js = port_json(sw, "up")
+        print(f"  guest TSO frames segmented for AF_XDP: {js['gso_segmented']}, "
+              f"frames sent {js['tx_packets']}, "
+              f"{js['tx_bytes'] / max(js['tx_packets'], 1):.0f} bytes on average")
+        check(js["gso_segmented"] > 0, "no guest TSO frame was segmented for AF_XDP")
+        check(js["tx_bytes"] <= js["tx_packets"] * 1518,
+              "frames over the MTU went out of the AF_XDP port")
+        full, bad = js["drops"]["link_full"], js["drops"]["bad_header"]
+        check(bad == 0 and full * 100 <= js["tx_packets"],
+              f"drops: {bad} bad_header, {full} link_full of {js['tx_packets']} sent")
 
 
 @test
