@@ -60,6 +60,12 @@ static void segment(struct port *port, struct packet *p)
 	struct iovec iov = { p->data, p->len };
 	int rc;
 
+	/*
+	 * A burst of 64 KiB frames is 45 segments each: send what the link
+	 * holds now, rather than drop a whole frame for want of room.
+	 */
+	if (n > link_room(&port->tx) && n <= PREPARE_SEGS_MAX)
+		port->ops->tx(port);
 	if (n > PREPARE_SEGS_MAX || n > link_room(&port->tx)) {
 		port_drop_packet(port, DROP_LINK_FULL, p);
 		return;

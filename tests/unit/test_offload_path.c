@@ -24,7 +24,24 @@ static struct vring_chain chain[2];
 static uint8_t frame[PACKET_LARGE_MAX + 64];
 static struct fr_info fi;
 
-static const struct port_ops fake_ops = { .type = "fake" };
+/* A port whose far end takes nothing now (a full kernel queue). */
+static unsigned int tx_none(struct port *port)
+{
+	(void)port;
+	return 0;
+}
+
+/* A port whose far end takes everything queued. */
+static unsigned int tx_all(struct port *port)
+{
+	unsigned int n = link_count(&port->tx);
+
+	port_tx_sent(port, n);
+	return n;
+}
+
+static const struct port_ops fake_ops = { .type = "fake", .tx = tx_none };
+static const struct port_ops draining_ops = { .type = "draining", .tx = tx_all };
 
 /* The header a Linux guest sends with a GSO frame built by fr_build(). */
 static struct virtio_net_hdr gso_hdr(bool ipv6, uint16_t mss)
@@ -473,6 +490,31 @@ TEST(enqueue_segments_only_what_the_link_holds)
 	CHECK_EQ(packet_pool.nfree, nfree);
 }
 
+/* Short of room, the link is sent first: the frame is cut, not dropped. */
+TEST(enqueue_sends_the_link_to_make_room_for_segments)
+{
+	struct virtio_net_hdr h = gso_hdr(false, 100);	/* 90 segments */
+	struct port port;
+	unsigned int i, nfree = packet_pool.nfree;
+	uint32_t len = tcp_frame(false, 9000, FR_TCP_ACK);
+
+	fake_port(&port, 0);
+	port.ops = &draining_ops;
+	for (i = 0; i < LINK_SIZE - 50; i++) {
+		struct packet *p = packet_alloc();
+
+		p->len = 60;
+		link_put(&port.tx, p);
+	}
+	port_enqueue(&port, offloaded_packet(&h, len));
+	CHECK_EQ(port.stats.drops[DROP_LINK_FULL], 0);
+	CHECK_EQ(port.stats.tx_packets, LINK_SIZE - 50);
+	CHECK_EQ(port.stats.gso_segmented, 1);
+	CHECK_EQ(link_count(&port.tx), 90);
+	link_flush(&port.tx);
+	CHECK_EQ(packet_pool.nfree, nfree);
+}
+
 /* Post @n receive buffers of @size bytes; returns the first GPA. */
 static uint64_t post_rx(struct fake *f, unsigned int n, uint32_t size)
 {
@@ -590,5 +632,6 @@ UNIT_MAIN(T(chain_with_csum_header_needs_the_caps),
 	  T(enqueue_passes_whole_to_a_port_with_the_offload),
 	  T(enqueue_completes_a_partial_csum_for_a_port_without_csum),
 	  T(enqueue_segments_only_what_the_link_holds),
+	  T(enqueue_sends_the_link_to_make_room_for_segments),
 	  T(to_guest_writes_the_gso_header),
 	  T(to_guest_writes_csum_flags))
