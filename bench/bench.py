@@ -1209,7 +1209,9 @@ def report(args, results):
     if results.get("guest_tcp"):
         log(f"\nGuest TCP: two QEMU TCG guests (1 vCPU, 256 MiB each), iperf3 "
             f"{args.gt_seconds} s per direction, {args.gt_rounds} interleaved rounds; median "
-            f"(min-max); CPU shares are medians over the runs, per direction g1 → g2 / g2 → g1:\n")
+            f"(min-max) over the runs in which other processes took <= {guest_tcp.NOISY_PCT:g}% "
+            f"of a CPU (all runs if none); CPU shares are medians too, per direction "
+            f"g1 → g2 / g2 → g1:\n")
         guest_tcp.print_table(me, results)
     errors = sum(1 for w in results["windows"] + results["scale"] + results["latency"]
                  + results["callgrind"] + results.get("cpu_rate", [])
