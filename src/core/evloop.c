@@ -144,9 +144,10 @@ void evloop_timer_cancel(struct ev_timer *t)
 }
 
 /* Fire expired timers; return ms until the next one (-1: none). */
-static int run_timers(void)
+/* Due timers run; the thread CPU time their callbacks took is added to *@work_ns. */
+static int run_timers(uint64_t *work_ns)
 {
-	uint64_t now = now_ns(), next = UINT64_MAX;
+	uint64_t now = now_ns(), next = UINT64_MAX, t0;
 	struct ev_timer *t;
 
 restart:
@@ -154,7 +155,9 @@ restart:
 		if (t->deadline_ns <= now) {
 			timer_unlink(t);
 			t->deadline_ns = 0;
+			t0 = thread_cpu_ns();
 			t->fn(t);	/* may arm or cancel any timer */
+			*work_ns += thread_cpu_ns() - t0;
 			goto restart;
 		}
 		if (t->deadline_ns < next)
@@ -166,25 +169,33 @@ restart:
 }
 
 /**
- * evloop_run_once() - run due timers, then wait for fd events
+ * evloop_run_timed() - run due timers, then wait for fd events
  * @timeout_ms:	longest wait; 0 polls, -1 waits until an event or timer
+ * @work_ns:	set to the thread CPU time the callbacks took (0 when none
+ *		ran: the clock is read only around callbacks, so an empty
+ *		poll costs no clock reads)
  *
  * Return: number of fd events handled, or -errno (EINTR is not an error)
  */
-int evloop_run_once(int timeout_ms)
+int evloop_run_timed(int timeout_ms, uint64_t *work_ns)
 {
 	struct epoll_event ev[EVLOOP_MAX_EVENTS];
 	struct ev_batch batch = { .ev = ev, .outer = dispatching };
-	int next_timer = run_timers();
-	int i, n;
+	int next_timer, i, n;
+	uint64_t t0;
 
+	*work_ns = 0;
+	next_timer = run_timers(work_ns);
 	if (next_timer >= 0 && (timeout_ms < 0 || next_timer < timeout_ms))
 		timeout_ms = next_timer;
 	n = epoll_wait(epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (!n)
+		return 0;
 	batch.n = n;
 	dispatching = &batch;
+	t0 = thread_cpu_ns();
 	for (i = 0; i < n; i++) {
 		struct ev_handler *h = ev[i].data.ptr;
 
@@ -192,6 +203,15 @@ int evloop_run_once(int timeout_ms)
 		if (h)
 			h->fn(h, ev[i].events);
 	}
+	*work_ns += thread_cpu_ns() - t0;
 	dispatching = batch.outer;
 	return n;
+}
+
+/** evloop_run_once() - evloop_run_timed() without the measurement */
+int evloop_run_once(int timeout_ms)
+{
+	uint64_t work_ns;
+
+	return evloop_run_timed(timeout_ms, &work_ns);
 }

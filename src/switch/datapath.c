@@ -147,16 +147,16 @@ static void sleep_until_kicked(struct datapath *dp)
 
 /*
  * Control events between passes; the longest such pause is kept. It is the
- * loop thread's CPU time, so another process preempting us does not count:
- * only what the control plane itself costs the datapath. (Two clock reads
- * every CONTROL_EVERY_PASSES passes, never per packet.)
+ * loop thread's CPU time in the callbacks, so another process preempting
+ * us does not count: only what the control plane itself costs the
+ * datapath. The clock is read only around callbacks that run, never for
+ * an empty poll and never per packet.
  */
 static void run_control(struct datapath *dp)
 {
-	uint64_t t0 = thread_cpu_ns(), dt;
+	uint64_t dt;
 
-	evloop_run_once(0);
-	dt = thread_cpu_ns() - t0;
+	evloop_run_timed(0, &dt);
 	if (dt > dp->stats.max_pause_ns)
 		dp->stats.max_pause_ns = dt;
 }
