@@ -76,6 +76,24 @@ class Setup:
               f"downtime {st.get('downtime')} ms")
         return st
 
+    def migrate_under_ping(self, uri, before, after, what="pings"):
+        """P pings G every 100 ms from @before s ahead of the migration to
+        @after s past it; checks it completed and under 1 s of pings went
+        unanswered."""
+        ping = BackgroundPing(self.p, ip(1), interval=PING_INTERVAL)
+        ping.start()
+        time.sleep(before)
+        ping.mark()
+        st = self.migrate(uri)
+        check(st.get("status") == "completed", f"migration did not complete: {st}")
+        time.sleep(after)
+        seen = ping.stop()
+        gap = longest_gap(seen)
+        print(f"  {what}: {seen['received']}/{seen['transmitted']} answered, longest run "
+              f"unanswered {gap} ({gap * PING_INTERVAL:.1f} s)")
+        check(seen["after"], "no ping answered after the migration")
+        check(gap * PING_INTERVAL < 1.0, f"{gap * PING_INTERVAL:.1f} s of pings lost")
+
     def port_of_g(self, sw=None):
         """The port G's MAC is learned on ("VLAN MAC PORT AGE" lines), or None."""
         _, fdb, _ = (sw or self.sw).ctl("fdb")
@@ -113,19 +131,7 @@ def guest_migrates_keeping_ping_and_tcp():
         t.g.iperf3_server()
         t.p.run(f"iperf3 -c {ip(1)} -t 15 > /tmp/ip.log 2>&1; echo rc=$? >> /tmp/ip.log &",
                 check=True)
-        ping = BackgroundPing(t.p, ip(1), interval=PING_INTERVAL)
-        ping.start()
-        time.sleep(3)
-        ping.mark()
-        st = t.migrate(uri)
-        check(st.get("status") == "completed", f"migration did not complete: {st}")
-        time.sleep(5)
-        seen = ping.stop()
-        gap = longest_gap(seen)
-        print(f"  pings: {seen['received']}/{seen['transmitted']} answered, longest run "
-              f"unanswered {gap} ({gap * PING_INTERVAL:.1f} s)")
-        check(seen["after"], "no ping answered after the migration")
-        check(gap * PING_INTERVAL < 1.0, f"{gap * PING_INTERVAL:.1f} s of pings lost")
+        t.migrate_under_ping(uri, before=3, after=5)
         time.sleep(10)
         _, log = t.p.run("cat /tmp/ip.log")
         print("  iperf3: " + " | ".join(ln.strip() for ln in log.splitlines()
@@ -258,19 +264,7 @@ def guest_moves_to_another_hosts_switch():
             [f"vm3=vhost-user:{t.d}/vm3.sock", "ux=vxlan:10.77.0.1,vni=100,local=10.77.0.2"],
             name="mig-hostB", prefix=in_ns("vmsw-hB"))))
         dst, uri = t.destination()
-        ping = BackgroundPing(t.p, ip(1), interval=PING_INTERVAL)
-        ping.start()
-        time.sleep(2)
-        ping.mark()
-        st = t.migrate(uri)
-        check(st.get("status") == "completed", f"migration did not complete: {st}")
-        time.sleep(4)
-        seen = ping.stop()
-        gap = longest_gap(seen)
-        print(f"  pings A -> B: {seen['received']}/{seen['transmitted']} answered, longest run "
-              f"unanswered {gap} ({gap * PING_INTERVAL:.1f} s)")
-        check(seen["after"], "no ping answered after the migration")
-        check(gap * PING_INTERVAL < 1.0, f"{gap * PING_INTERVAL:.1f} s of pings lost")
+        t.migrate_under_ping(uri, before=2, after=4, what="pings A -> B")
         on_a, on_b = t.port_of_g(made["a"]), t.port_of_g(b)
         print(f"  G's MAC: on host A at {on_a}, on host B at {on_b}")
         check(on_a == "ux", f"host A has G's MAC on {on_a}, not on its VXLAN port")
