@@ -204,6 +204,48 @@ def log_covers_two_queue_pairs():
     run_paths("mq", queue_pairs=2, rx_buf_size=2048)
 
 
+@test
+def log_too_small_for_memory_skips_and_counts():
+    """A log covering only the first 256 KiB of guest-physical space (the
+    buffers lie far above): frames are still delivered, the writes outside
+    the log are skipped and counted, nothing is written past it."""
+    d = workdir("small")
+    pa, pb = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+    with Switch([f"a=vhost-user:{pa}", f"b=vhost-user:{pb}"], name="miglog-small") as sw:
+        a = NetDevice.connect(pa, features=FEATURES, protocol_features=PROTOCOL)
+        b = NetDevice.connect(pb)
+        try:
+            a.send_frame(make_frame(60, 0, src=MA, dst=MB))
+            check(b.recv_frames(timeout=3, count=1), "no frame crossed to b")
+            fd = os.memfd_create("vmsw-log", os.MFD_CLOEXEC)
+            os.ftruncate(fd, 4096)
+            check(set_log_base(a, 8, fds=[fd]) == 0, "a small log was refused")
+            spill = mmap.mmap(fd, 4096)
+            os.close(fd)
+            a.features |= bit(LOG_ALL)
+            a.fe.set_features(a.features)
+            m = a.memory
+            for index in range(2):
+                vq = a._vring(index)
+                a.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(vq.used_gpa),
+                                    m.qva(vq.avail_gpa), log=vq.used_gpa, flags=1)
+            a.fe.sync()
+            frames = [make_frame(500, i, src=MB, dst=MA) for i in range(5)]
+            for f in frames:
+                b.send_frame(f)
+            got = a.recv_frames(timeout=3, count=5)
+            check(got == frames, f"{len(got)} of 5 frames delivered under a small log")
+            _, show, _ = sw.ctl("show", "a")
+            line = next((ln.strip() for ln in show.splitlines() if "migration:" in ln), "")
+            print(f"  {line}")
+            outside = int(line.split(" outside")[0].split()[-1]) if "outside" in line else 0
+            check(outside > 0, f"writes outside the log were not counted: {line!r}")
+            check(not any(spill[8:]), "bytes past the 8-byte log were written")
+        finally:
+            a.close()
+            b.close()
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
