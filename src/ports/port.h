@@ -164,6 +164,20 @@ extern unsigned int port_active_gen;
 extern bool port_rx_injected;
 
 /**
+ * port_rx_put() - a frame @port received goes on its rx link, counted
+ * @port:	ingress port; its rx link has room (the caller checked)
+ * @p:		frame, consumed
+ */
+static inline void port_rx_put(struct port *port, struct packet *p)
+{
+	p->in_port = port->idx;
+	p->in_queue = 0;
+	port->stats.rx_packets++;
+	port->stats.rx_bytes += p->len;
+	link_put(&port->rx, p);
+}
+
+/**
  * port_inject_rx() - @p enters the switch as if @port had received it
  * @port:	ingress port
  * @p:		frame, consumed (dropped and counted if the rx link is full)
@@ -177,11 +191,7 @@ static inline void port_inject_rx(struct port *port, struct packet *p)
 		port_drop_packet(port, DROP_LINK_FULL, p);
 		return;
 	}
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	link_put(&port->rx, p);
+	port_rx_put(port, p);
 	port_rx_injected = true;
 }
 

@@ -420,11 +420,7 @@ static void afp_rx_frame(struct port_afpacket *pa, const struct tpacket3_hdr *h)
 		port_drop_packet(port, why, p);
 		return;
 	}
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	link_put(&port->rx, p);
+	port_rx_put(port, p);
 }
 
 /* Up to @budget frames from the ring; a block may be left half read. */

@@ -156,11 +156,7 @@ static void rx_frame(struct port_afxdp *pa, const struct xdp_desc *d)
 	}
 	memcpy(p->data, xsk_umem__get_data(pa->umem_area, d->addr), d->len);
 	p->len = (uint16_t)d->len;
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	link_put(&port->rx, p);
+	port_rx_put(port, p);
 }
 
 /* The fill ring ran dry at some point: the driver waits for a wake-up. */

@@ -226,16 +226,6 @@ static int tap_check_header(struct port_tap *pt, struct packet *p)
 	return 0;
 }
 
-/* Count and pass on a frame read from the tap. */
-static void tap_deliver(struct port *port, struct packet *p)
-{
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	link_put(&port->rx, p);
-}
-
 /*
  * Read one frame into a packet (see above for frames over PACKET_DATA_MAX).
  * Return: 0 (a frame was taken, delivered or dropped), or -errno.
@@ -288,7 +278,7 @@ static int tap_read_one(struct port_tap *pt)
 		port_drop_packet(port, rc == -EMSGSIZE ? DROP_TOO_BIG :
 				 DROP_BAD_HEADER, p);
 	else
-		tap_deliver(port, p);
+		port_rx_put(port, p);
 	return 0;
 }
 

@@ -280,11 +280,7 @@ static void vx_rx_one(struct port_vxlan *pv, struct packet *p,
 		return;
 	}
 	p->len = (uint16_t)(m->msg_len - VXLAN_HLEN);
-	p->in_port = port->idx;
-	p->in_queue = 0;
-	port->stats.rx_packets++;
-	port->stats.rx_bytes += p->len;
-	link_put(&port->rx, p);
+	port_rx_put(port, p);
 }
 
 /* Packets to receive into: each datagram lands with its frame at p->data. */
