@@ -10,7 +10,6 @@ and the switch completes partial checksums (TP_STATUS_CSUMNOTREADY) for it.
 Needs root.
 """
 
-import json
 import os
 import re
 import shutil
@@ -54,9 +53,7 @@ def checksums_completed(sw, ifname):
 
 def port_json(sw, port):
     """The port's counters from `ctl stats --json`."""
-    rc, out, err = sw.ctl("stats", "--json")
-    check(rc == 0, f"ctl stats --json failed: {err}")
-    return next(p for p in json.loads(out)["ports"] if p["name"] == port)
+    return sw.ports_json()[port]
 
 
 def large_frames(sw, port):

@@ -6,7 +6,6 @@ guest with them off gets MSS-sized frames cut by the switch, with full
 checksums. IPv4 and IPv6, through an access VLAN and a pcap filter.
 """
 
-import json
 import os
 import sys
 from contextlib import ExitStack
@@ -30,9 +29,7 @@ def boot(stack, d, n, device_opts=""):
 
 
 def counters(sw):
-    code, out, err = sw.ctl("stats", "--json")
-    check(code == 0, f"stats --json failed: {err}")
-    return {p["name"]: p for p in json.loads(out)["ports"]}
+    return sw.ports_json()
 
 
 def delta(after, before, port, key):

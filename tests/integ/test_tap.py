@@ -8,7 +8,6 @@ checksum offload (vhost-user); the tap takes both (TUNSETOFFLOAD) unless
 the port says offloads=off, and then the switch segments for it. Needs root.
 """
 
-import json
 import os
 import re
 import shutil
@@ -45,9 +44,7 @@ def switch_in_ns(stack, ports, name):
 
 def port_json(sw, port):
     """The port's counters from `ctl stats --json`."""
-    rc, out, err = sw.ctl("stats", "--json")
-    check(rc == 0, f"ctl stats --json failed: {err}")
-    return next(p for p in json.loads(out)["ports"] if p["name"] == port)
+    return sw.ports_json()[port]
 
 
 def tap_show(sw, port):

@@ -1,5 +1,6 @@
 """Start build/vmswitch for a test, read its counters, stop it."""
 
+import json
 import os
 import re
 import signal
@@ -116,6 +117,13 @@ class Switch:
                 return parse_stats(text)
             time.sleep(0.05)
         raise TimeoutError("vmswitch printed no counters")
+
+    def ports_json(self):
+        """Every port's counters from `ctl stats --json`, by port name."""
+        code, out, err = self.ctl("stats", "--json")
+        if code:
+            raise RuntimeError(f"{self.name}: ctl stats --json failed: {err}")
+        return {p["name"]: p for p in json.loads(out)["ports"]}
 
     def ctl(self, *args):
         """Run `vmswitch ctl` against this switch; returns (status, stdout, stderr)."""
