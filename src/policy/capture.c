@@ -54,7 +54,7 @@ int policy_capture_start(struct policy *pol, const char *file,
 
 	if (filter && *filter && policy_compile(filter, &prog, why, whylen))
 		return -EINVAL;
-	dead = pcap_open_dead(DLT_EN10MB, PACKET_DATA_MAX);
+	dead = pcap_open_dead(DLT_EN10MB, PACKET_LARGE_MAX);
 	d = dead ? dump_open(dead, file, why, whylen) : NULL;
 	if (!d) {
 		if (dead)

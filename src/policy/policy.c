@@ -26,7 +26,7 @@
 int policy_compile(const char *expr, struct bpf_program **out, char *why,
 		   size_t whylen)
 {
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, PACKET_DATA_MAX);
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, PACKET_LARGE_MAX);
 	struct bpf_program *prog = calloc(1, sizeof(*prog));
 	int rc = 0;
 
