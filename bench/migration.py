@@ -16,11 +16,9 @@ The functions take the bench module (B) for its helpers, as cpu_rate does.
 """
 
 import glob
-import mmap
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -28,7 +26,6 @@ import time
 FRAMES = [64, 1518]
 BURST = 32
 MA, MB = b"\x02\x00\x00\x00\x6d\x01", b"\x02\x00\x00\x00\x6d\x02"
-LOG_ALL = 26
 
 
 def add_args(p):
@@ -40,28 +37,6 @@ def add_args(p):
 def finish_args(a, p):
     if a.mig_packets is None:
         a.mig_packets = 4000 if a.quick else 20000
-
-
-def start_log(vf, dev):
-    """SET_LOG_BASE + LOG_ALL + the rings' LOG flag, as QEMU does."""
-    size = max(r.gpa + r.size for r in dev.memory.regions) // 4096 // 8 + 1
-    fd = os.memfd_create("bench-log", os.MFD_CLOEXEC)
-    os.ftruncate(fd, size)
-    dev.fe.send_raw(vf.VHOST_USER_SET_LOG_BASE, payload=struct.pack("<QQ", size, 0), fds=[fd])
-    reply = dev.fe.recv_reply()
-    if struct.unpack("<Q", reply.payload)[0]:
-        raise RuntimeError("SET_LOG_BASE refused")
-    log = mmap.mmap(fd, size)
-    os.close(fd)
-    dev.features |= 1 << LOG_ALL
-    dev.fe.set_features(dev.features)
-    m = dev.memory
-    for index in range(2 * dev.queue_pairs):
-        vq = dev._vring(index)
-        dev.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(vq.used_gpa),
-                              m.qva(vq.avail_gpa), log=vq.used_gpa, flags=1)
-    dev.fe.sync()
-    return log
 
 
 def pump(vf, a, b, frame_len, count):
@@ -79,6 +54,7 @@ def pump(vf, a, b, frame_len, count):
 
 
 def callgrind_run(B, args, frame_len, logging):
+    import dirtylog
     import vhostfront as vf
     d = os.path.join(B.RUN, "mig-cg")
     shutil.rmtree(d, ignore_errors=True)
@@ -104,7 +80,7 @@ def callgrind_run(B, args, frame_len, logging):
         b = vf.NetDevice.connect(pb, timeout=60)
         a.send_frame(vf.make_frame(60, 0, src=MA, dst=MB))
         b.recv_frames(timeout=5, count=1)
-        log = start_log(vf, a) if logging else None
+        log = dirtylog.start_logging(a) if logging else None
         pump(vf, a, b, frame_len, 200)                     # warm
         pid = str(sw.proc.pid)
         subprocess.run(["callgrind_control", "-i", "on", pid], check=True,

@@ -11,10 +11,8 @@ queue pairs. Its own transmit ring is logged too (used ring only: buffers
 the guest sends are only read).
 """
 
-import mmap
 import os
 import shutil
-import struct
 import sys
 import time
 
@@ -22,15 +20,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from switch import Switch  # noqa: E402
 from testlib import check, main, test  # noqa: E402
+from dirtylog import PAGE, set_log_base, start_logging  # noqa: E402
 from vhostfront import (DEFAULT_NET_FEATURES, DEFAULT_PROTOCOL_FEATURES,  # noqa: E402
-                        ConnectionClosed, ProtocolError,
-                        VHOST_USER_PROTOCOL_F_LOG_SHMFD, VHOST_USER_SET_LOG_BASE,
-                        VIRTIO_NET_F_MRG_RXBUF, VIRTIO_RING_F_EVENT_IDX, NetDevice, bit,
-                        make_frame)
+                        VHOST_USER_PROTOCOL_F_LOG_SHMFD, VIRTIO_NET_F_MRG_RXBUF,
+                        VIRTIO_RING_F_EVENT_IDX, NetDevice, bit, make_frame)
 
 RUN = "/tmp/vmsw-miglog"
-PAGE = 4096
-LOG_ALL = 26
 # Without EVENT_IDX the only ring field written beside the entries is
 # used->flags, on the page of used->idx: the expected set is exact.
 FEATURES = DEFAULT_NET_FEATURES & ~bit(VIRTIO_RING_F_EVENT_IDX)
@@ -44,45 +39,6 @@ def workdir(name):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     return d
-
-
-def log_size(dev):
-    """QEMU's rule: one bit per page of guest-physical memory, in bytes."""
-    end = max(r.gpa + r.size for r in dev.memory.regions)
-    return end // PAGE // 8 + 1
-
-
-def set_log_base(dev, size, offset=0, fds=None, payload=None):
-    """SET_LOG_BASE; returns the u64 of the reply (0: accepted), or None if closed."""
-    fds = fds if fds is not None else []
-    payload = struct.pack("<QQ", size, offset) if payload is None else payload
-    try:
-        dev.fe.send_raw(VHOST_USER_SET_LOG_BASE, payload=payload, fds=fds)
-        r = dev.fe.recv_reply(timeout=3)
-    except (ConnectionClosed, ProtocolError, OSError):
-        return None     # closed while we sent or before it answered
-    check(r.request == VHOST_USER_SET_LOG_BASE and len(r.payload) == 8,
-          f"SET_LOG_BASE reply: request {r.request}, {len(r.payload)} bytes")
-    return struct.unpack("<Q", r.payload)[0]
-
-
-def start_logging(dev):
-    """What QEMU does when migration starts: log, LOG_ALL, the rings' LOG flag."""
-    size = log_size(dev)
-    fd = os.memfd_create("vmsw-log", os.MFD_CLOEXEC)
-    os.ftruncate(fd, size)
-    check(set_log_base(dev, size, fds=[fd]) == 0, "SET_LOG_BASE refused")
-    log = mmap.mmap(fd, size)
-    os.close(fd)
-    dev.features |= bit(LOG_ALL)
-    dev.fe.set_features(dev.features)          # while the rings run
-    for index in range(2 * dev.queue_pairs):
-        vq = dev._vring(index)
-        m = dev.memory
-        dev.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(vq.used_gpa),
-                              m.qva(vq.avail_gpa), log=vq.used_gpa, flags=1)
-    dev.fe.sync()
-    return log
 
 
 def pages(gpa, length):
@@ -217,19 +173,7 @@ def log_too_small_for_memory_skips_and_counts():
         try:
             a.send_frame(make_frame(60, 0, src=MA, dst=MB))
             check(b.recv_frames(timeout=3, count=1), "no frame crossed to b")
-            fd = os.memfd_create("vmsw-log", os.MFD_CLOEXEC)
-            os.ftruncate(fd, 4096)
-            check(set_log_base(a, 8, fds=[fd]) == 0, "a small log was refused")
-            spill = mmap.mmap(fd, 4096)
-            os.close(fd)
-            a.features |= bit(LOG_ALL)
-            a.fe.set_features(a.features)
-            m = a.memory
-            for index in range(2):
-                vq = a._vring(index)
-                a.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(vq.used_gpa),
-                                    m.qva(vq.avail_gpa), log=vq.used_gpa, flags=1)
-            a.fe.sync()
+            spill = start_logging(a, size=8, file_size=4096)
             frames = [make_frame(500, i, src=MB, dst=MA) for i in range(5)]
             for f in frames:
                 b.send_frame(f)

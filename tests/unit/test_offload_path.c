@@ -467,21 +467,27 @@ TEST(enqueue_completes_a_partial_csum_for_a_port_without_csum)
 	packet_free(p);
 }
 
+/* Queue @n small frames on @port's tx link. */
+static void fill_link(struct port *port, unsigned int n)
+{
+	while (n--) {
+		struct packet *p = packet_alloc();
+
+		p->len = 60;
+		link_put(&port->tx, p);
+	}
+}
+
 TEST(enqueue_segments_only_what_the_link_holds)
 {
 	struct virtio_net_hdr h;
 	struct port port;
-	unsigned int i, nfree = packet_pool.nfree;
+	unsigned int nfree = packet_pool.nfree;
 	uint32_t len = tcp_frame(false, 9000, FR_TCP_ACK);
 
 	h = gso_hdr(false, 100);	/* 90 segments */
 	fake_port(&port, 0);
-	for (i = 0; i < LINK_SIZE - 50; i++) {
-		struct packet *p = packet_alloc();
-
-		p->len = 60;
-		link_put(&port.tx, p);
-	}
+	fill_link(&port, LINK_SIZE - 50);
 	port_enqueue(&port, offloaded_packet(&h, len));
 	CHECK_EQ(port.stats.drops[DROP_LINK_FULL], 1);
 	CHECK_EQ(port.stats.gso_segmented, 0);
@@ -495,17 +501,12 @@ TEST(enqueue_sends_the_link_to_make_room_for_segments)
 {
 	struct virtio_net_hdr h = gso_hdr(false, 100);	/* 90 segments */
 	struct port port;
-	unsigned int i, nfree = packet_pool.nfree;
+	unsigned int nfree = packet_pool.nfree;
 	uint32_t len = tcp_frame(false, 9000, FR_TCP_ACK);
 
 	fake_port(&port, 0);
 	port.ops = &draining_ops;
-	for (i = 0; i < LINK_SIZE - 50; i++) {
-		struct packet *p = packet_alloc();
-
-		p->len = 60;
-		link_put(&port.tx, p);
-	}
+	fill_link(&port, LINK_SIZE - 50);
 	port_enqueue(&port, offloaded_packet(&h, len));
 	CHECK_EQ(port.stats.drops[DROP_LINK_FULL], 0);
 	CHECK_EQ(port.stats.tx_packets, LINK_SIZE - 50);
