@@ -11,6 +11,8 @@ LDLIBS  += -lconfig -lpcap
 # The control socket writes and `ctl top` reads JSON with json-c (libjson-c-dev).
 CFLAGS  += $(shell pkg-config --cflags json-c 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+# Readiness and reload state for systemd's Type=notify (libsystemd-dev).
+LDLIBS  += -lsystemd
 B       := build
 
 # AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
@@ -76,7 +78,7 @@ $(B)/tests:
 unit: $(UNIT_BINS)
 
 # Libraries the build needs; `make demo` and `make check` install them.
-BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev python3 libxdp-dev libbpf-dev
+BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev python3 libxdp-dev libbpf-dev libsystemd-dev
 
 deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)

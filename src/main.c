@@ -17,6 +17,7 @@
 #include "ctl/client.h"
 #include "ctl/config.h"
 #include "ctl/ctl.h"
+#include "ctl/service.h"
 #include "ctl/top.h"
 #include "ctl/vmswitch.h"
 #include "pkt/packet.h"
@@ -234,8 +235,13 @@ static void on_signal(struct ev_handler *h, uint32_t events)
 			dump = 1;
 			break;
 		case SIGHUP:
-			if (vmswitch_reload(signal_vs, why, sizeof(why)))
+			service_reloading();
+			if (vmswitch_reload(signal_vs, why, sizeof(why))) {
 				err("reload refused, old config kept: %s", why);
+				service_reloaded(why);
+			} else {
+				service_reloaded(NULL);
+			}
 			break;
 		}
 	}
@@ -315,7 +321,9 @@ static int cmd_run(int argc, char **argv)
 		datapath_init(&vs.dp, &vs.bridge, o.busy_poll, o.burst);
 		info("switching between %u ports%s; control socket %s",
 		     vs.bridge.nports, o.busy_poll ? " (always polling)" : "", ctl_path);
+		service_ready(vs.bridge.nports, ctl_path);
 		datapath_run(&vs.dp, &quit, &dump);
+		service_stopping();
 		datapath_print_stats(&vs.dp, stderr);
 		info("stopped");
 	}
