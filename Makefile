@@ -11,6 +11,10 @@ LDLIBS  += -lconfig -lpcap
 # The control socket writes and `ctl top` reads JSON with json-c (libjson-c-dev).
 CFLAGS  += $(shell pkg-config --cflags json-c 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+# `vmswitch exporter` serves Prometheus over HTTP with libmicrohttpd
+# (libmicrohttpd-dev).
+CFLAGS  += $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 # Readiness and reload state for systemd's Type=notify (libsystemd-dev).
 LDLIBS  += -lsystemd
 B       := build
@@ -78,7 +82,7 @@ $(B)/tests:
 unit: $(UNIT_BINS)
 
 # Libraries the build needs; `make demo` and `make check` install them.
-BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev python3 libxdp-dev libbpf-dev libsystemd-dev
+BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev libmicrohttpd-dev python3 libxdp-dev libbpf-dev libsystemd-dev
 
 deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)

@@ -17,6 +17,7 @@
 #include "ctl/client.h"
 #include "ctl/config.h"
 #include "ctl/ctl.h"
+#include "ctl/exporter.h"
 #include "ctl/service.h"
 #include "ctl/top.h"
 #include "ctl/vmswitch.h"
@@ -360,6 +361,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "exporter"))
+		return exporter_main(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 			  !strcmp(argv[1], "help"))) {
 		usage(stdout);

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/words.h"
 #include "ctl/ctl.h"
+#include "ctl/metrics.h"
 
 #define CTL_MAX_ARGS	256	/* words in one request (a long filter has many) */
 
@@ -464,48 +465,12 @@ static int cmd_reload(struct cmd *c)
 	return vmswitch_reload(c->vs, c->why, c->whylen);
 }
 
-/* Prometheus text format. */
+/* Prometheus text format (metrics.c); `vmswitch exporter` relays it. */
 static int cmd_metrics(struct cmd *c)
 {
-	const struct bridge *b = &c->vs->bridge;
-	unsigned int i, d;
-
 	if (c->json)
 		return fail(c, -EINVAL, "%s", "metrics is Prometheus text; no --json");
-	fputs("# TYPE vmswitch_port_rx_packets_total counter\n"
-	      "# TYPE vmswitch_port_tx_packets_total counter\n"
-	      "# TYPE vmswitch_port_rx_bytes_total counter\n"
-	      "# TYPE vmswitch_port_tx_bytes_total counter\n"
-	      "# TYPE vmswitch_port_drops_total counter\n"
-	      "# TYPE vmswitch_port_gso_segmented_total counter\n"
-	      "# TYPE vmswitch_port_csum_completed_total counter\n"
-	      "# TYPE vmswitch_port_up gauge\n", c->out);
-	for (i = 0; i < b->nports; i++) {
-		const struct port *p = b->port[i];
-		const struct port_stats *s = &p->stats;
-
-		fprintf(c->out, "vmswitch_port_up{port=\"%s\"} %d\n", p->name, p->up);
-		fprintf(c->out, "vmswitch_port_rx_packets_total{port=\"%s\"} %llu\n",
-			p->name, (unsigned long long)s->rx_packets);
-		fprintf(c->out, "vmswitch_port_tx_packets_total{port=\"%s\"} %llu\n",
-			p->name, (unsigned long long)s->tx_packets);
-		fprintf(c->out, "vmswitch_port_rx_bytes_total{port=\"%s\"} %llu\n",
-			p->name, (unsigned long long)s->rx_bytes);
-		fprintf(c->out, "vmswitch_port_tx_bytes_total{port=\"%s\"} %llu\n",
-			p->name, (unsigned long long)s->tx_bytes);
-		fprintf(c->out, "vmswitch_port_gso_segmented_total{port=\"%s\"} %llu\n",
-			p->name, (unsigned long long)s->gso_segmented);
-		fprintf(c->out, "vmswitch_port_csum_completed_total{port=\"%s\"} %llu\n",
-			p->name, (unsigned long long)s->csum_completed);
-		for (d = 0; d < DROP_MAX; d++)
-			fprintf(c->out, "vmswitch_port_drops_total{port=\"%s\",reason=\"%s\"} %llu\n",
-				p->name, port_drop_names[d], (unsigned long long)s->drops[d]);
-	}
-	fprintf(c->out, "# TYPE vmswitch_mac_entries gauge\nvmswitch_mac_entries %u\n"
-		"# TYPE vmswitch_busy_cycles_total counter\nvmswitch_busy_cycles_total %llu\n"
-		"# TYPE vmswitch_busy_packets_total counter\nvmswitch_busy_packets_total %llu\n",
-		b->fdb.count, (unsigned long long)c->vs->dp.stats.busy_cycles,
-		(unsigned long long)c->vs->dp.stats.busy_packets);
+	metrics_write(c->vs, c->out);
 	return 0;
 }
 
