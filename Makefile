@@ -57,7 +57,32 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-all: $(B)/vmswitch
+all: $(B)/vmswitch man
+
+# The version: the VERSION file, and the git revision of a build from a git
+# tree (a Debian package build outside git has none). Only ctl/usage.o
+# (`vmswitch --version`) sees them, and is rebuilt when either changes.
+VERSION  := $(shell cat VERSION)
+GIT_REV  := $(shell [ -e .git ] && GIT_OPTIONAL_LOCKS=0 git describe --always --dirty 2>/dev/null)
+VERSION_DEFS := -DVMSWITCH_VERSION='"$(VERSION)"' -DVMSWITCH_GIT='"$(GIT_REV)"'
+$(B)/obj/ctl/usage.o: CFLAGS += $(VERSION_DEFS)
+$(B)/obj/ctl/usage.o: $(B)/version.stamp
+$(B)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION_DEFS)' | cmp -s - $@ || echo '$(VERSION_DEFS)' > $@
+
+# Manual pages vmswitch(8) and vmswitch.conf(5): scdoc sources in doc/man/,
+# built into $(B)/man/ (`make install` takes them from there).
+MAN_PAGES := $(B)/man/vmswitch.8 $(B)/man/vmswitch.conf.5
+
+man: $(MAN_PAGES)
+
+$(B)/man/%: doc/man/%.scd doc/man/tidy.awk VERSION
+	@mkdir -p $(dir $@)
+	@command -v scdoc >/dev/null || \
+		{ echo "scdoc not found: make deps (or apt-get install -y scdoc)"; exit 1; }
+	sed 's/@VERSION@/$(VERSION)/g' $< | scdoc | awk -f doc/man/tidy.awk > $@.tmp
+	mv $@.tmp $@
 
 $(B)/vmswitch: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -82,7 +107,7 @@ $(B)/tests:
 unit: $(UNIT_BINS)
 
 # Libraries the build needs; `make demo` and `make check` install them.
-BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev libmicrohttpd-dev python3 libxdp-dev libbpf-dev libsystemd-dev
+BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev libmicrohttpd-dev python3 libxdp-dev libbpf-dev libsystemd-dev scdoc
 
 deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)
@@ -114,7 +139,7 @@ lint:
 clean:
 	rm -rf build
 
-.PHONY: all unit check demo clean deps lint
+.PHONY: all unit check demo clean deps lint man FORCE
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 # ---- fuzzing (libFuzzer) -----------------------------------------------------

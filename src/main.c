@@ -20,17 +20,13 @@
 #include "ctl/exporter.h"
 #include "ctl/service.h"
 #include "ctl/top.h"
+#include "ctl/usage.h"
 #include "ctl/vmswitch.h"
 #include "pkt/packet.h"
 #include "ports/port.h"
 #include "switch/bridge.h"
 #include "switch/datapath.h"
 #include "vhost/guest_mem.h"
-
-#define DEFAULT_BURST		32
-#define DEFAULT_AGING_S		300
-#define DEFAULT_FDB_MAX		(128 * 1024)
-#define DEFAULT_POOL		16384
 
 struct options {
 	const char *port_spec[PORT_MAX];
@@ -47,51 +43,6 @@ struct options {
 };
 
 static volatile sig_atomic_t quit, dump;	/* set from the signalfd */
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-"Usage: vmswitch run [OPTIONS]\n"
-"       vmswitch --help\n"
-"\n"
-"vmswitch is a userspace Ethernet switch for QEMU/KVM guests. Each port is\n"
-"a vhost-user socket that a guest's virtio-net device attaches to; frames\n"
-"are switched between ports by a learning bridge.\n"
-"\n"
-"Options for run:\n"
-"  --port NAME=vhost-user:PATH[,client][,queues=N][,offloads=off]\n"
-"        add a port (repeat for more). vmswitch listens on PATH, and QEMU\n"
-"        connects with -chardev socket,path=PATH. With ',client' vmswitch\n"
-"        connects instead, to a QEMU '-chardev socket,server=on' socket,\n"
-"        and retries every second until it appears and after it goes away.\n"
-"        queues=N offers N queue pairs (default 4, at most 16).\n"
-"        offloads=off offers the guest no checksum or TSO offloads (on by\n"
-"        default: 64 KiB TCP segments pass between guests whole, and are\n"
-"        segmented for ports that cannot take them).\n"
-"        owner=USER, group=GROUP, mode=OCTAL set the socket file's owner\n"
-"        and permissions (default mode 0660), so that e.g. QEMU running as\n"
-"        libvirt-qemu can connect.\n"
-"        Without any --port: two server ports vm1 and vm2 under\n"
-"        /run/vmswitch (or $XDG_RUNTIME_DIR/vmswitch when not root), and\n"
-"        the QEMU arguments to attach a guest to each are printed.\n"
-"  --port NAME=afxdp:IFNAME[,queue=N][,mode=native|generic]\n"
-"        attach to queue N (default 0) of kernel interface IFNAME through an\n"
-"        AF_XDP socket (needs a build with libxdp-dev; native XDP mode where\n"
-"        the driver has it, else generic).\n"
-"  --poll              always poll, never sleep (lowest latency, burns a core)\n"
-"  --burst N           frames taken from a ring per pass (default %d)\n"
-"  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
-"  --mac-table N       most MACs learned (default %d)\n"
-"  --packets N         packet buffers in the pool (default %d)\n"
-"  --user USER         run as USER once the sockets exist (least privilege)\n"
-"  -v, --verbose       more log (twice: every vhost-user message)\n"
-"  -q, --quiet         errors and warnings only\n"
-"  -h, --help          this text\n"
-"\n"
-"Signals: SIGINT or SIGTERM stop the switch; SIGUSR1 prints the counters\n"
-"(also printed on exit) to stderr.\n",
-		DEFAULT_BURST, DEFAULT_AGING_S, DEFAULT_FDB_MAX, DEFAULT_POOL);
-}
 
 /* Parse a number from @min to @max for @opt or exit. */
 static unsigned int number(const char *opt, const char *s, unsigned int min,
@@ -146,8 +97,10 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		case 'C': o->ctl_socket = optarg; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_WARN; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
+		case 'h': usage_run(stdout); exit(0);
+		default:
+			fputs("Try 'vmswitch run --help'.\n", stderr);
+			exit(2);
 		}
 	}
 	if (optind < argc) {
@@ -336,6 +289,19 @@ static int cmd_run(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* "help" as the command, or -h or --help anywhere after `ctl`. */
+static bool ctl_wants_help(int argc, char **argv, int first)
+{
+	int i;
+
+	if (first < argc && !strcmp(argv[first], "help"))
+		return true;
+	for (i = first; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 /* vmswitch ctl [--socket PATH] COMMAND... */
 static int cmd_ctl(int argc, char **argv)
 {
@@ -346,8 +312,12 @@ static int cmd_ctl(int argc, char **argv)
 		path = argv[i + 1];
 		i += 2;
 	}
+	if (ctl_wants_help(argc, argv, i)) {
+		usage_ctl(stdout);
+		return 0;
+	}
 	if (i >= argc) {
-		usage(stderr);
+		usage_ctl(stderr);
 		return 2;
 	}
 	if (!strcmp(argv[i], "top"))
@@ -363,11 +333,14 @@ int main(int argc, char **argv)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "exporter"))
 		return exporter_main(argc - 1, argv + 1);
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-			  !strcmp(argv[1], "help"))) {
-		usage(stdout);
+	if (argc >= 2 && usage_is_help(argv[1])) {
+		usage_main(stdout);
 		return 0;
 	}
-	usage(stderr);
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		usage_version(stdout);
+		return 0;
+	}
+	usage_brief(stderr);
 	return 2;
 }
