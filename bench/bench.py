@@ -15,7 +15,9 @@ Switches (interleaved A B C A B C per config):
 Sections: throughput, scale (vmswitch with 1000 / 100000 learned MACs and 64
 ports), latency (round trip at a light fixed rate), callgrind (instructions
 per packet under valgrind), cpu_rate (switch CPU per frame at fixed rates,
-bench/cpu_rate.py); not by default: guest_tcp (two QEMU guests, iperf3,
+bench/cpu_rate.py), migration (bench/migration.py), tso64k (64 KiB TSO frames
+between two virtio-user ports, Gbit/s and cycles per byte, bench/tso64k.py);
+not by default: guest_tcp (two QEMU guests, iperf3,
 bench/guest_tcp.py). Python standard library only; run as root.
 """
 
@@ -44,6 +46,7 @@ from switch import Switch, binary  # noqa: E402
 import cpu_rate  # noqa: E402  (bench/: sections in their own modules)
 import guest_tcp  # noqa: E402
 import migration  # noqa: E402
+import tso64k  # noqa: E402
 
 RUN = "/tmp/vmsw-bench"                      # sockets
 WORK = repo_path("build/bench")              # logs, OVS dirs, callgrind files
@@ -51,8 +54,9 @@ FE_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SWITCHES = ["vmswitch", "testpmd", "ovs"]
 SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
-            "guest_tcp"]
-DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration"]
+            "tso64k", "guest_tcp"]
+DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
+                    "tso64k"]
 CONFIGS = {  # name: (frame bytes, queue pairs)
     "64B": (64, 1), "512B": (512, 1), "1518B": (1518, 1), "64B-2q": (64, 2)}
 FE_BOUND_PCT = 90.0                          # frontend busy share that means "frontend-bound"
@@ -1097,11 +1101,13 @@ def parse_args(argv):
     guest_tcp.add_args(p)
     cpu_rate.add_args(p)
     migration.add_args(p)
+    tso64k.add_args(p)
     a = p.parse_args(argv)
     XCPU_FAR[0] = a.xcpu_far
     guest_tcp.finish_args(a, p)
     cpu_rate.finish_args(a, p)
     migration.finish_args(a, p)
+    tso64k.finish_args(a, p)
     q = a.quick
     for key, full, quick in (("rounds", 3, 1), ("nwin", 3, 2), ("win", 5.0, 2.0),
                              ("warmup", 3.0, 1.5), ("cg_seconds", 12.0, 5.0),
@@ -1144,7 +1150,7 @@ def main(argv=None):
                "git": git_rev(), "argv": sys.argv, "args": vars(args),
                "uname": os.uname().release, "ncpu": os.cpu_count(),
                "windows": [], "scale": [], "latency": [], "callgrind": [],
-               "cpu_rate": [], "guest_tcp": []}
+               "cpu_rate": [], "guest_tcp": [], "tso64k": []}
     with open("/proc/loadavg") as f:
         results["loadavg_start"] = f.read().split()[:3]
     HOST.prepare("ovs" in args.switches
@@ -1165,6 +1171,8 @@ def main(argv=None):
         cpu_rate.run(me, args, results)
     if "migration" in args.sections:
         migration.run(me, args, results)
+    if "tso64k" in args.sections:
+        tso64k.run(me, args, results)
     if "guest_tcp" in args.sections:
         guest_tcp.run(me, args, results)
     results["seconds"] = round(time.monotonic() - t0)
@@ -1206,6 +1214,8 @@ def report(args, results):
     if results.get("migration"):
         log("\nMigration: what the dirty log costs, and QEMU's downtime:\n")
         migration.report(me, args, results)
+    if results.get("tso64k"):
+        tso64k.report(me, args, results)
     if results.get("guest_tcp"):
         log(f"\nGuest TCP: two QEMU TCG guests (1 vCPU, 256 MiB each), iperf3 "
             f"{args.gt_seconds} s per direction, {args.gt_rounds} interleaved rounds; median "
@@ -1215,7 +1225,7 @@ def report(args, results):
         guest_tcp.print_table(me, results)
     errors = sum(1 for w in results["windows"] + results["scale"] + results["latency"]
                  + results["callgrind"] + results.get("cpu_rate", [])
-                 + results.get("guest_tcp", []) if "error" in w)
+                 + results.get("guest_tcp", []) + results.get("tso64k", []) if "error" in w)
     log(f"\nbench: {results.get('seconds')} s, {errors} failed runs; every window in "
         f"{args.report or args.out}")
     return 1 if errors else 0
