@@ -158,11 +158,12 @@ clean:
 #   fuzz_config     the config file checker (config_load)
 #   fuzz_ctl_reply  the client reading a reply (ctl top's top_parse)
 #   fuzz_offload    a guest's vnet header and frame: offload checks, GSO, csums
+#   fuzz_exporter   the exporter's --listen ADDR:PORT and its reading of replies
 # The sources are compiled once into build/fuzz/obj/ and linked into each.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
-FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_ctl fuzz_port_spec fuzz_config fuzz_ctl_reply fuzz_offload
+FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_ctl fuzz_port_spec fuzz_config fuzz_ctl_reply fuzz_offload fuzz_exporter
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
 FUZZ_SAN     := -fsanitize=address,undefined

@@ -77,13 +77,15 @@ static bool port_valid(const char *s)
  * @host:	EXPORTER_HOST_MAX bytes: ADDR without brackets ("" for any)
  * @port:	EXPORTER_PORT_MAX bytes: PORT
  *
- * An IPv6 address must be in brackets: the colons are its own.
+ * An IPv6 address must be in brackets: the colons are its own. ADDR
+ * holds no other bracket.
  *
  * Return: 0, or -EINVAL if @spec is not of that form
  */
 int exporter_split_listen(const char *spec, char *host, char *port)
 {
 	const char *colon, *start = spec, *end;
+	size_t n;
 
 	if (*spec == '[') {
 		start = spec + 1;
@@ -97,11 +99,14 @@ int exporter_split_listen(const char *spec, char *host, char *port)
 			return -EINVAL;
 		end = colon;
 	}
-	if ((size_t)(end - start) >= EXPORTER_HOST_MAX || !port_valid(colon + 1))
+	n = (size_t)(end - start);
+	if (n >= EXPORTER_HOST_MAX || memchr(start, '[', n) || memchr(start, ']', n) ||
+	    !port_valid(colon + 1))
 		return -EINVAL;
-	memcpy(host, start, (size_t)(end - start));
-	host[end - start] = '\0';
-	strcpy(port, colon + 1);	/* port_valid(): at most 5 digits */
+	memcpy(host, start, n);
+	host[n] = '\0';
+	/* port_valid(): at most 5 digits and the NUL, in EXPORTER_PORT_MAX */
+	memcpy(port, colon + 1, strlen(colon + 1) + 1);
 	return 0;
 }
 
@@ -217,12 +222,14 @@ static int ask_metrics(const char *path, char **reply, size_t *len)
 	struct timeval tv = { .tv_sec = EXPORTER_ANSWER_MS / 1000 };
 	uint64_t deadline = now_ns() + EXPORTER_ANSWER_MS * 1000000ull;
 	static const char req[] = "metrics\n";
+	size_t plen = strlen(path);
 	int s, rc = 0;
 
 	*reply = NULL;
-	if (strlen(path) >= sizeof(a.sun_path))
+	*len = 0;
+	if (plen >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
+	memcpy(a.sun_path, path, plen + 1);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
@@ -273,7 +280,7 @@ answer_text(struct exporter_answer *a, unsigned int status, const char *fmt, ...
 int exporter_answer_from_reply(char *reply, size_t len,
 			       struct exporter_answer *a)
 {
-	const char *nl = memchr(reply, '\n', len);
+	const char *nl = len ? memchr(reply, '\n', len) : NULL;
 	int rc;
 
 	if (nl && nl - reply == 2 && !memcmp(reply, "OK", 2)) {
@@ -296,8 +303,8 @@ int exporter_answer_from_reply(char *reply, size_t len,
 /* One scrape: ask the switch, or say why not (a 503). */
 static int scrape(const char *path, struct exporter_answer *a)
 {
-	char *reply;
-	size_t len;
+	char *reply = NULL;
+	size_t len = 0;
 	int rc = ask_metrics(path, &reply, &len);
 
 	if (!rc)
@@ -413,7 +420,7 @@ static int parse_options(int argc, char **argv, struct exporter_options *o)
 /* The bound address, numerically ("[::1]:9472"), for the log. */
 static void bound_name(int s, char *out, size_t len)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 
@@ -460,7 +467,7 @@ static int serve(int s, const char *ctl_path, const sigset_t *stop)
  * @argv:	the words
  *
  * Return: exit status: 0 after SIGINT or SIGTERM (or --help), 1 when it
- * cannot listen, 2 for a usage mistake
+ * cannot listen, 2 for a usage mistake (an option, or ADDR:PORT's form)
  */
 int exporter_main(int argc, char **argv)
 {
@@ -480,7 +487,7 @@ int exporter_main(int argc, char **argv)
 	s = listen_spec(o.listen, why, sizeof(why));
 	if (s < 0) {
 		err("exporter: %s", why);
-		return 1;
+		return s == -EINVAL ? 2 : 1;
 	}
 	return serve(s, o.ctl_path, &stop);
 }

@@ -5,7 +5,8 @@
 (installed with apt-get if missing), and each runs for a while: the vhost-user
 messages and rings (fuzz_vu_msg, fuzz_vring) 60 s each, the control requests
 against a live switch (fuzz_ctl) 30 s, every other target (port specs, config
-file, replies: far more inputs a second, smaller corpora) 20 s.
+file, replies, the exporter's parsing: far more inputs a second, smaller
+corpora) 20 s.
 Each runs from its seed corpus in tests/fuzz/corpus/<target>/, with
 tests/fuzz/<target>.dict where there is one; FUZZ_SMOKE_SECONDS=N runs every
 target N seconds instead. A crash, a sanitizer report, a leak (memory or fd),
@@ -50,8 +51,10 @@ _built = {}
 def build():
     """make fuzz-build once; returns (ok, output)."""
     if "result" not in _built:
-        # libFuzzer and sanitizers; json-c for fuzz_ctl's check of JSON answers
-        ensure_packages(["clang", "libclang-rt-14-dev", "libjson-c-dev"])
+        # libFuzzer and sanitizers; json-c for fuzz_ctl's check of JSON answers;
+        # libmicrohttpd, which the exporter's object (in every target) links
+        ensure_packages(["clang", "libclang-rt-14-dev", "libjson-c-dev",
+                         "libmicrohttpd-dev"])
         r = subprocess.run(["make", "fuzz-build"], cwd=repo_path("."), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         _built["result"] = (r.returncode == 0, r.stdout)
