@@ -75,15 +75,15 @@ class Exporter:
                                       self.listen, "--socket", self.ctl_path],
                                      stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            check(self.proc.poll() is None,
-                  f"exporter exited {self.proc.returncode}, see {self.logpath}")
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 socket.create_connection((host, int(port)), timeout=1).close()
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise TimeoutError(f"exporter not listening on {self.listen} in {timeout} s")
+        self.stop()     # not left running when the test fails here
+        check(False, f"exporter not listening on {self.listen} in {timeout} s "
+              f"(exit status {self.proc.returncode}), see {self.logpath}")
 
     def url(self, path="/metrics"):
         return f"http://{self.listen}{path}"
