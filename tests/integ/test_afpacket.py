@@ -13,6 +13,7 @@ Needs root.
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -23,7 +24,7 @@ from guest import Guest  # noqa: E402
 from hostutil import ensure_packages  # noqa: E402
 from netns import guest_talks_to, in_ns, iperf3_server, ns_ping, sh, veth_to_netns, wait_switch_ready  # noqa: E402
 from switch import Switch  # noqa: E402
-from testlib import check, main, require_root, test  # noqa: E402
+from testlib import check, main, require_root, skip, test  # noqa: E402
 
 RUN = "/tmp/vmsw-afpacket"
 NO_TSO = ("tso", "off", "gso", "off")
@@ -162,6 +163,252 @@ def afpacket_guest_reaches_namespace():
         big = sw.stats()["ports"]["up"]["drops"].get("too_big", 0)
         print(f"  4000-byte pings from a 9000-MTU guest: {big} dropped as too_big")
         check(big >= 3, f"only {big} frames over the MTU counted too_big")
+
+
+# ---- VLAN tags and UDP GSO from the kernel --------------------------------
+
+TCP_PORT, UDP_PORT = 5301, 5302
+TCP_BYTES = 24 << 20
+# Receives one TCP connection to its end; prints "<bytes> <sha256>".
+TCP_SINK = """
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", int(sys.argv[1]))); s.listen(1); print("listening", flush=True)
+c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), flush=True)
+"""
+# Sends argv[3] seeded random bytes to argv[1]:argv[2].
+TCP_SOURCE = """
+import random, socket, sys
+data = random.Random(12).randbytes(int(sys.argv[3]))
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+c.sendall(data); c.close()
+"""
+# UDP with UDP_SEGMENT: argv[3] sends of argv[4] segments of argv[5] bytes each;
+# segment i of send k starts with (k, i) and is seeded pattern after that.
+UDP_SOURCE = """
+import socket, struct, sys, time
+dst, port, sends, segs, size = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:6])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, size)   # UDP_SEGMENT
+for k in range(sends):
+    buf = b"".join(struct.pack("!HH", k, i) + bytes((k + i + j) % 251 for j in range(size - 4))
+                   for i in range(segs))
+    s.sendto(buf, (dst, port))
+    time.sleep(0.002)
+"""
+# Counts datagrams until 2 s of silence: "<n> <good> <sizes seen>".
+UDP_SINK = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("", int(sys.argv[1]))); size = int(sys.argv[2]); print("listening", flush=True)
+s.settimeout(20); n = good = 0; sizes = set(); seen = set()
+while True:
+    try:
+        d = s.recv(1 << 16)
+    except socket.timeout:
+        break
+    s.settimeout(2); n += 1; sizes.add(len(d))
+    k, i = struct.unpack("!HH", d[:4])
+    if len(d) == size and (k, i) not in seen and \
+            d[4:] == bytes((k + i + j) % 251 for j in range(size - 4)):
+        good += 1
+    seen.add((k, i))
+print(n, good, ",".join(map(str, sorted(sizes))) or "-", flush=True)
+"""
+
+
+def ns_python(ns, code, *args):
+    """A Python process running code in ns (stdout piped, text)."""
+    return subprocess.Popen(in_ns(ns, sys.executable, "-c", code, *map(str, args)),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_listening(proc):
+    line = proc.stdout.readline()
+    if not line.startswith("listening"):
+        check(False, f"sink did not start: {line}{proc.stdout.read()}")
+
+
+def finish(proc, what, timeout=60):
+    """What a helper printed (a few lines: they fit the pipe); it must exit 0.
+    Not communicate(timeout=): it would miss what readline() buffered."""
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        check(False, f"{what} did not finish in {timeout} s: {proc.stdout.read()}")
+    out = proc.stdout.read()
+    proc.stdout.close()
+    check(proc.returncode == 0, f"{what} exited {proc.returncode}: {out}")
+    return out.strip()
+
+
+def result_of(proc, what, fields):
+    """The helper's last line split into fields values (it must print them)."""
+    out = finish(proc, what)
+    got = out.splitlines()[-1].split() if out else []
+    check(len(got) == fields, f"{what} printed {out!r}, {fields} fields expected")
+    return got
+
+
+def csum_errors(ns):
+    """{'Ip'|'Tcp'|'Udp': InCsumErrors} of ns (per-namespace /proc/net/snmp)."""
+    rows = [line.split() for line in sh(*in_ns(ns, "cat", "/proc/net/snmp")).splitlines()]
+    out = {}
+    for head, vals in zip(rows[::2], rows[1::2]):
+        if "InCsumErrors" in head:
+            out[head[0].rstrip(":")] = int(vals[head.index("InCsumErrors")])
+    return out
+
+
+def tcp_transfer(src_ns, dst_ns, dst_ip):
+    """TCP_BYTES of seeded random data src_ns -> dst_ns; True if they all arrived intact."""
+    import hashlib
+    import random
+    sink = ns_python(dst_ns, TCP_SINK, TCP_PORT)
+    wait_listening(sink)
+    src = ns_python(src_ns, TCP_SOURCE, dst_ip, TCP_PORT, TCP_BYTES)
+    finish(src, f"TCP source in {src_ns}")
+    got = result_of(sink, f"TCP sink in {dst_ns}", 2)
+    want = hashlib.sha256(random.Random(12).randbytes(TCP_BYTES)).hexdigest()
+    print(f"  TCP {src_ns} -> {dst_ns}: {got[0]} of {TCP_BYTES} bytes, "
+          f"sha256 {'matches' if got[1:] == [want] else 'DIFFERS'}")
+    return got == [str(TCP_BYTES), want]
+
+
+# tc programs for a VLAN interface without the 8021q module: push tag 100 on
+# egress (into the skb's metadata, as a VLAN device on a veth does), pop it on
+# ingress.
+VLAN_BPF = r"""
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+SEC("push") int vlan_push(struct __sk_buff *skb)
+{
+	bpf_skb_vlan_push(skb, bpf_htons(0x8100), 100);
+	return TC_ACT_OK;
+}
+
+SEC("pop") int vlan_pop(struct __sk_buff *skb)
+{
+	if (skb->vlan_present)
+		bpf_skb_vlan_pop(skb);
+	return TC_ACT_OK;
+}
+
+char _license[] SEC("license") = "GPL";
+"""
+
+
+def vlan_100_on(ns, dev):
+    """dev in ns sends and receives on VLAN 100 (tc BPF), or skip."""
+    if not shutil.which("clang"):
+        skip("no clang to build the tc VLAN program (the kernel has no 8021q)")
+    src, obj = os.path.join(RUN, "vlan.c"), os.path.join(RUN, "vlan.o")
+    with open(src, "w") as f:
+        f.write(VLAN_BPF)
+    arch = sh("cc", "-print-multiarch").strip()
+    sh("clang", "-O2", "-target", "bpf", f"-I/usr/include/{arch}", "-c", src, "-o", obj)
+    sh(*in_ns(ns, "tc", "qdisc", "add", "dev", dev, "clsact"))
+    for hook, sec in (("egress", "push"), ("ingress", "pop")):
+        sh(*in_ns(ns, "tc", "filter", "add", "dev", dev, hook, "bpf", "da", "obj", obj,
+                  "sec", sec))
+
+
+@test
+def afpacket_vlan_tagged_tso_to_access_port():
+    """TCP from a VLAN interface (tag in the skb's metadata, TSO, partial
+    checksums) into a trunk afpacket port, out of an access port without
+    offloads: the kernel's csum_start counts from the untagged frame, the port
+    puts the tag back and moves it. The receiver verifies every checksum (rx
+    checksumming off on its veth): data intact both ways, no checksum errors."""
+    setup()
+    with ExitStack() as s:
+        veth_to_netns(s, "vmsw-afva", "vmsw-afva", "far", "10.0.9.1/24",
+                      offloads=GRO_TSO + ("rx", "off"))
+        vlan_100_on("vmsw-afva", "far")
+        veth_to_netns(s, "vmsw-afvb", "vmsw-afvb", "far", "10.0.9.2/24",
+                      offloads=NO_TSO + ("rx", "off"))
+        sw = wait_switch_ready(s.enter_context(
+            Switch(["a=afpacket:vmsw-afva", "b=afpacket:vmsw-afvb,offloads=off"],
+                   name="afpacket-vlan")))
+        for port, opt in (("a", "trunk=100"), ("b", "vlan=100")):
+            rc, _, err = sw.ctl("port", "set", port, opt)
+            check(rc == 0, f"port set {port} {opt}: {err}")
+        sent, got = ns_ping("vmsw-afva", "10.0.9.2", count=5)
+        check(got == sent, f"ping over VLAN 100: {got}/{sent} replies")
+        before = {ns: csum_errors(ns) for ns in ("vmsw-afva", "vmsw-afvb")}
+        ok_ab = tcp_transfer("vmsw-afva", "vmsw-afvb", "10.0.9.2")
+        ok_ba = tcp_transfer("vmsw-afvb", "vmsw-afva", "10.0.9.1")
+        after = {ns: csum_errors(ns) for ns in before}
+        a_rx, _ = large_frames(sw, "a")
+        st = {p: port_json(sw, p) for p in "ab"}
+        print(f"  a received {a_rx} tagged TSO frames over 9216 bytes; b: "
+              f"{st['b']['gso_segmented']} segmented, {st['b']['csum_completed']} "
+              f"checksums completed; TCP checksum errors in the receivers "
+              f"{[before[ns]['Tcp'] for ns in before]} -> {[after[ns]['Tcp'] for ns in after]}")
+        check(ok_ab and ok_ba, "TCP data did not arrive intact")
+        check(after == before, f"the receivers counted checksum errors: {before} -> {after}")
+        # 24 MiB from a: hundreds of 64 KiB frames; 8 is already proof they came.
+        check(a_rx > 8, f"only {a_rx} large frames from the tagged TSO sender")
+        check(st["b"]["gso_segmented"] >= a_rx, "b got TSO frames unsegmented")
+        for p in "ab":
+            no_drops(st[p], f"port {p}")
+
+
+@test
+def afpacket_udp_gso_from_kernel():
+    """UDP_SEGMENT sends (40 segments of 1200 bytes each) in a namespace reach
+    the afpacket port as one UDP GSO frame each (GSO_UDP_L4); the switch cuts
+    them for the other afpacket port, with and without offloads. The receiver
+    verifies UDP checksums (rx checksumming off) and gets every datagram once,
+    1200 bytes, content intact."""
+    setup()
+    sends, segs, size = 200, 40, 1200
+    for b_opts in ("", ",offloads=off"):
+        with ExitStack() as s:
+            veth_to_netns(s, "vmsw-afua", "vmsw-afua", "far", "10.0.10.1/24",
+                          offloads=GRO_TSO + ("tx-udp-segmentation", "on"))
+            veth_to_netns(s, "vmsw-afub", "vmsw-afub", "far", "10.0.10.2/24",
+                          offloads=NO_TSO + ("rx", "off"))
+            sw = wait_switch_ready(s.enter_context(
+                Switch(["a=afpacket:vmsw-afua", f"b=afpacket:vmsw-afub{b_opts}"],
+                       name="afpacket-uso")))
+            sent, got = ns_ping("vmsw-afua", "10.0.10.2", count=3)
+            check(got == sent, f"ping: {got}/{sent} replies")
+            before = csum_errors("vmsw-afub")
+            sink = ns_python("vmsw-afub", UDP_SINK, UDP_PORT, size)
+            wait_listening(sink)
+            finish(ns_python("vmsw-afua", UDP_SOURCE, "10.0.10.2", UDP_PORT, sends, segs, size),
+                   "UDP_SEGMENT sender")
+            n, good, sizes = result_of(sink, "UDP sink", 3)
+            after = csum_errors("vmsw-afub")
+            a_rx, _ = large_frames(sw, "a")
+            st = {p: port_json(sw, p) for p in "ab"}
+            print(f"  b{b_opts or ' (offloads on)'}: {n} datagrams ({good} intact, sizes "
+                  f"{sizes}) of {sends * segs}; a received {a_rx} frames over 9216 bytes, "
+                  f"b segmented {st['b']['gso_segmented']}; UDP checksum errors "
+                  f"{before.get('Udp')} -> {after.get('Udp')}")
+            check(int(n) == int(good) == sends * segs,
+                  f"{n} datagrams, {good} intact, {sends * segs} sent")
+            check(sizes == str(size), f"datagram sizes {sizes}")
+            check(after == before, f"checksum errors {before} -> {after}")
+            # Each send is one 48 000-byte GSO frame at the port, none cut on the way.
+            check(a_rx == sends, f"{a_rx} UDP GSO frames arrived whole, {sends} sent")
+            check(st["b"]["gso_segmented"] == sends, f"b: {st['b']['gso_segmented']} "
+                  f"frames segmented, {sends} expected")
+            for p in "ab":
+                no_drops(st[p], f"port {p}")
 
 
 if __name__ == "__main__":
