@@ -175,6 +175,13 @@ class Pair:
         self.running = True
 
     def start(self, frames):
+        try:
+            return self._start(frames)
+        except Exception:
+            self.stop()
+            raise
+
+    def _start(self, frames):
         B = self.B
         B.HOST.procs.append(self.sut.stop)
         self.sut.start()
@@ -267,7 +274,14 @@ class Pair:
         return rec
 
     def stop(self):
-        self.resume()
+        """Let everything run again (a stopped process ignores SIGTERM), then end it."""
+        try:
+            self.signal_sut(signal.SIGCONT)
+            if self.fe.proc is not None:
+                os.kill(self.fe.proc.pid, signal.SIGCONT)
+        except (AttributeError, ProcessLookupError):   # not started, or gone
+            pass
+        self.running = True
         self.fe.stop()
         self.sut.stop()
         for stop in (self.fe.stop, self.sut.stop):
