@@ -217,3 +217,57 @@ bench: all
 	python3 bench/bench.py $(BENCH_ARGS)
 
 .PHONY: bench
+
+# ---- installation and the Debian package -------------------------------------
+# `make install [PREFIX=/usr/local] [DESTDIR=]` puts the binary, the manual
+# pages, the systemd units (vmswitch.service, the template vmswitch@.service
+# and vmswitch-exporter.service, made from dist/systemd/*.in with these
+# paths), bash completion and, unless one is there already, the default
+# config @SYSCONFDIR@/vmswitch/vmswitch.conf. `make uninstall` removes them
+# but the config. `make deb` builds the Debian package from debian/ in a copy
+# of the tree under build/deb/ (installing its build dependencies first).
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNIT_PATHS  := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+# The one unit source, as the main unit and as the per-NAME template.
+UNIT_MAIN   := -e 's|@UNIT@|vmswitch.service|g' -e 's|@INSTANCE@||g' \
+               -e 's|@CONF@|$(SYSCONFDIR)/vmswitch/vmswitch.conf|g' \
+               -e 's|@RUNDIR_NAME@|vmswitch|g' -e 's|@RUNDIR@|/run/vmswitch|g'
+UNIT_TMPL   := -e 's|@UNIT@|vmswitch@.service|g' -e 's|@INSTANCE@|, instance %i|g' \
+               -e 's|@CONF@|$(SYSCONFDIR)/vmswitch/%i.conf|g' \
+               -e 's|@RUNDIR_NAME@|vmswitch-%i|g' -e 's|@RUNDIR@|/run/vmswitch-%i|g'
+INSTALLED   := $(SBINDIR)/vmswitch $(MANDIR)/man8/vmswitch.8 $(MANDIR)/man5/vmswitch.conf.5 \
+               $(UNITDIR)/vmswitch.service $(UNITDIR)/vmswitch@.service \
+               $(UNITDIR)/vmswitch-exporter.service $(BASHCOMPDIR)/vmswitch
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/vmswitch
+	install -m 0755 $(B)/vmswitch $(DESTDIR)$(SBINDIR)/vmswitch
+	install -m 0644 $(B)/man/vmswitch.8 $(DESTDIR)$(MANDIR)/man8/vmswitch.8
+	install -m 0644 $(B)/man/vmswitch.conf.5 $(DESTDIR)$(MANDIR)/man5/vmswitch.conf.5
+	sed $(UNIT_PATHS) $(UNIT_MAIN) dist/systemd/vmswitch.service.in \
+		> $(DESTDIR)$(UNITDIR)/vmswitch.service
+	sed $(UNIT_PATHS) $(UNIT_TMPL) dist/systemd/vmswitch.service.in \
+		> $(DESTDIR)$(UNITDIR)/vmswitch@.service
+	sed $(UNIT_PATHS) dist/systemd/vmswitch-exporter.service.in \
+		> $(DESTDIR)$(UNITDIR)/vmswitch-exporter.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vmswitch*.service
+	install -m 0644 dist/bash-completion/vmswitch $(DESTDIR)$(BASHCOMPDIR)/vmswitch
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/vmswitch/vmswitch.conf ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/vmswitch/vmswitch.conf"; \
+	else \
+		install -m 0644 dist/vmswitch.conf $(DESTDIR)$(SYSCONFDIR)/vmswitch/vmswitch.conf; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+deb:
+	scripts/build-deb.sh build/deb
+
+.PHONY: install uninstall deb
