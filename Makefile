@@ -114,10 +114,11 @@ deps:
 
 # Every test: unit tests, then integration tests against QEMU and DPDK.
 # The sanitizer pass leaves out the QEMU guest tests that take longest (the
-# plain pass runs them), so that .ci/run stays within its time.
+# plain pass runs them), so that .ci/run stays within its time, and the
+# package test, whose package is an ordinary build whatever SANITIZE says.
 SLOW_GUEST_TESTS := test_qemu.py,test_offload_qemu.py,test_migration.py
 ifeq ($(SANITIZE),1)
-CHECK_ENV := VMSW_SKIP=$(SLOW_GUEST_TESTS) VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass"
+CHECK_ENV := VMSW_SKIP="$(SLOW_GUEST_TESTS),test_package.py:builds and installs its own package (an ordinary build) - run by the plain make check" VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass"
 endif
 
 check: deps

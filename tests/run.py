@@ -5,8 +5,9 @@ Usage: tests/run.py [FILTER...]   FILTER matches test file names (substring).
 Environment: B = build directory holding tests/ (default: build).
 
 Environment: VMSW_SKIP = comma-separated test file names left out, each
-counted as one skip with VMSW_SKIP_WHY as its reason (the sanitizer pass
-leaves out the slowest QEMU guest tests, which the plain pass runs).
+counted as one skip; NAME:REASON gives that file's reason, a bare NAME has
+VMSW_SKIP_WHY (the sanitizer pass leaves out the slowest QEMU guest tests and
+the package build, which the plain pass runs).
 
 Order: unit binaries (build/tests/test_*, from tests/unit), integration
 scripts (tests/integ/test_*.py), then the harness self-tests
@@ -24,11 +25,14 @@ failure is listed again, with its reason.
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT = float(os.environ.get("VMSW_TEST_TIMEOUT", "1500"))
 COUNT = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 SKIP_LINE = re.compile(r"^SKIP (\S+)(?:: (.*))?$")
 FAIL_LINE = re.compile(r"^FAIL (\S+)")
@@ -53,7 +57,17 @@ def run(cmd, notes):
     print(f"== {name}", flush=True)
     start = time.time()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    timed_out = threading.Event()
+
+    def kill_group():
+        timed_out.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    watchdog = threading.Timer(TIMEOUT, kill_group)
+    watchdog.start()
     last = None
     unexplained = 0
     for line in proc.stdout:
@@ -71,7 +85,14 @@ def run(cmd, notes):
         elif FAIL_LINE.match(line):
             notes.append(f"{name}: {line}")
     proc.wait()
+    watchdog.cancel()
     print(f"== {name}: {time.time() - start:.0f} s", flush=True)
+    if timed_out.is_set():
+        why = f"killed after {TIMEOUT:.0f} s (VMSW_TEST_TIMEOUT)"
+        notes.append(f"{name}: FAIL {name}: {why}")
+        print(f"FAIL {name}: {why}")
+        passed, failed, skipped = last or (0, 0, 0)
+        return passed, failed + 1, skipped
     if last is None:
         notes.append(f"{name}: FAIL {name}: exited with {proc.returncode} without a count")
         print(f"FAIL {name}: exited with {proc.returncode} without a count")
@@ -92,15 +113,18 @@ def main():
     filters = sys.argv[1:]
     passed = failed = skipped = 0
     notes = []
-    left_out = [n for n in os.environ.get("VMSW_SKIP", "").split(",") if n]
     why = os.environ.get("VMSW_SKIP_WHY", "left out of this run")
+    left_out = {}
+    for entry in filter(None, os.environ.get("VMSW_SKIP", "").split(",")):
+        n, _, reason = entry.partition(":")
+        left_out[n.strip()] = reason.strip() or why
     for cmd in programs(build):
         name = os.path.basename(cmd[-1])
         if filters and not any(f in name for f in filters):
             continue
         if name in left_out:
-            print(f"SKIP {name}: {why}")
-            notes.append(f"{name}: SKIP {name}: {why}")
+            print(f"SKIP {name}: {left_out[name]}")
+            notes.append(f"{name}: SKIP {name}: {left_out[name]}")
             skipped += 1
             continue
         p, f, s = run(cmd, notes)

@@ -390,6 +390,10 @@ def usage():
 
 @test
 def valgrind():
+    if "sanitize" in os.environ.get("B", ""):
+        # ASan reserves shadow memory valgrind cannot run beside; the sanitizer
+        # already checks this build for leaks and memory errors.
+        skip("an AddressSanitizer build cannot run under valgrind (ASan checks it instead)")
     ensure_packages(["valgrind"])
     with ExitStack() as st:
         sw, _ = switch(st, "valgrind")

@@ -90,6 +90,7 @@ HDR = bytes(12)                 # virtio-net header with num_buffers (VERSION_1)
 # twice the worst, 0.71 s (it was 3.0 s).
 STALL_MAX = 1.5
 MIN_WINDOW = 1.0                # every attack window lasts at least this long
+DRAIN_LIMIT_S = 30            # a witness still receiving after this is flooded
 CLOSE_TIMEOUT = 5.0
 
 
@@ -209,8 +210,11 @@ class Env:
         os.makedirs(RUN)
         self.sw = Switch([f"{n}=vhost-user:{p}{SOCK_OPTS.get(n, '')}" for n, p in SOCK.items()],
                          name="hostile").start()
+        # mac, not io, forwarding: io would bridge b and c, and a broadcast
+        # the switch floods to both (the RARP of a random SEND_RARP) would
+        # circulate between them for ever, a storm that fills the witness.
         self.pmd = VirtioUserPmd([SOCK["b"], SOCK["c"]], name="hostile", macs=[MAC_B, MAC_C], args=[
-            "--forward-mode=io", "--txpkts=64", "--burst=32",
+            "--forward-mode=mac", "--txpkts=64", "--burst=32",
             f"--eth-peer=0,{MAC_C}", f"--eth-peer=1,{MAC_B}"]).start()
         self.pmd.cmd("start tx_first 4")
         self.w = NetDevice.connect(SOCK["w"])
@@ -260,14 +264,20 @@ class Env:
         return [p.frame for p in self.drain(dev or self.w, quiet)]
 
     @staticmethod
-    def drain(dev, quiet=0.05):
-        """Collect whatever dev has received; return the RxPackets."""
+    def drain(dev, quiet=0.05, limit=DRAIN_LIMIT_S):
+        """Collect whatever dev has received; return the RxPackets.
+
+        Frames that keep coming for limit seconds are a flood the switch
+        should not make: a failure, not a test that never ends."""
         got = []
+        deadline = time.monotonic() + limit
         while True:
             more = dev.recv_packets(timeout=quiet)
             if not more:
                 return got
             got += more
+            check(time.monotonic() < deadline,
+                  f"frames kept arriving for {limit} s ({len(got)} so far): a flood")
 
     # --- the attacker ----------------------------------------------------------
 
