@@ -89,7 +89,7 @@ $(B)/vmswitch: $(OBJS)
 
 $(B)/obj/%.o: src/%.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Installing or removing libxdp-dev rebuilds the AF_XDP port and relinks.
 $(B)/obj/ports/port_afxdp.o: $(B)/obj/afxdp-$(HAVE_AFXDP).stamp
@@ -99,7 +99,7 @@ $(B)/obj/afxdp-$(HAVE_AFXDP).stamp:
 	touch $@
 
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h | $(B)/tests
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
 $(B)/tests:
 	mkdir -p $@
