@@ -90,7 +90,7 @@ HDR = bytes(12)                 # virtio-net header with num_buffers (VERSION_1)
 # twice the worst, 0.71 s (it was 3.0 s).
 STALL_MAX = 1.5
 MIN_WINDOW = 1.0                # every attack window lasts at least this long
-DRAIN_LIMIT_S = 30            # a witness still receiving after this is flooded
+DRAIN_LIMIT_S = 30              # a witness still receiving after this is flooded
 CLOSE_TIMEOUT = 5.0
 
 
@@ -264,20 +264,20 @@ class Env:
         return [p.frame for p in self.drain(dev or self.w, quiet)]
 
     @staticmethod
-    def drain(dev, quiet=0.05, limit=DRAIN_LIMIT_S):
+    def drain(dev, quiet=0.05):
         """Collect whatever dev has received; return the RxPackets.
 
-        Frames that keep coming for limit seconds are a flood the switch
+        Frames that keep coming for DRAIN_LIMIT_S are a flood the switch
         should not make: a failure, not a test that never ends."""
         got = []
-        deadline = time.monotonic() + limit
+        deadline = time.monotonic() + DRAIN_LIMIT_S
         while True:
             more = dev.recv_packets(timeout=quiet)
             if not more:
                 return got
             got += more
             check(time.monotonic() < deadline,
-                  f"frames kept arriving for {limit} s ({len(got)} so far): a flood")
+                  f"frames kept arriving for {DRAIN_LIMIT_S} s ({len(got)} so far): a flood")
 
     # --- the attacker ----------------------------------------------------------
 
