@@ -238,7 +238,7 @@ TEST(indirect_table)
 	uint32_t i;
 
 	drv_init(&drv, 8, false, false);
-	table = fake_alloc(&drv.f, 3 * 16);
+	table = fake_alloc(&drv.f, 3ull * 16);
 	t = fake_ptr(&drv.f, table);
 	for (i = 0; i < 3; i++)
 		t[i] = (struct vring_packed_desc){ fake_alloc(&drv.f, 64), 10 + i, 0, F_WRITE };
@@ -524,7 +524,7 @@ TEST(too_many_segments_consumed)
 	unsigned int i;
 
 	drv_init(&drv, 8, false, false);
-	table = fake_alloc(&drv.f, 70 * 16);
+	table = fake_alloc(&drv.f, 70ull * 16);
 	t = fake_ptr(&drv.f, table);
 	for (i = 0; i < 70; i++)
 		t[i] = (struct vring_packed_desc){ fake_alloc(&drv.f, 4), 4, 0, 0 };
