@@ -302,7 +302,8 @@ static int add_indirect(struct vring_packed *vr, struct vring_chain *c,
  * @writable:	as for vring_packed_pop()
  *
  * Slots are taken only among those the count saw available, so a chain is
- * bounded by the ring. The buffer id is the last descriptor's.
+ * bounded by the ring. The buffer id is the last descriptor's. An indirect
+ * descriptor is a buffer of its own, never part of a chain.
  *
  * Return: as vring_packed_pop()
  */
@@ -322,6 +323,8 @@ int vring_packed_pop_walk(struct vring_packed *vr, struct vring_chain *c,
 						  "ring popped with no descriptor available");
 		if ((d.flags & VRING_PACKED_DESC_F_WRAPS) != vring_packed_wrap_flags(wrap))
 			return ring_fault(vr, "descriptor taken back after it was made available");
+		if ((d.flags & VRING_DESC_F_INDIRECT) && n)
+			return ring_fault(vr, "indirect descriptor inside a chain");
 		if (d.flags & VRING_DESC_F_INDIRECT)
 			rc = add_indirect(vr, c, &d, writable, &w);
 		else

@@ -669,6 +669,19 @@ TEST(fault_indirect_rules)
 	expect_pop_fault(&drv, false);
 	drv_destroy(&drv);
 
+	/* INDIRECT at the end of a chain */
+	drv_init(&drv, 8, false, false);
+	{
+		struct seg two[2] = { { b, 16, 0 }, { table, 16, F_INDIRECT } };
+
+		t = fake_ptr(&drv.f, table);
+		t[0] = (struct vring_packed_desc){ b, 16, 0, 0 };
+		drv_add(&drv, two, 2, 0);
+	}
+	CHECK_EQ(vring_packed_avail_count(&drv.vr), 1);
+	expect_pop_fault(&drv, false);
+	drv_destroy(&drv);
+
 	/* nested */
 	drv_init(&drv, 8, false, false);
 	t = fake_ptr(&drv.f, table);
