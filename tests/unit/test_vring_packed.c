@@ -53,7 +53,9 @@ static void drv_init(struct drv *d, uint16_t num, bool event_idx, bool in_order)
 	a.desc = guest_mem_gpa_range(&d->f.mem, d->desc_gpa, vring_packed_desc_size(num));
 	a.driver = guest_mem_gpa_range(&d->f.mem, d->driver_gpa, 4);
 	a.device = guest_mem_gpa_range(&d->f.mem, d->device_gpa, 4);
-	d->vr = (struct vring_packed){ .call_fd = -1 };
+	if (!a.desc || !a.driver || !a.device)
+		abort();
+	d->vr.call_fd = -1;	/* drv_destroy() left the rest for init */
 	if (vring_packed_init(&d->vr, &a, num, 1u << 15, event_idx, in_order, &d->f.mem))
 		abort();
 }
@@ -151,8 +153,8 @@ static int device_round(struct drv *d, bool writable, uint32_t len)
 
 TEST(single_buffer_round_trip)
 {
-	uint16_t id;
-	uint32_t len;
+	uint16_t id = 0;
+	uint32_t len = 0;
 
 	drv_init(&drv, 256, false, false);
 	drv_add_one(&drv, 100, 0, 7);
@@ -177,8 +179,8 @@ TEST(single_buffer_round_trip)
 TEST(wrap_around_both_counters_odd_size)
 {
 	unsigned int i;
-	uint16_t id;
-	uint32_t len;
+	uint16_t id = 0;
+	uint32_t len = 0;
 
 	drv_init(&drv, 5, false, false);	/* not a power of two */
 	for (i = 0; i < 23; i++) {
@@ -200,8 +202,8 @@ TEST(wrap_around_both_counters_odd_size)
 TEST(chain_across_ring_end)
 {
 	struct seg s[3];
-	uint16_t id;
-	uint32_t len;
+	uint16_t id = 0;
+	uint32_t len = 0;
 	unsigned int i;
 
 	drv_init(&drv, 4, false, false);
@@ -257,8 +259,8 @@ TEST(indirect_table)
 TEST(out_of_order_completion_skips_by_chain_length)
 {
 	struct seg s[2];
-	uint16_t id;
-	uint32_t len;
+	uint16_t id = 0;
+	uint32_t len = 0;
 
 	drv_init(&drv, 8, false, false);
 	s[0] = (struct seg){ fake_alloc(&drv.f, 64), 64, 0 };
@@ -285,8 +287,8 @@ TEST(out_of_order_completion_skips_by_chain_length)
 TEST(in_order_transmit_batch_one_used_descriptor)
 {
 	struct seg s[2];
-	uint16_t id;
-	uint32_t len;
+	uint16_t id = 0;
+	uint32_t len = 0;
 	unsigned int i;
 
 	drv_init(&drv, 8, false, true);
@@ -328,8 +330,8 @@ TEST(in_order_transmit_batch_one_used_descriptor)
 TEST(unpop_unpush_and_empty)
 {
 	struct seg s[2];
-	uint16_t id;
-	uint32_t len;
+	uint16_t id = 0;
+	uint32_t len = 0;
 
 	drv_init(&drv, 4, false, false);
 	drv_add_one(&drv, 64, F_WRITE, 0);		/* slot 0 */
