@@ -327,7 +327,8 @@ static inline int vring_packed_pop(struct vring_packed *vr,
  * @len:	bytes written into it (0 for a transmit chain)
  *
  * Nothing is written into the ring yet: vring_packed_publish() does it. An
- * id that is not popped, or already pushed, is ignored.
+ * id that is not popped, or already pushed, is ignored. With IN_ORDER,
+ * push in the order popped (the driver infers a batch's buffers from it).
  */
 static inline void vring_packed_push(struct vring_packed *vr, uint16_t id,
 				     uint32_t len)
