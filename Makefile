@@ -153,6 +153,8 @@ clean:
 # runs each target for a bounded time (tests/integ/test_fuzz_smoke.py).
 #   fuzz_vu_msg     vhost-user messages into a vu_dev
 #   fuzz_vring      split rings and virtio-net frames over guest memory
+#   fuzz_vring_packed  packed rings over guest memory, the ring's
+#                   bookkeeping checked after every operation
 #   fuzz_ctl        control requests (ctl_execute) against a live switch
 #   fuzz_port_spec  port specs of every type (port_create) and the options
 #                   every port shares
@@ -164,7 +166,7 @@ clean:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
-FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_ctl fuzz_port_spec fuzz_config fuzz_ctl_reply fuzz_offload fuzz_exporter
+FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_vring_packed fuzz_ctl fuzz_port_spec fuzz_config fuzz_ctl_reply fuzz_offload fuzz_exporter
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
 FUZZ_SAN     := -fsanitize=address,undefined
