@@ -1,0 +1,186 @@
+"""A recording vhost-user proxy between QEMU and vmswitch.
+
+QEMU connects to the proxy's socket; the proxy connects to the switch's
+socket and relays every message both ways, file descriptors included, noting
+each one (connection number, direction, request, flags, payload). When either
+side closes, it closes both, removes its own socket and waits for the switch's
+socket to accept connections again before it listens again, so a QEMU with
+`reconnect=N` on its chardev sees a restarted switch as it would without the
+proxy (connection refused in between).
+
+It lets a test read what QEMU sent a backend, e.g. the SET_VRING_BASE values
+given to a switch that was restarted under a running guest.
+"""
+
+import os
+import socket
+import struct
+import threading
+import time
+
+HDR = struct.Struct("<III")     # request, flags, size
+REQUEST_NAMES = {1: "GET_FEATURES", 2: "SET_FEATURES", 3: "SET_OWNER", 5: "SET_MEM_TABLE",
+                 8: "SET_VRING_NUM", 9: "SET_VRING_ADDR", 10: "SET_VRING_BASE",
+                 11: "GET_VRING_BASE", 12: "SET_VRING_KICK", 13: "SET_VRING_CALL",
+                 14: "SET_VRING_ERR", 15: "GET_PROTOCOL_FEATURES",
+                 16: "SET_PROTOCOL_FEATURES", 17: "GET_QUEUE_NUM", 18: "SET_VRING_ENABLE",
+                 39: "SET_STATUS", 40: "GET_STATUS"}
+SET_VRING_BASE, GET_VRING_BASE = 10, 11
+MAX_FDS = 8
+
+
+def _recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        more = sock.recv(n - len(data))
+        if not more:
+            return None
+        data += more
+    return data
+
+
+class Message:
+    """One relayed message: conn (1 for the first connection), to_backend, request,
+    flags, payload (bytes), nfds."""
+
+    def __init__(self, conn, to_backend, request, flags, payload, nfds):
+        self.conn, self.to_backend = conn, to_backend
+        self.request, self.flags, self.payload, self.nfds = request, flags, payload, nfds
+
+    def state(self):
+        """(index, num) of a vring state payload."""
+        return struct.unpack_from("<II", self.payload)
+
+    def __repr__(self):
+        arrow = "->" if self.to_backend else "<-"
+        return (f"#{self.conn} {arrow} {REQUEST_NAMES.get(self.request, self.request)} "
+                f"flags {self.flags:#x} {self.payload[:16].hex()}")
+
+
+class VuProxy:
+    """Relay QEMU on `listen` to the switch on `backend` (both socket paths)."""
+
+    def __init__(self, listen, backend):
+        self.listen, self.backend = listen, backend
+        self.messages = []
+        self.conns = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(10)
+        if os.path.exists(self.listen):
+            os.unlink(self.listen)
+
+    # --- reading what went through -------------------------------------------------
+
+    def vring_bases(self, conn):
+        """{ring index: num} of the SET_VRING_BASE messages QEMU sent on connection conn
+        (the last value per ring)."""
+        with self.lock:
+            msgs = [m for m in self.messages if m.conn == conn and m.to_backend
+                    and m.request == SET_VRING_BASE]
+        return dict(m.state() for m in msgs)
+
+    def connections(self):
+        with self.lock:
+            return self.conns
+
+    def transcript(self, conn=None):
+        with self.lock:
+            return [m for m in self.messages if conn is None or m.conn == conn]
+
+    # --- relaying ------------------------------------------------------------------
+
+    def _connect_backend(self):
+        """A connection to the switch, retried until it accepts (or we stop)."""
+        while not self.stopping.is_set():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.backend)
+                return s
+            except OSError:
+                s.close()
+                time.sleep(0.05)
+        return None
+
+    def _accept_frontend(self):
+        if os.path.exists(self.listen):
+            os.unlink(self.listen)
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ls.bind(self.listen)
+        ls.listen(1)
+        ls.settimeout(0.2)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    return ls.accept()[0]
+                except socket.timeout:
+                    continue
+            return None
+        finally:
+            ls.close()
+            os.unlink(self.listen)  # refused until the switch is back, as without us
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            b = self._connect_backend()
+            if b is None:
+                return
+            f = self._accept_frontend()
+            if f is None:
+                b.close()
+                return
+            with self.lock:
+                self.conns += 1
+                conn = self.conns
+            f.settimeout(None)
+            pumps = [threading.Thread(target=self._pump, args=(f, b, conn, True), daemon=True),
+                     threading.Thread(target=self._pump, args=(b, f, conn, False), daemon=True)]
+            for p in pumps:
+                p.start()
+            while not self.stopping.is_set() and all(p.is_alive() for p in pumps):
+                time.sleep(0.05)
+            for s in (f, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            for p in pumps:
+                p.join(5)
+            f.close()
+            b.close()
+
+    def _pump(self, src, dst, conn, to_backend):
+        try:
+            while True:
+                head, fds, _, _ = socket.recv_fds(src, HDR.size, MAX_FDS)
+                if not head:
+                    return
+                rest = _recv_exact(src, HDR.size - len(head))
+                if rest is None:
+                    return
+                head += rest
+                request, flags, size = HDR.unpack(head)
+                payload = _recv_exact(src, size) if size else b""
+                if payload is None:
+                    return
+                with self.lock:
+                    self.messages.append(Message(conn, to_backend, request, flags,
+                                                 payload, len(fds)))
+                try:
+                    if fds:
+                        socket.send_fds(dst, [head + payload], fds)
+                    else:
+                        dst.sendall(head + payload)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+        except OSError:
+            return
