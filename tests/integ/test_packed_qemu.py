@@ -158,6 +158,31 @@ def describe_base(num):
             f"used {num >> 16 & 0x7fff} wrap {num >> 31})")
 
 
+def ring_position(descs):
+    """Where a packed ring stands, read from its descriptors' flags alone:
+    (driver slot, driver wrap, device slot, device wrap).
+
+    The driver writes AVAIL = its wrap counter into each descriptor it makes
+    available, the device AVAIL = USED = its wrap counter into each one it
+    uses, and both are the wrap counter of the lap the slot was written in: so
+    the AVAIL bits read w on the slots 0..p-1 of the current lap and !w from p
+    on, and the driver's next slot is p with wrap w (0 with !w after a whole
+    lap with one bit). The device's is the first of the slots before it that
+    are still available (AVAIL != USED), as a device that completes buffers in
+    order leaves them."""
+    n = len(descs)
+    bits = [f >> 7 & 1 for *_, f in descs]
+    p, w = next(((i, bits[0]) for i in range(1, n) if bits[i] != bits[0]), (0, 1 - bits[0]))
+    q, wq = p, w
+    for _ in range(n):
+        prev, wp = (q - 1, wq) if q else (n - 1, 1 - wq)
+        flags = descs[prev][3]
+        if not (flags >> 7 & 1 == wp and flags >> 15 & 1 != wp):
+            break
+        q, wq = prev, wp
+    return p, w, q, wq
+
+
 @test
 def switch_restart_under_packed_guests():
     """The switch is killed and restarted under two packed guests whose
@@ -183,6 +208,8 @@ def switch_restart_under_packed_guests():
         g2.iperf3_server()
         g1.iperf3_client(ip(2), seconds=1)	# thousands of frames: every ring laps
         first = [p.vring_bases(1) for p in proxies]
+        # The rings as the switch leaves them (the guests are idle now).
+        rings = [{r: ring_position(p.ring_descs(1, r)) for r in (0, 1)} for p in proxies]
         sw.kill()
         time.sleep(1)
         sw.start()
@@ -196,12 +223,20 @@ def switch_restart_under_packed_guests():
                 print(f"  g{n} ring {ring}: SET_VRING_BASE at boot "
                       f"{describe_base(a[ring]) if ring in a else '-'}, after the restart "
                       f"{describe_base(b[ring]) if ring in b else '-'}", flush=True)
+        for n, pos in enumerate(rings, 1):
+            for ring, (p, w, q, wq) in sorted(pos.items()):
+                print(f"  g{n} ring {ring} ({'tx' if ring else 'rx'}) at the kill, from its "
+                      f"flags: driver at slot {p} wrap {w}, device at slot {q} wrap {wq}",
+                      flush=True)
         check(all(len(b) >= 2 for b in second),
               f"QEMU did not set up the rings on the restarted switch within 40 s: {second}")
         check(first == second,
               f"QEMU gave the restarted switch other bases than at boot: {first} {second}")
         check(all(v == FRESH_BASE for b in second for v in b.values()),
               f"bases not those of a ring after reset ({FRESH_BASE:#x}): {second}")
+        moved = [(n, r) for n, pos in enumerate(rings, 1) for r, (p, w, q, wq) in pos.items()
+                 if (q, wq) != (0, 1)]
+        check(moved, f"no ring moved on from slot 0 wrap 1 before the kill: {rings}")
         check_rings(sw, packed={"vm1", "vm2"})
         t0 = time.monotonic()
         got = 0

@@ -9,7 +9,9 @@ socket to accept connections again before it listens again, so a QEMU with
 proxy (connection refused in between).
 
 It lets a test read what QEMU sent a backend, e.g. the SET_VRING_BASE values
-given to a switch that was restarted under a running guest.
+given to a switch that was restarted under a running guest, and, as it keeps
+a copy of the guest memory fds of SET_MEM_TABLE, read a ring's descriptors
+(ring_descs) to compare them with those values.
 """
 
 import os
@@ -25,8 +27,11 @@ REQUEST_NAMES = {1: "GET_FEATURES", 2: "SET_FEATURES", 3: "SET_OWNER", 5: "SET_M
                  14: "SET_VRING_ERR", 15: "GET_PROTOCOL_FEATURES",
                  16: "SET_PROTOCOL_FEATURES", 17: "GET_QUEUE_NUM", 18: "SET_VRING_ENABLE",
                  39: "SET_STATUS", 40: "GET_STATUS"}
+SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR = 5, 8, 9
 SET_VRING_BASE, GET_VRING_BASE = 10, 11
 MAX_FDS = 8
+REGION = struct.Struct("<QQQQ")     # guest_phys_addr, memory_size, userspace_addr, mmap_offset
+PACKED_DESC = struct.Struct("<QIHH")  # addr, len, id, flags
 
 
 def _recv_exact(sock, n):
@@ -64,6 +69,7 @@ class VuProxy:
         self.listen, self.backend = listen, backend
         self.messages = []
         self.conns = 0
+        self.memory = {}    # conn -> [(userspace_addr, size, mmap_offset, fd)]
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -77,6 +83,10 @@ class VuProxy:
         self.thread.join(10)
         if os.path.exists(self.listen):
             os.unlink(self.listen)
+        for regions in self.memory.values():
+            for *_, fd in regions:
+                os.close(fd)
+        self.memory.clear()
 
     # --- reading what went through -------------------------------------------------
 
@@ -87,6 +97,26 @@ class VuProxy:
             msgs = [m for m in self.messages if m.conn == conn and m.to_backend
                     and m.request == SET_VRING_BASE]
         return dict(m.state() for m in msgs)
+
+    def ring_descs(self, conn, ring):
+        """The packed descriptors [(addr, len, id, flags)] of ring `ring` as they are now in
+        guest memory, at the address and size QEMU gave on connection conn."""
+        with self.lock:
+            msgs = [m for m in self.messages if m.conn == conn and m.to_backend]
+            regions = list(self.memory.get(conn, ()))
+        num = addr = None
+        for m in msgs:
+            if m.request == SET_VRING_NUM and m.state()[0] == ring:
+                num = m.state()[1]
+            elif m.request == SET_VRING_ADDR and struct.unpack_from("<I", m.payload)[0] == ring:
+                addr = struct.unpack_from("<Q", m.payload, 8)[0]
+        if num is None or addr is None:
+            raise LookupError(f"ring {ring} not set up on connection {conn}")
+        for uaddr, size, offset, fd in regions:
+            if uaddr <= addr and addr + num * PACKED_DESC.size <= uaddr + size:
+                data = os.pread(fd, num * PACKED_DESC.size, offset + addr - uaddr)
+                return [PACKED_DESC.unpack_from(data, i * PACKED_DESC.size) for i in range(num)]
+        raise LookupError(f"ring {ring} at {addr:#x} outside the memory table")
 
     def connections(self):
         with self.lock:
@@ -157,6 +187,15 @@ class VuProxy:
             f.close()
             b.close()
 
+    def _keep_memory(self, conn, payload, fds):
+        """Keep a copy of the region fds of a SET_MEM_TABLE (called with the lock held)."""
+        for *_, fd in self.memory.pop(conn, ()):
+            os.close(fd)
+        n = struct.unpack_from("<I", payload)[0]
+        regions = [REGION.unpack_from(payload, 8 + i * REGION.size) for i in range(n)]
+        self.memory[conn] = [(uaddr, size, offset, os.dup(fd))
+                             for (_, size, uaddr, offset), fd in zip(regions, fds)]
+
     def _pump(self, src, dst, conn, to_backend):
         try:
             while True:
@@ -174,6 +213,8 @@ class VuProxy:
                 with self.lock:
                     self.messages.append(Message(conn, to_backend, request, flags,
                                                  payload, len(fds)))
+                    if to_backend and request == SET_MEM_TABLE:
+                        self._keep_memory(conn, payload, fds)
                 try:
                     if fds:
                         socket.send_fds(dst, [head + payload], fds)
