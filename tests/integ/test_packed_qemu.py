@@ -23,13 +23,12 @@ from guest import BackgroundPing  # noqa: E402
 from guestnet import OptGuest, ip, no_loss, sock_dir  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import check, main, test  # noqa: E402
-from vuproxy import VuProxy  # noqa: E402
+from vuproxy import FRESH_BASE, VuProxy, describe_base, ring_position  # noqa: E402
 
 RING_PACKED = 1 << 34
 AFTER_REBOOT = 6         # seconds a ping stream runs on after a reboot completed
 IPERF_SECONDS = 4
 RESUME_WAIT = 20         # seconds given to traffic to come back after a switch restart
-FRESH_BASE = 0x8000 | 0x8000 << 16   # avail 0 wrap 1, used 0 wrap 1: a ring after reset
 SHOW_PORT = re.compile(r"^port (\S+) \(vhost-user\)")
 SHOW_FEATURES = re.compile(r"^  vhost-user .*, features (0x[0-9a-f]+|0),")
 
@@ -151,36 +150,6 @@ def packed_guest_reboot_while_other_pings():
         no_loss(g2, ip(1))
         check_rings(sw, packed={"vm2"})
         check_clean(sw, ("vm1", "vm2"))
-
-
-def describe_base(num):
-    return (f"{num:#010x} (avail {num & 0x7fff} wrap {num >> 15 & 1}, "
-            f"used {num >> 16 & 0x7fff} wrap {num >> 31})")
-
-
-def ring_position(descs):
-    """Where a packed ring stands, read from its descriptors' flags alone:
-    (driver slot, driver wrap, device slot, device wrap).
-
-    The driver writes AVAIL = its wrap counter into each descriptor it makes
-    available, the device AVAIL = USED = its wrap counter into each one it
-    uses, and both are the wrap counter of the lap the slot was written in: so
-    the AVAIL bits read w on the slots 0..p-1 of the current lap and !w from p
-    on, and the driver's next slot is p with wrap w (0 with !w after a whole
-    lap with one bit). The device's is the first of the slots before it that
-    are still available (AVAIL != USED), as a device that completes buffers in
-    order leaves them."""
-    n = len(descs)
-    bits = [f >> 7 & 1 for *_, f in descs]
-    p, w = next(((i, bits[0]) for i in range(1, n) if bits[i] != bits[0]), (0, 1 - bits[0]))
-    q, wq = p, w
-    for _ in range(n):
-        prev, wp = (q - 1, wq) if q else (n - 1, 1 - wq)
-        flags = descs[prev][3]
-        if not (flags >> 7 & 1 == wp and flags >> 15 & 1 != wp):
-            break
-        q, wq = prev, wp
-    return p, w, q, wq
 
 
 @test

@@ -32,6 +32,7 @@ SET_VRING_BASE, GET_VRING_BASE = 10, 11
 MAX_FDS = 8
 REGION = struct.Struct("<QQQQ")     # guest_phys_addr, memory_size, userspace_addr, mmap_offset
 PACKED_DESC = struct.Struct("<QIHH")  # addr, len, id, flags
+FRESH_BASE = 0x8000 | 0x8000 << 16   # packed base of a ring after reset: slot 0 wrap 1 twice
 
 
 def _recv_exact(sock, n):
@@ -42,6 +43,36 @@ def _recv_exact(sock, n):
             return None
         data += more
     return data
+
+
+def describe_base(num):
+    return (f"{num:#010x} (avail {num & 0x7fff} wrap {num >> 15 & 1}, "
+            f"used {num >> 16 & 0x7fff} wrap {num >> 31})")
+
+
+def ring_position(descs):
+    """Where a packed ring stands, read from its descriptors' flags alone:
+    (driver slot, driver wrap, device slot, device wrap).
+
+    The driver writes AVAIL = its wrap counter into each descriptor it makes
+    available, the device AVAIL = USED = its wrap counter into each one it
+    uses, and both are the wrap counter of the lap the slot was written in: so
+    the AVAIL bits read w on the slots 0..p-1 of the current lap and !w from p
+    on, and the driver's next slot is p with wrap w (0 with !w after a whole
+    lap with one bit). The device's is the first of the slots before it that
+    are still available (AVAIL != USED), as a device that completes buffers in
+    order leaves them."""
+    n = len(descs)
+    bits = [f >> 7 & 1 for *_, f in descs]
+    p, w = next(((i, bits[0]) for i in range(1, n) if bits[i] != bits[0]), (0, 1 - bits[0]))
+    q, wq = p, w
+    for _ in range(n):
+        prev, wp = (q - 1, wq) if q else (n - 1, 1 - wq)
+        flags = descs[prev][3]
+        if not (flags >> 7 & 1 == wp and flags >> 15 & 1 != wp):
+            break
+        q, wq = prev, wp
+    return p, w, q, wq
 
 
 class Message:
