@@ -152,27 +152,17 @@ def packed_guest_reboot_while_other_pings():
         check_clean(sw, ("vm1", "vm2"))
 
 
-@test
-def switch_restart_under_packed_guests():
-    """The switch is killed and restarted under two packed guests whose
-    chardevs reconnect. A recording proxy sits between each QEMU and the
-    switch, so the test sees the SET_VRING_BASE QEMU gives the new switch:
-    QEMU 7.2 keeps no packed ring position of its own while a backend runs
-    and cannot read one from guest memory (virtio_queue_packed_restore_last_
-    avail_idx() is empty), so it sends again the base it gave the first
-    switch, the base of a ring just reset, although the guests moved their
-    rings on (the test reads the rings' flags at the kill and shows where
-    they stood). From that base the switch cannot find the rings' places;
-    the issue asks that it resume where the frontend allows it and that the
-    port say why where it cannot: either traffic flows again within
-    RESUME_WAIT s, or each port logs a line about its packed rings. Then a
-    driver reload in both guests, which resets the rings, must bring the
-    traffic back either way."""
-    d = sock_dir("pkrestart")
+def restart_under_packed_guests(name, fix_base):
+    """Kill and restart the switch under two packed guests, through recording
+    proxies (fix_base: which give the new switch the base read from the ring
+    flags instead of QEMU's); returns (seconds until g1 -> g2 answered again
+    or None, {port: the switch's log lines about its packed rings})."""
+    d = sock_dir(name)
     with ExitStack() as s:
-        sw = start_switch(s, d, "pkrestart", ["", ""])
+        sw = start_switch(s, d, name, ["", ""])
         proxies = [s.enter_context(VuProxy(os.path.join(d, f"q{n}.sock"),
-                                           os.path.join(d, f"vm{n}.sock"))) for n in (1, 2)]
+                                           os.path.join(d, f"vm{n}.sock"), fix_base))
+                   for n in (1, 2)]
         g1 = packed_guest(s, d, 1, sock=os.path.join(d, "q1.sock"), reconnect=True)
         g2 = packed_guest(s, d, 2, sock=os.path.join(d, "q2.sock"), reconnect=True)
         g1.wait_ready()
@@ -185,7 +175,7 @@ def switch_restart_under_packed_guests():
         first = [p.vring_bases(1) for p in proxies]
         # The rings as the switch leaves them (the guests are idle now).
         descs = [{r: p.ring_descs(1, r) for r in (0, 1)} for p in proxies]
-        rings = [{r: ring_position(d) for r, d in g.items()} for g in descs]
+        rings = [{r: ring_position(x) for r, x in g.items()} for g in descs]
         sw.kill()
         time.sleep(1)
         sw.start()
@@ -246,11 +236,49 @@ def switch_restart_under_packed_guests():
         no_loss(g1, ip(2))
         no_loss(g2, ip(1))
         check_rings(sw, packed={"vm1", "vm2"})
-        # Issue 15: resume where the frontend allows it; where it cannot, the
-        # port logs why.
-        check(got or all(said.values()),
-              f"no traffic within {RESUME_WAIT} s of the restart and no word from the switch "
-              f"on {[p for p, lines in said.items() if not lines]} about its packed rings")
+        for conn, ring, qemu, sent in (x for p in proxies for x in p.fixed):
+            print(f"  connection {conn} ring {ring}: the proxy sent {describe_base(sent)} "
+                  f"for QEMU's {describe_base(qemu)}", flush=True)
+        if fix_base:
+            check(all(len(p.fixed) >= 2 for p in proxies),
+                  f"the proxies fixed {[p.fixed for p in proxies]}")
+            check_clean(sw, ("vm1", "vm2"))
+        return resumed, said
+
+
+@test
+def switch_restart_under_packed_guests():
+    """The switch is killed and restarted under two packed guests whose
+    chardevs reconnect. A recording proxy sits between each QEMU and the
+    switch, so the test sees the SET_VRING_BASE QEMU gives the new switch:
+    QEMU 7.2 keeps no packed ring position of its own while a backend runs
+    and cannot read one from guest memory (virtio_queue_packed_restore_last_
+    avail_idx() is empty), so it sends again the base it gave the first
+    switch, the base of a ring just reset, although the guests moved their
+    rings on (the test reads the rings' flags at the kill and shows where
+    they stood). From that base the switch cannot find the rings' places;
+    the issue asks that it resume where the frontend allows it and that the
+    port say why where it cannot: either traffic flows again within
+    RESUME_WAIT s, or each port logs a line about its packed rings. Then a
+    driver reload in both guests, which resets the rings, must bring the
+    traffic back either way."""
+    resumed, said = restart_under_packed_guests("pkrestart", fix_base=False)
+    # Issue 15: resume where the frontend allows it; where it cannot, the
+    # port logs why.
+    check(resumed is not None or all(said.values()),
+          f"no traffic within {RESUME_WAIT} s of the restart and no word from the switch "
+          f"on {[p for p, lines in said.items() if not lines]} about its packed rings")
+
+
+@test
+def switch_restart_under_packed_guests_given_the_ring_base():
+    """As switch_restart_under_packed_guests, but the proxies give the new
+    switch, for each ring, the base a backend can read from the ring itself
+    (avail = used = the first slot the old switch had not used, from the
+    flags) in place of QEMU's: the switch must then take the rings up where
+    they are, with traffic back within RESUME_WAIT s and no port flagged."""
+    resumed, _ = restart_under_packed_guests("pkfixed", fix_base=True)
+    check(resumed is not None, f"no traffic within {RESUME_WAIT} s of the restart")
 
 if __name__ == "__main__":
     main()

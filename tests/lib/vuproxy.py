@@ -96,8 +96,17 @@ class Message:
 class VuProxy:
     """Relay QEMU on `listen` to the switch on `backend` (both socket paths)."""
 
-    def __init__(self, listen, backend):
+    def __init__(self, listen, backend, fix_packed_base=False):
+        """fix_packed_base: on a reconnection (connection 2 on) of a frontend
+        that acked VIRTIO_F_RING_PACKED, replace the SET_VRING_BASE value by
+        one read from the ring's flags (ring_position(): avail = used = the
+        first slot the device had not used), as a backend could, using the
+        ring address of the connection before (rings stay put until a reset,
+        which makes QEMU's base right again). The replacements are in
+        self.fixed as (conn, ring, QEMU's value, the value sent)."""
         self.listen, self.backend = listen, backend
+        self.fix_packed_base = fix_packed_base
+        self.fixed = []
         self.messages = []
         self.conns = 0
         self.memory = {}    # conn -> [(userspace_addr, size, mmap_offset, fd)]
@@ -129,12 +138,16 @@ class VuProxy:
                     and m.request == SET_VRING_BASE]
         return dict(m.state() for m in msgs)
 
-    def ring_descs(self, conn, ring):
+    def ring_descs(self, conn, ring, addr_conn=None):
         """The packed descriptors [(addr, len, id, flags)] of ring `ring` as they are now in
-        guest memory, at the address and size QEMU gave on connection conn."""
+        guest memory, at the address and size QEMU gave on connection conn (addr_conn:
+        on that connection instead)."""
         with self.lock:
-            msgs = [m for m in self.messages if m.conn == conn and m.to_backend]
-            regions = list(self.memory.get(conn, ()))
+            return self._ring_descs(conn, ring, addr_conn)
+
+    def _ring_descs(self, conn, ring, addr_conn=None):
+        msgs = [m for m in self.messages if m.conn == (addr_conn or conn) and m.to_backend]
+        regions = list(self.memory.get(conn, ()))
         num = addr = None
         for m in msgs:
             if m.request == SET_VRING_NUM and m.state()[0] == ring:
@@ -227,6 +240,27 @@ class VuProxy:
         self.memory[conn] = [(uaddr, size, offset, os.dup(fd))
                              for (_, size, uaddr, offset), fd in zip(regions, fds)]
 
+    def _fixing(self, conn, payload):
+        """True when this SET_VRING_BASE, just recorded, is to be fixed: the first for its
+        ring on a reconnection with packed rings (called with the lock held)."""
+        ring = struct.unpack_from("<I", payload)[0]
+        mine = [m for m in self.messages if m.conn == conn and m.to_backend]
+        acked = [int.from_bytes(m.payload[:8], "little") for m in mine if m.request == 2]
+        bases = [m for m in mine if m.request == SET_VRING_BASE and m.state()[0] == ring]
+        return (self.fix_packed_base and conn > 1 and acked and acked[-1] & 1 << 34
+                and len(bases) == 1)
+
+    def _fixed_base(self, conn, payload):
+        ring, num = struct.unpack_from("<II", payload)
+        try:
+            descs = self._ring_descs(conn, ring, addr_conn=conn - 1)
+        except LookupError:
+            return payload
+        _, _, slot, wrap = ring_position(descs)
+        half = slot | wrap << 15
+        self.fixed.append((conn, ring, num, half | half << 16))
+        return struct.pack("<II", ring, half | half << 16) + payload[8:]
+
     def _pump(self, src, dst, conn, to_backend):
         try:
             while True:
@@ -246,6 +280,8 @@ class VuProxy:
                                                  payload, len(fds)))
                     if to_backend and request == SET_MEM_TABLE:
                         self._keep_memory(conn, payload, fds)
+                    if to_backend and request == SET_VRING_BASE and self._fixing(conn, payload):
+                        payload = self._fixed_base(conn, payload)
                 try:
                     if fds:
                         socket.send_fds(dst, [head + payload], fds)
