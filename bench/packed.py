@@ -12,7 +12,8 @@ under test polling on CPU 1), with the frontend's ring layout as a variable:
 at 64 and 1518 bytes, with 1 and 2 queue pairs, interleaved per round (A B C
 D A B C D ...) as the throughput rows are, through bench.measure_run(): Mpps
 (both directions), the switch's busy TSC cycles per packet, busy shares,
-clean windows. Every run checks that the ring it measures is the one
+clean windows; 2 rounds by default (--packed-rounds): 4 configs x 4 kinds x
+2 rounds of about 21 s, 11-12 minutes. Every run checks that the ring it measures is the one
 negotiated: the frontend logs the features it negotiated (EAL
 --log-level=pmd.net.virtio.init:debug, "features after negotiate") and bit 34
 must be set on both ports exactly when packed_vq=1; for vmswitch `ctl show`
@@ -43,6 +44,8 @@ def add_args(p):
     g.add_argument("--packed-switches", default=",".join(k.replace(" ", "-") for k in KINDS),
                    help="comma-separated subset of "
                    f"{','.join(k.replace(' ', '-') for k in KINDS)}")
+    g.add_argument("--packed-rounds", type=int, default=None,
+                   help="interleaved rounds per config (default 2; windows as --nwin, --win)")
 
 
 def finish_args(a, p):
@@ -51,6 +54,8 @@ def finish_args(a, p):
     bad = (set(a.packed_configs) - set(CONFIGS)) | (set(a.packed_switches) - set(KINDS))
     if bad:
         p.error(f"unknown --packed-configs/--packed-switches: {', '.join(sorted(bad))}")
+    if a.packed_rounds is None:
+        a.packed_rounds = 1 if a.quick else 2
 
 
 def frontend_features(fe):
@@ -98,8 +103,9 @@ def run(B, args, results):
     for label in configs:
         frame, queues = CONFIGS[label]
         B.log(f"bench: packed rings {label} ({frame} bytes, {queues} queue pair(s)): "
-              f"{args.rounds} rounds x {args.nwin} windows x {args.win} s, {', '.join(kinds)}")
-        for rnd in range(args.rounds):
+              f"{args.packed_rounds} rounds x {args.nwin} windows x {args.win} s, "
+              f"{', '.join(kinds)}")
+        for rnd in range(args.packed_rounds):
             for kind in kinds:
                 out += B.measure_run(make_sut(B, kind, queues), frame, queues, args, label, rnd)
                 B.save(args, results)
@@ -113,7 +119,7 @@ def report(B, args, results):
     kinds = [k for k in KINDS if any(r["switch"] == k for r in recs)]
     B.log(f"\nPacked rings (issue 15): the throughput loop with the frontend on packed "
           f"(packed_vq=1) or split rings, {args.nwin} windows x {args.win:g} s per run, "
-          f"{args.rounds} interleaved rounds, medians over clean windows as above; every run "
+          f"{args.packed_rounds} interleaved rounds, medians over clean windows as above; every run "
           f"checked bit 34 in the frontend's (and vmswitch's) negotiated features:\n")
     rows = ["| config | switch, frontend ring | Mpps median (p25-p75) "
             "| switch busy cycles/pkt median (p25-p75) | switch busy | frontend busy "
