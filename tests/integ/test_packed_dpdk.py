@@ -229,7 +229,7 @@ class Setup(ExitStack):
                     back = self.recv_seq(seq)
                     check(back is not None,
                           f"a {size}-byte frame to port {i} ({self.describe(i)}) did not "
-                          f"come back")
+                          f"come back{self.faults()}")
                     want = py + mac_bytes(mac(partner(i))) + f[12:]
                     check(back == want,
                           f"a {size}-byte frame to port {i} ({self.describe(i)}) came back "
@@ -239,6 +239,12 @@ class Setup(ExitStack):
         self.pmd.cmd("stop")
         print(f"  {self.name}: {got} of {sent} frames of {'/'.join(map(str, SIZES))} bytes "
               f"came back intact through each of the {self.n} ports")
+
+    def faults(self):
+        """'; switch: NAME closed for a broken rule: WHY' for each such port."""
+        st = self.sw.stats()["ports"]
+        return "".join(f"; switch: {n} closed for a broken rule: {p.get('last_fault')}"
+                       for n, p in st.items() if p["faults"])
 
     def recv_seq(self, seq, timeout=5.0):
         """The next frame py gets that carries seq (anything else is a leftover)."""
