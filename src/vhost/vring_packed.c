@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "vhost/vring_packed.h"
@@ -558,9 +557,8 @@ int vring_packed_notify(struct vring_packed *vr)
 {
 	/* The flags stores before the read of the driver's event area. */
 	smp_mb();
-	if (vr->call_fd >= 0 && need_call(vr) &&
-	    unlikely(eventfd_write(vr->call_fd, 1) < 0) && errno != EAGAIN)
-		return -errno;
+	if (vr->call_fd >= 0 && need_call(vr))
+		return vring_signal(vr->call_fd);
 	return 0;
 }
 
