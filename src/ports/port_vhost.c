@@ -439,8 +439,8 @@ static enum port_drop frame_drop_reason(int rc)
 }
 
 /* A frame the guest sent on @vq, copied into a packet; returns its length, 0 if dropped. */
-static unsigned int rx_one(struct port_vhost *pv, struct vu_vq *vq,
-			   const struct vring_chain *c)
+BURST_INLINE unsigned int rx_one(struct port_vhost *pv, struct vu_vq *vq,
+				const struct vring_chain *c)
 {
 	struct port *port = &pv->port;
 	struct packet *p;
@@ -513,7 +513,6 @@ BURST_INLINE unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 	n = MIN((unsigned int)avail, MIN(budget, link_room(&pv->port.rx)));
 	if (!n)
 		return 0;
-	ring_prefetch(r, packed, n);
 	next_rc = rx_pop(r, packed, &pv->scratch[0]);
 	for (i = 0; i < n; i++) {
 		struct vring_chain *c = &pv->scratch[i & 1];
@@ -630,13 +629,6 @@ BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
 	for (i = 0; i < nrings; i++) {
 		sent[i] = 0;
 		bytes[i] = 0;
-	}
-	if (nrings == 1) {
-		int avail = ring_avail_count(&ring[0]->ring, packed);
-
-		if (avail > 0)
-			ring_prefetch(&ring[0]->ring, packed,
-				      MIN((unsigned int)avail, link_count(&port->tx)));
 	}
 	/*
 	 * One pass over the frames queued now. A ring out of buffers stops a

@@ -33,15 +33,6 @@ RING_INLINE uint16_t ring_avail_left(const union vring_any *r, const bool packed
 	return packed ? vring_packed_avail_left(&r->packed) : vring_avail_left(&r->split);
 }
 
-/* Split rings only: the descriptors of the next chains. The packed scan
- * has just read the flags of exactly those slots. */
-RING_INLINE void ring_prefetch(const union vring_any *r, const bool packed,
-			       unsigned int n)
-{
-	if (!packed)
-		vring_prefetch(&r->split, n);
-}
-
 RING_INLINE int ring_pop(union vring_any *r, const bool packed,
 			 struct vring_chain *c, bool writable)
 {

@@ -15,9 +15,8 @@
  * frame over PACKET_DATA_MAX, or one spread over several buffers. The
  * whole header is copied once and every check reads the copy.
  */
-static int chain_to_packet_slow(const struct vring_chain *c,
-				unsigned int hdr_len, unsigned int caps,
-				struct packet *p)
+int vnet_chain_to_packet_slow(const struct vring_chain *c, unsigned int hdr_len,
+			      unsigned int caps, struct packet *p)
 {
 	uint32_t frame_len = c->len - hdr_len;
 	struct virtio_net_hdr h = { 0 };
@@ -47,57 +46,6 @@ static int chain_to_packet_slow(const struct vring_chain *c,
 	if (p->ofl.gso_type != PKT_GSO_NONE && p->ofl.l3_proto == PKT_L3_IPV4)
 		gso_ipv4_csum(p->data + p->ofl.l3_off);
 	return 0;
-}
-
-/**
- * vnet_chain_to_packet() - copy a frame the guest transmitted into @p
- * @c:		translated TX chain: virtio-net header, then the frame
- * @hdr_len:	10 or 12
- * @caps:	PKT_OFL_* the guest may ask for (pkt_offload_caps_tx())
- * @p:		empty packet, owned by the caller
- * @borrow:	a large frame in one segment may leave its tail in the
- *		guest's buffer (see packet_borrow()); the caller then holds
- *		the chain's completion until the pass ends
- *
- * A header asking for an offload the guest did not negotiate, or one that
- * does not match the frame, is the guest's error (pkt/offload.c checks
- * it). The header may share a descriptor with the frame or span several
- * (ANY_LAYOUT); the iovec walk handles both. Frames with offloads are
- * copied whole: their headers are checked and may be rewritten.
- *
- * Return: 0; -EINVAL for a chain shorter than header + Ethernet header;
- *	   -EMSGSIZE for a frame over PACKET_DATA_MAX without GSO, over
- *	   PACKET_LARGE_MAX, or with segments over PACKET_DATA_MAX; -ENOBUFS when no large buffer is free; -EPROTO
- *	   for a bad offload header
- */
-int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
-			 unsigned int caps, struct packet *p, bool borrow)
-{
-	uint8_t h[2];		/* flags and gso_type: zero for a plain frame */
-	uint32_t frame_len;
-
-	if (c->len < hdr_len + ETH_HLEN_MIN)
-		return -EINVAL;
-	frame_len = c->len - hdr_len;
-	if (likely(c->iov[0].iov_len >= hdr_len + frame_len)) {
-		/* The common case: one segment holds it all. */
-		const uint8_t *base = c->iov[0].iov_base;
-
-		memcpy(h, base, 2);
-		if (likely(!(h[0] | h[1]) && frame_len <= PACKET_DATA_MAX)) {
-			if (borrow && frame_len > PACKET_BORROW_MIN &&
-			    packet_can_borrow()) {
-				memcpy(p->data, base + hdr_len, PACKET_HEAD);
-				packet_borrow(p, base + hdr_len + PACKET_HEAD,
-					      (uint16_t)(frame_len - PACKET_HEAD));
-			} else {
-				copy_bytes(p->data, base + hdr_len, frame_len);
-			}
-			p->len = frame_len;
-			return 0;
-		}
-	}
-	return chain_to_packet_slow(c, hdr_len, caps, p);
 }
 
 /* Header for a frame in @nbufs buffers: @base with the count filled in. */

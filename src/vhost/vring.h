@@ -163,25 +163,6 @@ static inline uint16_t vring_avail_left(const struct vring *vr)
 	return vr->avail_shadow - vr->last_avail;
 }
 
-/**
- * vring_prefetch() - start loading the descriptors of the next @n chains
- *
- * The guest wrote them on another CPU; asking for the lines early overlaps
- * those cache misses. A wild head index only prefetches a wild address,
- * which cannot fault.
- */
-static inline void vring_prefetch(const struct vring *vr, unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		uint16_t head = le16_to_cpu(vr->avail->ring[(uint16_t)(vr->last_avail + i) &
-							    (vr->num - 1)]);
-
-		__builtin_prefetch(&vr->desc[head & (vr->num - 1)]);
-	}
-}
-
 /*
  * One descriptor, read once from guest memory into a private copy in CPU
  * order. The barrier stops the compiler from re-reading the guest's copy

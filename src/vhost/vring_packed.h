@@ -45,6 +45,9 @@
 #define VRING_PACKED_WRAP_SHIFT		15
 #define VRING_PACKED_IDX_MASK		0x7fff
 
+/* The base of a reset ring: slot 0 with both wrap counters 1. */
+#define VRING_PACKED_BASE_RESET		(1u << 15 | 1u << 31)
+
 /* Whole chains one vring_packed_avail_count() looks ahead for. */
 #define VRING_PACKED_SCAN_MAX		64
 

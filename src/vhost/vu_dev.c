@@ -251,6 +251,8 @@ static int vq_init_packed(struct vu_dev *dev, struct vu_vq *vq,
 	int rc;
 
 	vq->vp = (struct vring_packed){ 0 };	/* the union held a split ring */
+	if (!vq->base_set)
+		vq->base = VRING_PACKED_BASE_RESET;
 	rc = vring_packed_init(&vq->vp, &a, vq->num, vq->base,
 			       vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX),
 			       vu_dev_has(dev, VIRTIO_F_IN_ORDER), &dev->mem);
@@ -318,6 +320,7 @@ static void vq_stop(struct vu_dev *dev, struct vu_vq *vq)
 	if (vq->started) {
 		dev->ops->vq_stopping(dev, vq);
 		vq->started = false;
+		vq->base_set = true;
 		if (vq->packed) {
 			vq->base = vring_packed_base(&vq->vp);
 			vring_packed_free(&vq->vp);
@@ -344,6 +347,7 @@ void vu_dev_reset(struct vu_dev *dev)
 		close_fd(&vq->call_fd);
 		vq->num = 0;
 		vq->base = 0;
+		vq->base_set = false;
 		vq->addr_set = false;
 		vq->enabled = false;
 	}
@@ -601,6 +605,7 @@ static int set_vring_base(struct vu_dev *dev, struct vu_msg *m,
 		return -EINVAL;
 	}
 	vq->base = m->p.state.num;
+	vq->base_set = true;
 	return 0;
 }
 

@@ -45,6 +45,8 @@ struct vu_dev;
  *		wins at start). Packed: avail index and wrap counter (bit 15)
  *		in the low half, used index and wrap counter in the high half:
  *		the ring has no index in shared memory, so this is its state
+ * @base_set:	@base came from SET_VRING_BASE or a stop; a packed ring
+ *		without one starts as a reset ring does (slot 0, wrap 1)
  * @addr_set:	SET_VRING_ADDR arrived
  * @addr:	the ring's frontend (QEMU virtual) addresses from SET_VRING_ADDR
  * @kick_fd:	eventfd the guest kicks, from SET_VRING_KICK; -1: none (polled)
@@ -67,6 +69,7 @@ struct vu_vq {
 	int call_fd;
 	uint32_t num;
 	uint32_t base;
+	bool base_set;
 	bool addr_set;
 	struct vu_vring_addr addr;
 	int kick_fd;
