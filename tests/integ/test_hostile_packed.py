@@ -414,6 +414,30 @@ def pk_ring_addr_outside_memory(env):
 # =============================================================================
 
 @attack
+def pk_event_areas_garbage(env):
+    """Legal but odd: the driver event area says flags 3 (reserved), or DESC with an
+    off_wrap index beyond the ring; the driver scribbles over the device's area.
+    Interrupts are the switch's guess, never a fault: frames still arrive both ways."""
+    dev = pdev(env)
+    before = env.port()
+    rx = dev.rx[0]
+    for k, (off_wrap, flags) in enumerate(((0, 3), (0x7fff, 2), (0xffff, 2), (300, 2))):
+        rx.set_driver_event(off_wrap, flags)
+        dev.tx[0]._device16[1] = 0xffff
+        dev.tx[0]._device16[0] = 0xffff
+        f = make_frame(150, 0x5e80 + k, src=MAC_W, dst=MAC_E)
+        env.w.send_frame(f, timeout=5)
+        got = dev.recv_frames(timeout=5, count=1)
+        check(got == [f], f"driver area off_wrap {off_wrap:#x} flags {flags}: frame lost")
+        dev.send_frame(frame_to_w(0x5e90 + k))
+        dev.tx[0].kick(force=True)
+        check(env.w.recv_frames(timeout=5, count=1) == [frame_to_w(0x5e90 + k)],
+              f"device area scribbled: frame {k} to w lost")
+    check(env.port()["faults"] == before["faults"], "a fault was counted")
+    check(not wait_closed(dev.fe, 0.1), "the connection was closed")
+
+
+@attack
 def pk_buffer_id_out_of_range(env):
     """TX buffer ids at or beyond the ring size: 256 and 0xffff on a ring of 256, 100
     on a ring of 100, and in the last descriptor of a chain."""
