@@ -41,6 +41,7 @@ struct port_vhost {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool client;
 	bool no_offloads;		/* offloads=off: none offered */
+	bool no_packed;			/* packed=off: split rings only */
 	bool sock_bound;		/* @path is our socket file: */
 	dev_t sock_dev;			/* ... this one, removed on destroy */
 	ino_t sock_ino;
@@ -348,17 +349,17 @@ static void vq_started(struct vu_dev *dev, struct vu_vq *vq)
 	 * the loop sleeps. With --poll that never happens, and a guest that
 	 * kicked anyway would pay a system call for every burst.
 	 */
-	vring_kick_enable(&vq->vr, false);
-	debug("port %s: ring %u started, size %u", pv->port.name, vq->index,
-	      vq->num);
+	ring_kick_enable(&vq->ring, vq->packed, false);
+	debug("port %s: %s ring %u started, size %u", pv->port.name,
+	      vq->packed ? "packed" : "split", vq->index, vq->num);
 }
 
 static void vq_stopping(struct vu_dev *dev, struct vu_vq *vq)
 {
-	vring_publish(&vq->vr);
+	ring_publish(&vq->ring, vq->packed);
 	evloop_del(&vq->kick_ev);
 	debug("port %s: ring %u stopped at %u", ((struct port_vhost *)dev->owner)->port.name,
-	      vq->index, vq->vr.last_avail);
+	      vq->index, vq->packed ? vq->vp.last_avail : vq->vr.last_avail);
 }
 
 /* A RARP (RFC 903 request) from @mac, 60 bytes with padding. */
@@ -406,10 +407,17 @@ static const struct vu_dev_ops vhost_dev_ops = {
 
 /* ---- datapath ----------------------------------------------------------- */
 
+/*
+ * The burst functions below are bodies over a constant `packed`, each
+ * instantiated for split and packed rings (vhost/ring.h); the port picks
+ * the instance once per burst from the rings' layout.
+ */
+#define BURST_INLINE static inline __attribute__((always_inline))
+
 /* Interrupt the guest if it asked; a call fd that takes no write breaks the device. */
-static inline void notify(struct port_vhost *pv, struct vu_vq *vq)
+BURST_INLINE void notify(struct port_vhost *pv, struct vu_vq *vq, const bool packed)
 {
-	int rc = vring_notify(&vq->vr);
+	int rc = ring_notify(&vq->ring, packed);
 
 	if (unlikely(rc))
 		vu_dev_fail(&pv->dev, "ring %u: cannot signal the call fd: %s",
@@ -474,11 +482,10 @@ static void count_burst(struct port_stats *ps, struct queue_stats *qs, bool rx,
 	qs->bytes += bytes;
 }
 
-/* Take up to @budget frames from one guest TX ring. */
 /* Pop the next chain of a burst into @c and start loading its first buffer. */
-static int rx_pop(struct vring *vr, struct vring_chain *c)
+BURST_INLINE int rx_pop(union vring_any *r, const bool packed, struct vring_chain *c)
 {
-	int rc = vring_pop(vr, c, false);
+	int rc = ring_pop(r, packed, c, false);
 
 	if (likely(!rc))
 		__builtin_prefetch(c->iov[0].iov_base);
@@ -490,35 +497,35 @@ static int rx_pop(struct vring *vr, struct vring_chain *c)
  * ahead of the frame being copied, so the next buffer's cache miss overlaps
  * the current copy.
  */
-static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
-			    unsigned int budget)
+BURST_INLINE unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
+				  unsigned int budget, const bool packed)
 {
-	struct vring *vr = &vq->vr;
+	union vring_any *r = &vq->ring;
 	unsigned int n, i, got = 0, borrowed = packet_pool.nborrowed;
-	int avail = vring_avail_count(vr), rc, next_rc;
+	int avail = ring_avail_count(r, packed), rc, next_rc;
 	uint64_t bytes = 0;
 
 	if (unlikely(avail < 0)) {
 		port_drop(&pv->port, DROP_INVALID_DESC, 1);
-		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
+		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, ring_fault(r, packed));
 		return 0;
 	}
 	n = MIN((unsigned int)avail, MIN(budget, link_room(&pv->port.rx)));
 	if (!n)
 		return 0;
-	vring_prefetch(vr, n);
-	next_rc = rx_pop(vr, &pv->scratch[0]);
+	ring_prefetch(r, packed, n);
+	next_rc = rx_pop(r, packed, &pv->scratch[0]);
 	for (i = 0; i < n; i++) {
 		struct vring_chain *c = &pv->scratch[i & 1];
 
 		rc = next_rc;
 		if (unlikely(rc == -EIO)) {
 			port_drop(&pv->port, DROP_INVALID_DESC, 1);
-			vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vr->fault);
+			vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, ring_fault(r, packed));
 			break;
 		}
 		if (i + 1 < n)
-			next_rc = rx_pop(vr, &pv->scratch[(i + 1) & 1]);
+			next_rc = rx_pop(r, packed, &pv->scratch[(i + 1) & 1]);
 		if (unlikely(rc == -E2BIG)) {
 			port_drop(&pv->port, DROP_SEGMENTS, 1);
 		} else {
@@ -527,14 +534,26 @@ static unsigned int rx_ring(struct port_vhost *pv, struct vu_vq *vq,
 			got += len != 0;
 			bytes += len;
 		}
-		vring_push(vr, c->head, 0);
+		ring_push(r, packed, c->head, 0);
 	}
 	count_burst(&pv->port.stats, &pv->q[vq->index], true, got, bytes);
 	if (packet_pool.nborrowed != borrowed)
 		pv->held |= 1u << vq->index;	/* published by vhost_settle() */
-	else if (vring_publish(vr))
-		notify(pv, vq);
+	else if (ring_publish(r, packed))
+		notify(pv, vq, packed);
 	return i;
+}
+
+static unsigned int rx_ring_split(struct port_vhost *pv, struct vu_vq *vq,
+				  unsigned int budget)
+{
+	return rx_ring(pv, vq, budget, false);
+}
+
+static unsigned int rx_ring_packed(struct port_vhost *pv, struct vu_vq *vq,
+				   unsigned int budget)
+{
+	return rx_ring(pv, vq, budget, true);
 }
 
 /* The pass is over and borrowed tails are copied: give the guest its buffers. */
@@ -546,8 +565,8 @@ static void vhost_settle(struct port *port)
 		struct vu_vq *vq = &pv->dev.vq[__builtin_ctz(pv->held)];
 
 		pv->held &= pv->held - 1;
-		if (vring_publish(&vq->vr))
-			notify(pv, vq);
+		if (ring_publish(&vq->ring, vq->packed))
+			notify(pv, vq, vq->packed);
 	}
 }
 
@@ -559,7 +578,8 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 	if (pv->sock < 0)
 		return 0;
 	for (i = 0; i < pv->nrx && !pv->dev.broken; i++)
-		n += rx_ring(pv, pv->rx_vq[i], budget);
+		n += pv->rx_vq[i]->packed ? rx_ring_packed(pv, pv->rx_vq[i], budget) :
+					    rx_ring_split(pv, pv->rx_vq[i], budget);
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
@@ -571,17 +591,21 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
  * Deliver one packet: 0 if it went to the guest, -ENOBUFS if the ring is out
  * of buffers (keep it queued), else it was dropped and counted.
  */
-static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
+BURST_INLINE int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p,
+			const bool packed)
 {
 	struct port *port = &pv->port;
-	int rc = vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
-				      pv->dev.mergeable, pv->dev.tx_offloads);
+	int rc = packed ?
+		vnet_packet_to_guest_packed(&vq->vp, pv->scratch, p, pv->dev.hdr_len,
+					    pv->dev.mergeable, pv->dev.tx_offloads) :
+		vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
+				     pv->dev.mergeable, pv->dev.tx_offloads);
 
 	if (likely(rc == 0) || rc == -ENOBUFS)
 		return rc;
 	if (rc == -EIO) {
 		port_drop(port, DROP_INVALID_DESC, 1);
-		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, vq->vr.fault);
+		vu_dev_fail(&pv->dev, "ring %u: %s", vq->index, ring_fault(&vq->ring, packed));
 	} else if (rc == -EPROTO) {
 		port_drop(port, DROP_BAD_HEADER, 1);	/* not prepared for us */
 	} else {
@@ -590,7 +614,7 @@ static int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *p)
 	return rc;
 }
 
-static unsigned int vhost_tx(struct port *port)
+BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
 {
 	struct port_vhost *pv = to_vhost(port);
 	struct vu_vq **ring = pv->tx_vq;
@@ -608,11 +632,11 @@ static unsigned int vhost_tx(struct port *port)
 		bytes[i] = 0;
 	}
 	if (nrings == 1) {
-		int avail = vring_avail_count(&ring[0]->vr);
+		int avail = ring_avail_count(&ring[0]->ring, packed);
 
 		if (avail > 0)
-			vring_prefetch(&ring[0]->vr,
-				       MIN((unsigned int)avail, link_count(&port->tx)));
+			ring_prefetch(&ring[0]->ring, packed,
+				      MIN((unsigned int)avail, link_count(&port->tx)));
 	}
 	/*
 	 * One pass over the frames queued now. A ring out of buffers stops a
@@ -623,7 +647,7 @@ static unsigned int vhost_tx(struct port *port)
 	while (left-- && !pv->dev.broken) {
 		struct packet *p = link_peek(&port->tx, 0);
 		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
-		int rc = unlikely(full & (1u << r)) ? -ENOBUFS : tx_one(pv, ring[r], p);
+		int rc = unlikely(full & (1u << r)) ? -ENOBUFS : tx_one(pv, ring[r], p, packed);
 
 		if (unlikely(rc == -ENOBUFS)) {
 			if (nrings == 1)
@@ -641,24 +665,44 @@ static unsigned int vhost_tx(struct port *port)
 		n++;
 	}
 	for (i = 0; i < nrings; i++) {
-		struct vring *vr = &ring[i]->vr;
+		union vring_any *r = &ring[i]->ring;
+		uint32_t *unusable = ring_unusable(r, packed);
 
 		if (sent[i])
 			count_burst(&port->stats, &pv->q[ring[i]->index], false,
 				    sent[i], bytes[i]);
-		if (unlikely(vr->unusable)) {
+		if (unlikely(*unusable)) {
 			/* Completed empty: published below even if none was sent. */
-			port_drop(port, DROP_RX_BUFFER_UNUSABLE, vr->unusable);
-			vr->unusable = 0;
+			port_drop(port, DROP_RX_BUFFER_UNUSABLE, *unusable);
+			*unusable = 0;
 		}
-		if (vring_publish(vr))
-			notify(pv, ring[i]);
+		if (ring_publish(r, packed))
+			notify(pv, ring[i], packed);
 	}
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
 		disconnect(pv);
 	return n;
+}
+
+static unsigned int tx_burst_split(struct port *port)
+{
+	return tx_burst(port, false);
+}
+
+static unsigned int tx_burst_packed(struct port *port)
+{
+	return tx_burst(port, true);
+}
+
+/* Every started ring of a device has the layout its features chose. */
+static unsigned int vhost_tx(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+
+	return pv->ntx && pv->tx_vq[0]->packed ? tx_burst_packed(port) :
+						 tx_burst_split(port);
 }
 
 /* ---- sleeping ----------------------------------------------------------- */
@@ -677,8 +721,8 @@ static bool vhost_sleep_prepare(struct port *port)
 			continue;
 		if (vq->polled)
 			return true;	/* no kick will come: keep polling */
-		vring_kick_enable(&vq->vr, true);
-		avail = vring_avail_count(&vq->vr);
+		ring_kick_enable(&vq->ring, vq->packed, true);
+		avail = ring_avail_count(&vq->ring, vq->packed);
 		if (avail && (is_guest_tx(i) || !link_empty(&port->tx)))
 			pending = true;
 	}
@@ -692,7 +736,7 @@ static void vhost_sleep_finish(struct port *port)
 
 	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++)
 		if (pv->dev.vq[i].started)
-			vring_kick_enable(&pv->dev.vq[i].vr, false);
+			ring_kick_enable(&pv->dev.vq[i].ring, pv->dev.vq[i].packed, false);
 }
 
 /* ---- setup and reporting ------------------------------------------------ */
@@ -730,10 +774,11 @@ static void vhost_show(struct port *port, FILE *out)
 
 		if (!vq->started && !pv->q[i].packets)
 			continue;
-		fprintf(out, "  queue %u %s: %s%s size %u, %llu packets %llu bytes\n",
+		fprintf(out, "  queue %u %s: %s%s %s size %u, %llu packets %llu bytes\n",
 			i / 2, is_guest_tx(i) ? "rx" : "tx",
 			vq->started ? "started" : "stopped",
-			vq->enabled ? " enabled" : " disabled", vq->num,
+			vq->enabled ? " enabled" : " disabled",
+			vq->packed ? "packed" : "split", vq->num,
 			(unsigned long long)pv->q[i].packets,
 			(unsigned long long)pv->q[i].bytes);
 	}
@@ -861,6 +906,8 @@ static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp
 		pv->client = false;
 	} else if (!strcmp(opt, "offloads=on") || !strcmp(opt, "offloads=off")) {
 		pv->no_offloads = !strcmp(opt, "offloads=off");
+	} else if (!strcmp(opt, "packed=on") || !strcmp(opt, "packed=off")) {
+		pv->no_packed = !strcmp(opt, "packed=off");
 	} else if (!strncmp(opt, "queues=", 7)) {
 		unsigned long v = strtoul(opt + 7, &end, 10);
 
@@ -872,8 +919,8 @@ static int parse_option(struct port_vhost *pv, const char *opt, unsigned int *qp
 		*qp = (unsigned int)v;
 	} else {
 		snprintf(why, whylen, "unknown option '%s' (known: client, "
-			 "server, queues=N, offloads=on|off, owner=USER, group=GROUP, "
-			 "mode=OCTAL)", opt);
+			 "server, queues=N, offloads=on|off, packed=on|off, owner=USER, "
+			 "group=GROUP, mode=OCTAL)", opt);
 		return -EINVAL;
 	}
 	return 0;
@@ -937,6 +984,8 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	vu_dev_init(&pv->dev, pv->port.name, qp, &vhost_dev_ops, pv);
 	if (pv->no_offloads)
 		pv->dev.offered &= ~VU_OFFLOAD_FEATURES;
+	if (pv->no_packed)
+		pv->dev.offered &= ~(1ull << VIRTIO_F_RING_PACKED);
 	*out = &pv->port;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "core/copy.h"
 #include "core/iov.h"
 #include "pkt/gso.h"
+#include "vhost/ring.h"
 #include "vhost/virtio_net.h"
 
 #define VNET_SKIP_MAX	8	/* unusable chains completed empty per frame */
@@ -99,14 +100,6 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 	return chain_to_packet_slow(c, hdr_len, caps, p);
 }
 
-/* While the ring is logged for migration, mark what was written into @c. */
-static inline void log_written(struct vring *vr, const struct vring_chain *c,
-			       uint32_t len)
-{
-	if (unlikely(vr->log))
-		vring_log_chain(vr, c, len);
-}
-
 /* Header for a frame in @nbufs buffers: @base with the count filled in. */
 static void write_header(const struct vring_chain *c, unsigned int hdr_len,
 			 const struct virtio_net_hdr *base, uint16_t nbufs)
@@ -118,16 +111,16 @@ static void write_header(const struct vring_chain *c, unsigned int hdr_len,
 }
 
 /* Are @n more chains available? Re-reads avail->idx only when needed. */
-static int have_chains(struct vring *vr, unsigned int n)
+static inline int have_chains(union vring_any *r, const bool packed, unsigned int n)
 {
 	int rc;
 
-	if (vring_avail_left(vr) >= n)
+	if (ring_avail_left(r, packed) >= n)
 		return 1;
-	rc = vring_avail_count(vr);
+	rc = ring_avail_count(r, packed);
 	if (rc < 0)
 		return rc;
-	return vring_avail_left(vr) >= n;
+	return ring_avail_left(r, packed) >= n;
 }
 
 /* Copy bytes [@from, @from + @take) of header + frame into chain @c. */
@@ -149,7 +142,7 @@ static void fill_chain(const struct vring_chain *c, const struct packet *p,
  * back (-ENOBUFS); a later chain of zero bytes or too many segments ends
  * them all, empty (-EAGAIN: the frame may try the chains after them).
  */
-static int deliver_merged(struct vring *vr, struct vring_chain *first,
+static int deliver_merged(union vring_any *r, const bool packed, struct vring_chain *first,
 			  struct vring_chain *c, const struct packet *p,
 			  unsigned int hdr_len, const struct virtio_net_hdr *vh)
 {
@@ -162,19 +155,19 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 		unsigned int take = MIN(cur->len, need - done);
 
 		fill_chain(cur, p, hdr_len, done, take);
-		log_written(vr, cur, take);
-		vring_push(vr, cur->head, take);
+		ring_log_written(r, packed, cur, take);
+		ring_push(r, packed, cur->head, take);
 		pushed++;
 		done += take;
 		if (done == need)
 			break;
 		cur = c;
-		rc = have_chains(vr, 1);
+		rc = have_chains(r, packed, 1);
 		if (rc <= 0) {
 			rc = rc ? rc : -ENOBUFS;
 			goto undo;
 		}
-		rc = vring_pop(vr, cur, true);
+		rc = ring_pop(r, packed, cur, true);
 		popped++;
 		if (rc == -EIO)
 			return rc;
@@ -184,18 +177,18 @@ static int deliver_merged(struct vring *vr, struct vring_chain *first,
 			 * taken for this frame back empty, in order, so that
 			 * it cannot hold up the ring. The frame tries again.
 			 */
-			vring_empty_pushed(vr, pushed);
-			vring_push(vr, cur->head, 0);
-			vr->unusable++;
+			ring_empty_pushed(r, packed, pushed);
+			ring_push(r, packed, cur->head, 0);
+			(*ring_unusable(r, packed))++;
 			return -EAGAIN;
 		}
 	}
 	write_header(first, hdr_len, vh, popped);
-	log_written(vr, first, hdr_len);
+	ring_log_written(r, packed, first, hdr_len);
 	return 0;
 undo:
-	vring_unpop(vr, popped);
-	vring_unpush(vr, pushed);
+	ring_unpop(r, packed, popped);
+	ring_unpush(r, packed, pushed);
 	return rc;
 }
 
@@ -219,11 +212,11 @@ static inline bool chain_usable(const struct vring_chain *c, unsigned int hdr_le
 
 /*
  * Everything but one buffer that holds the frame: chains no frame fits in
- * (completed empty, counted in vr->unusable, and the frame tries the next
+ * (completed empty, counted in the ring's unusable count, and the frame tries the next
  * one, VNET_SKIP_MAX times at most), mergeable frames over several chains,
  * and one chain of several buffers. @c was popped with result @rc.
  */
-static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
+static int deliver_slow(union vring_any *r, const bool packed, struct vring_chain scratch[2],
 			struct packet *p, unsigned int hdr_len, bool mergeable,
 			const struct virtio_net_hdr *vh, int rc)
 {
@@ -235,35 +228,36 @@ static int deliver_slow(struct vring *vr, struct vring_chain scratch[2],
 			return rc;
 		if (rc || !chain_usable(c, hdr_len, mergeable)) {
 			/* Too many segments, or too short: never a frame here. */
-			vring_push(vr, c->head, 0);
-			vr->unusable++;
+			ring_push(r, packed, c->head, 0);
+			(*ring_unusable(r, packed))++;
 		} else if (mergeable) {
 			packet_linearize(p);
-			rc = deliver_merged(vr, c, &scratch[1], p, hdr_len, vh);
+			rc = deliver_merged(r, packed, c, &scratch[1], p, hdr_len, vh);
 			if (rc != -EAGAIN)
 				return rc;
 		} else if (c->len >= need) {
 			packet_linearize(p);
 			write_header(c, hdr_len, vh, 1);
 			iov_from_buf(c->iov, c->niov, hdr_len, p->data, p->len);
-			log_written(vr, c, need);
-			vring_push(vr, c->head, need);
+			ring_log_written(r, packed, c, need);
+			ring_push(r, packed, c->head, need);
 			return 0;
 		} else {
-			vring_unpop(vr, 1);	/* kept for a smaller frame */
+			ring_unpop(r, packed, 1);	/* kept for a smaller frame */
 			return -EMSGSIZE;
 		}
 		if (++tries == VNET_SKIP_MAX)
 			return -ENOBUFS;	/* the next pass goes on */
-		rc = have_chains(vr, 1);
+		rc = have_chains(r, packed, 1);
 		if (rc <= 0)
 			return rc ? rc : -ENOBUFS;
-		rc = vring_pop(vr, c, true);
+		rc = ring_pop(r, packed, c, true);
 	}
 }
 
 /* A frame with offload state: its header says so (pkt_offload_to_vnet_hdr()). */
-static int deliver_offloaded(struct vring *vr, struct vring_chain scratch[2],
+static int deliver_offloaded(union vring_any *r, const bool packed,
+			     struct vring_chain scratch[2],
 			     struct packet *p, unsigned int hdr_len,
 			     bool mergeable, unsigned int caps)
 {
@@ -272,16 +266,51 @@ static int deliver_offloaded(struct vring *vr, struct vring_chain scratch[2],
 
 	if (pkt_offload_to_vnet_hdr(&p->ofl, caps, &vh))
 		return -EPROTO;
-	rc = have_chains(vr, 1);
+	rc = have_chains(r, packed, 1);
 	if (rc <= 0)
 		return rc ? rc : -ENOBUFS;
-	rc = vring_pop(vr, &scratch[0], true);
-	return deliver_slow(vr, scratch, p, hdr_len, mergeable, &vh, rc);
+	rc = ring_pop(r, packed, &scratch[0], true);
+	return deliver_slow(r, packed, scratch, p, hdr_len, mergeable, &vh, rc);
+}
+
+/* vnet_packet_to_guest()'s body, for a split or a packed ring (vhost/ring.h). */
+static inline __attribute__((always_inline)) int
+to_guest(union vring_any *r, const bool packed, struct vring_chain scratch[2],
+	 struct packet *p, unsigned int hdr_len, bool mergeable, unsigned int caps)
+{
+	static const struct virtio_net_hdr plain;
+	struct vring_chain *c = &scratch[0];
+	unsigned int need = hdr_len + p->len;
+	int rc;
+
+	if (unlikely(pkt_offloaded(p)))
+		return deliver_offloaded(r, packed, scratch, p, hdr_len, mergeable, caps);
+	rc = have_chains(r, packed, 1);
+	if (unlikely(rc <= 0))
+		return rc ? rc : -ENOBUFS;
+	rc = ring_pop(r, packed, c, true);
+	if (unlikely(rc == -EIO))
+		return rc;
+	if (likely(!rc && c->niov == 1 && c->len >= need)) {
+		/* The common case: one buffer holds header and frame. */
+		static const struct virtio_net_hdr one = { .num_buffers = LE16_CONST(1) };
+		uint8_t *dst = c->iov[0].iov_base;
+
+		if (hdr_len == 12)	/* fixed sizes: stores, not a call */
+			memcpy(dst, &one, 12);
+		else
+			memcpy(dst, &one, 10);
+		copy_frame(dst + hdr_len, p);
+		ring_log_written(r, packed, c, need);
+		ring_push(r, packed, c->head, need);
+		return 0;
+	}
+	return deliver_slow(r, packed, scratch, p, hdr_len, mergeable, &plain, rc);
 }
 
 /**
  * vnet_packet_to_guest() - copy @p into the guest's receive buffers
- * @vr:		the guest's RX ring
+ * @vr:		the guest's RX ring (split; vnet_packet_to_guest_packed() for packed)
  * @scratch:	two chains of working space
  * @p:		packet, still owned by the caller (a borrowed tail may be
  *		brought in)
@@ -297,7 +326,7 @@ static int deliver_offloaded(struct vring *vr, struct vring_chain scratch[2],
  * without mergeable buffers shorter than header + Ethernet header; a later
  * chain of a mergeable frame with zero bytes; too many segments) is
  * completed with length 0, which guests drop as a runt, and counted in
- * vr->unusable for the caller; the frame goes on to the next chain. Left in
+ * the ring's unusable count for the caller; the frame goes on to the next chain. Left in
  * place, such a chain would hold up every later frame to the guest.
  *
  * Return: 0; -ENOBUFS if the guest has too few buffers posted (or
@@ -309,32 +338,13 @@ int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 struct packet *p, unsigned int hdr_len,
 			 bool mergeable, unsigned int caps)
 {
-	static const struct virtio_net_hdr plain;
-	struct vring_chain *c = &scratch[0];
-	unsigned int need = hdr_len + p->len;
-	int rc;
+	return to_guest((union vring_any *)vr, false, scratch, p, hdr_len, mergeable, caps);
+}
 
-	if (unlikely(pkt_offloaded(p)))
-		return deliver_offloaded(vr, scratch, p, hdr_len, mergeable, caps);
-	rc = have_chains(vr, 1);
-	if (unlikely(rc <= 0))
-		return rc ? rc : -ENOBUFS;
-	rc = vring_pop(vr, c, true);
-	if (unlikely(rc == -EIO))
-		return rc;
-	if (likely(!rc && c->niov == 1 && c->len >= need)) {
-		/* The common case: one buffer holds header and frame. */
-		static const struct virtio_net_hdr one = { .num_buffers = LE16_CONST(1) };
-		uint8_t *dst = c->iov[0].iov_base;
-
-		if (hdr_len == 12)	/* fixed sizes: stores, not a call */
-			memcpy(dst, &one, 12);
-		else
-			memcpy(dst, &one, 10);
-		copy_frame(dst + hdr_len, p);
-		log_written(vr, c, need);
-		vring_push(vr, c->head, need);
-		return 0;
-	}
-	return deliver_slow(vr, scratch, p, hdr_len, mergeable, &plain, rc);
+/** vnet_packet_to_guest_packed() - vnet_packet_to_guest() on a packed ring */
+int vnet_packet_to_guest_packed(struct vring_packed *vr, struct vring_chain scratch[2],
+				struct packet *p, unsigned int hdr_len,
+				bool mergeable, unsigned int caps)
+{
+	return to_guest((union vring_any *)vr, true, scratch, p, hdr_len, mergeable, caps);
 }

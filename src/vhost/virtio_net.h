@@ -13,6 +13,7 @@
 #include "pkt/packet.h"
 #include "pkt/vnet_hdr.h"
 #include "vhost/vring.h"
+#include "vhost/vring_packed.h"
 
 /* Feature bits this backend knows (virtio 1.2 §5.1.3, §6). */
 #define VIRTIO_NET_F_CSUM		0
@@ -31,6 +32,7 @@
 #define VIRTIO_RING_F_INDIRECT_DESC	28
 #define VIRTIO_RING_F_EVENT_IDX		29
 #define VIRTIO_F_VERSION_1		32
+#define VIRTIO_F_RING_PACKED		34
 #define VIRTIO_F_IN_ORDER		35
 
 /* Checksum and segmentation offloads, both directions (turned off per port). */
@@ -52,5 +54,8 @@ int vnet_chain_to_packet(const struct vring_chain *c, unsigned int hdr_len,
 int vnet_packet_to_guest(struct vring *vr, struct vring_chain scratch[2],
 			 struct packet *p, unsigned int hdr_len,
 			 bool mergeable, unsigned int caps);
+int vnet_packet_to_guest_packed(struct vring_packed *vr, struct vring_chain scratch[2],
+				struct packet *p, unsigned int hdr_len,
+				bool mergeable, unsigned int caps);
 
 #endif /* VMSW_VIRTIO_NET_H */

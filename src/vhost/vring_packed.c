@@ -90,6 +90,14 @@ static int base_decode(uint32_t base, unsigned int num, uint16_t pos[2])
 	return pos_distance(pos[1], pos[0], num) <= num ? 0 : -EINVAL;
 }
 
+/** vring_packed_base_valid() - can a ring of @num slots start at @base? */
+bool vring_packed_base_valid(uint32_t base, unsigned int num)
+{
+	uint16_t pos[2];
+
+	return num && num <= VRING_MAX_SIZE && !base_decode(base, num, pos);
+}
+
 /**
  * vring_packed_init() - start using a translated packed ring
  * @vr:		ring state: zeroed before its first init; a later init

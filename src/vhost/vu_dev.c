@@ -45,6 +45,7 @@ uint64_t vu_dev_offered_features(void)
 	       1ull << VIRTIO_NET_F_GUEST_ANNOUNCE |
 	       1ull << VIRTIO_NET_F_MQ |
 	       1ull << VIRTIO_F_IN_ORDER |
+	       1ull << VIRTIO_F_RING_PACKED |
 	       1ull << VHOST_F_LOG_ALL |
 	       1ull << VHOST_USER_F_PROTOCOL_FEATURES;
 }
@@ -121,7 +122,7 @@ void vu_dev_init(struct vu_dev *dev, const char *name, unsigned int queue_pairs,
 
 		vq->dev = dev;
 		vq->index = i;
-		vq->kick_fd = vq->err_fd = vq->vr.call_fd = -1;
+		vq->kick_fd = vq->err_fd = vq->call_fd = -1;
 		vq->kick_ev.fd = -1;
 	}
 }
@@ -131,25 +132,56 @@ static unsigned int nvqs(const struct vu_dev *dev)
 	return 2 * dev->max_queue_pairs;
 }
 
-/* Host addresses of @vq's three parts, each range inside one region. */
+/* Host addresses of a ring's three parts: split or packed (vq->packed). */
+struct vq_parts {
+	void *desc;
+	void *driver;		/* split: avail ring; packed: driver event area */
+	void *device;		/* split: used ring; packed: device event area */
+};
+
+/* @vq's parts for its layout, each range inside one region and aligned. */
 static int vq_translate(struct vu_dev *dev, struct vu_vq *vq,
-			struct vring_addr *a)
+			struct vq_parts *a)
 {
 	bool ev = vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX);
+	uint64_t driver = vq->packed ? sizeof(struct vring_packed_event) :
+				       vring_avail_size(vq->num, ev);
+	uint64_t device = vq->packed ? sizeof(struct vring_packed_event) :
+				       vring_used_size(vq->num, ev);
 
 	a->desc = guest_mem_qva_range(&dev->mem, vq->addr.desc_user_addr,
 				      16ull * vq->num);
-	a->avail = guest_mem_qva_range(&dev->mem, vq->addr.avail_user_addr,
-				       vring_avail_size(vq->num, ev));
-	a->used = guest_mem_qva_range(&dev->mem, vq->addr.used_user_addr,
-				      vring_used_size(vq->num, ev));
-	if (!a->desc || !a->avail || !a->used)
+	a->driver = guest_mem_qva_range(&dev->mem, vq->addr.avail_user_addr, driver);
+	a->device = guest_mem_qva_range(&dev->mem, vq->addr.used_user_addr, device);
+	if (!a->desc || !a->driver || !a->device)
 		return -EFAULT;
-	/* The used ring is written with aligned stores the guest reads. */
-	if ((uintptr_t)a->desc % 16 || (uintptr_t)a->avail % 2 ||
-	    (uintptr_t)a->used % 4)
+	/* What we write is written with aligned stores the guest reads. */
+	if ((uintptr_t)a->desc % 16 || (uintptr_t)a->driver % (vq->packed ? 4 : 2) ||
+	    (uintptr_t)a->device % 4)
 		return -EFAULT;
 	return 0;
+}
+
+/* Point @vq's started ring at @a (a new memory table or SET_VRING_ADDR). */
+static void vq_point(struct vu_vq *vq, const struct vq_parts *a)
+{
+	if (vq->packed) {
+		vq->vp.desc = a->desc;
+		vq->vp.driver = a->driver;
+		vq->vp.device = a->device;
+	} else {
+		vq->vr.desc = a->desc;
+		vq->vr.avail = a->driver;
+		vq->vr.used = a->device;
+	}
+}
+
+/* A packed ring's own guest-physical addresses, for the log (0: none). */
+static uint64_t host_gpa(const struct guest_mem *mem, const void *p)
+{
+	uint64_t gpa;
+
+	return guest_mem_host_gpa(mem, p, &gpa) ? 0 : gpa;
 }
 
 /*
@@ -161,8 +193,19 @@ static void vq_update_log(struct vu_dev *dev, struct vu_vq *vq)
 	bool on = vq->started && vu_dev_has(dev, VHOST_F_LOG_ALL) &&
 		  dev->log.bits && (vq->addr.flags & VHOST_VRING_F_LOG);
 
-	vq->vr.log = on ? &dev->log : NULL;
-	vq->vr.log_used_gpa = vq->addr.log_guest_addr;
+	if (!vq->packed) {
+		vq->vr.log = on ? &dev->log : NULL;
+		vq->vr.log_used_gpa = vq->addr.log_guest_addr;
+		return;
+	}
+	/*
+	 * Used descriptors are written into the descriptor ring, which
+	 * log_guest_addr (QEMU: the device area) does not cover: log the
+	 * ring and the device area at their own addresses.
+	 */
+	vq->vp.log = on ? &dev->log : NULL;
+	vq->vp.log_desc_gpa = host_gpa(&dev->mem, vq->vp.desc);
+	vq->vp.log_device_gpa = host_gpa(&dev->mem, vq->vp.device);
 }
 
 static void update_logs(struct vu_dev *dev)
@@ -179,18 +222,63 @@ bool vu_dev_logging(const struct vu_dev *dev)
 	unsigned int i;
 
 	for (i = 0; i < VU_MAX_VQS; i++)
-		if (dev->vq[i].vr.log)
+		if (dev->vq[i].started &&
+		    (dev->vq[i].packed ? dev->vq[i].vp.log : dev->vq[i].vr.log))
 			return true;
 	return false;
 }
 
+/* A split ring resumes where used->idx in guest memory says. */
+static void vq_init_split(struct vu_dev *dev, struct vu_vq *vq,
+			  const struct vq_parts *p)
+{
+	struct vring_addr a = { p->desc, p->driver, p->device };
+
+	vring_init(&vq->vr, &a, vq->num, (uint16_t)vq->base,
+		   vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX), &dev->mem);
+	vq->vr.call_fd = vq->call_fd;
+	if (vq->vr.base_mismatch)
+		info("port %s: ring %u resumes at used index %u (base was %u)",
+		     dev->name, vq->index, vq->vr.last_avail, vq->base);
+}
+
+/* A packed ring has no index in shared memory: it resumes at the base. */
+static int vq_init_packed(struct vu_dev *dev, struct vu_vq *vq,
+			  const struct vq_parts *p)
+{
+	struct vring_packed_addr a = { p->desc, p->driver, p->device };
+	int rc;
+
+	vq->vp = (struct vring_packed){ 0 };	/* the union held a split ring */
+	rc = vring_packed_init(&vq->vp, &a, vq->num, vq->base,
+			       vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX),
+			       vu_dev_has(dev, VIRTIO_F_IN_ORDER), &dev->mem);
+	if (rc) {
+		vu_dev_fail(dev, "ring %u: packed base %#x does not fit a ring of %u%s",
+			    vq->index, vq->base, vq->num, rc == -ENOMEM ? " (no memory)" : "");
+		return rc;
+	}
+	vq->vp.call_fd = vq->call_fd;
+	if (vq->vp.base_mismatch)
+		info("port %s: packed ring %u resumes with %u slots the frontend "
+		     "never saw completed (base %#x)", dev->name, vq->index,
+		     (unsigned int)vq->vp.owned, vq->base);
+	return 0;
+}
+
 static int vq_start(struct vu_dev *dev, struct vu_vq *vq)
 {
-	struct vring_addr a;
+	struct vq_parts a;
 
 	if (!vq->num || !vq->addr_set || !dev->mem.nregions) {
 		vu_dev_fail(dev, "ring %u kicked before its size, addresses and memory were set",
 			    vq->index);
+		return -EINVAL;
+	}
+	vq->packed = vu_dev_has(dev, VIRTIO_F_RING_PACKED);
+	if (!vq->packed && !is_power_of_2(vq->num)) {
+		vu_dev_fail(dev, "split ring %u of size %u (not a power of two)",
+			    vq->index, vq->num);
 		return -EINVAL;
 	}
 	if (vq_translate(dev, vq, &a)) {
@@ -198,11 +286,10 @@ static int vq_start(struct vu_dev *dev, struct vu_vq *vq)
 			    vq->index);
 		return -EFAULT;
 	}
-	vring_init(&vq->vr, &a, vq->num, vq->base,
-		   vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX), &dev->mem);
-	if (vq->vr.base_mismatch)
-		info("port %s: ring %u resumes at used index %u (base was %u)",
-		     dev->name, vq->index, vq->vr.last_avail, vq->base);
+	if (!vq->packed)
+		vq_init_split(dev, vq, &a);
+	else if (vq_init_packed(dev, vq, &a))
+		return -EINVAL;
 	vq->started = true;
 	vq_update_log(dev, vq);
 	dev->ops->vq_started(dev, vq);
@@ -215,8 +302,14 @@ static void vq_stop(struct vu_dev *dev, struct vu_vq *vq)
 	if (vq->started) {
 		dev->ops->vq_stopping(dev, vq);
 		vq->started = false;
-		vq->vr.log = NULL;
-		vq->base = vq->vr.last_avail;
+		if (vq->packed) {
+			vq->base = vring_packed_base(&vq->vp);
+			vring_packed_free(&vq->vp);
+			vq->vp.log = NULL;
+		} else {
+			vq->base = vq->vr.last_avail;
+			vq->vr.log = NULL;
+		}
 	}
 	close_fd(&vq->kick_fd);
 	vq->polled = false;
@@ -232,7 +325,7 @@ void vu_dev_reset(struct vu_dev *dev)
 
 		vq_stop(dev, vq);
 		close_fd(&vq->err_fd);
-		close_fd(&vq->vr.call_fd);
+		close_fd(&vq->call_fd);
 		vq->num = 0;
 		vq->base = 0;
 		vq->addr_set = false;
@@ -351,7 +444,7 @@ static int reset_owner(struct vu_dev *dev, struct vu_msg *m,
 static bool rings_fit(struct vu_dev *dev, const struct guest_mem *mem)
 {
 	struct guest_mem saved = dev->mem;
-	struct vring_addr a;
+	struct vq_parts a;
 	bool ok = true;
 	unsigned int i;
 
@@ -370,7 +463,7 @@ static int retranslate_rings(struct vu_dev *dev)
 
 	for (i = 0; i < nvqs(dev); i++) {
 		struct vu_vq *vq = &dev->vq[i];
-		struct vring_addr a;
+		struct vq_parts a;
 
 		if (!vq->started)
 			continue;
@@ -378,9 +471,8 @@ static int retranslate_rings(struct vu_dev *dev)
 			vu_dev_fail(dev, "ring %u not in guest memory", i);
 			return -EFAULT;
 		}
-		vq->vr.desc = a.desc;
-		vq->vr.avail = a.avail;
-		vq->vr.used = a.used;
+		vq_point(vq, &a);
+		vq_update_log(dev, vq);	/* a packed ring's addresses may have moved */
 	}
 	return 0;
 }
@@ -441,7 +533,10 @@ static int set_vring_num(struct vu_dev *dev, struct vu_msg *m,
 	uint32_t num = m->p.state.num;
 
 	(void)reply;
-	if (!vq || vq->started || !is_power_of_2(num) || num > VRING_MAX_SIZE) {
+	/* Packed rings may have any size. Split ones a power of two: checked
+	 * here and again at start, in case the features change in between. */
+	if (!vq || vq->started || !num || num > VRING_MAX_SIZE ||
+	    (!vu_dev_has(dev, VIRTIO_F_RING_PACKED) && !is_power_of_2(num))) {
 		warn("port %s: SET_VRING_NUM ring %u size %u refused", dev->name,
 		     m->p.state.index, num);
 		return -EINVAL;
@@ -478,14 +573,18 @@ static int set_vring_base(struct vu_dev *dev, struct vu_msg *m,
 			  union vu_payload *reply)
 {
 	struct vu_vq *vq = msg_vq(dev, m->p.state.index);
+	bool packed = vu_dev_has(dev, VIRTIO_F_RING_PACKED);
 
 	(void)reply;
-	if (!vq || vq->started || m->p.state.num > 0xffff) {
-		warn("port %s: SET_VRING_BASE ring %u base %u refused", dev->name,
+	/* A packed base is checked against the size if it came first (QEMU
+	 * and DPDK send the size first), else when the ring starts. */
+	if (!vq || vq->started || (!packed && m->p.state.num > 0xffff) ||
+	    (packed && vq->num && !vring_packed_base_valid(m->p.state.num, vq->num))) {
+		warn("port %s: SET_VRING_BASE ring %u base %#x refused", dev->name,
 		     m->p.state.index, m->p.state.num);
 		return -EINVAL;
 	}
-	vq->base = (uint16_t)m->p.state.num;
+	vq->base = m->p.state.num;
 	return 0;
 }
 
@@ -585,8 +684,12 @@ static int set_vring_call(struct vu_dev *dev, struct vu_msg *m,
 	if (!vq)
 		return -EINVAL;
 	/* May arrive while the ring runs: the next notify uses the new fd. */
-	close_fd(&vq->vr.call_fd);
-	vq->vr.call_fd = fd;
+	close_fd(&vq->call_fd);
+	vq->call_fd = fd;
+	if (vq->started && vq->packed)
+		vq->vp.call_fd = fd;
+	else if (vq->started)
+		vq->vr.call_fd = fd;
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 #include "core/evloop.h"
 #include "vhost/dirty_log.h"
 #include "vhost/guest_mem.h"
-#include "vhost/vring.h"
+#include "vhost/ring.h"
 #include "vhost/vu_msg.h"
 
 #define VU_MAX_QUEUE_PAIRS	16
@@ -35,9 +35,16 @@ struct vu_dev;
 
 /**
  * struct vu_vq - one virtqueue: what the frontend set up, and its ring
- * @vr:		the datapath's ring state; valid only while @started
+ * @vr:		the datapath's ring state if split, valid only while @started
+ * @vp:		the same if packed
+ * @ring:	either, for vhost/ring.h
+ * @packed:	@vp is the ring (VIRTIO_F_RING_PACKED negotiated at start)
+ * @call_fd:	eventfd from SET_VRING_CALL, -1: none; the started ring has a copy
  * @num:	ring size from SET_VRING_NUM; 0: unset
- * @base:	next avail index from SET_VRING_BASE (used->idx wins at start)
+ * @base:	from SET_VRING_BASE. Split: the next avail index (used->idx
+ *		wins at start). Packed: avail index and wrap counter (bit 15)
+ *		in the low half, used index and wrap counter in the high half:
+ *		the ring has no index in shared memory, so this is its state
  * @addr_set:	SET_VRING_ADDR arrived
  * @addr:	the ring's frontend (QEMU virtual) addresses from SET_VRING_ADDR
  * @kick_fd:	eventfd the guest kicks, from SET_VRING_KICK; -1: none (polled)
@@ -51,9 +58,15 @@ struct vu_dev;
  * @index:	queue index: even = guest TX (our rx), odd = guest RX (our tx)
  */
 struct vu_vq {
-	struct vring vr;
+	union {
+		struct vring vr;
+		struct vring_packed vp;
+		union vring_any ring;
+	};
+	bool packed;
+	int call_fd;
 	uint32_t num;
-	uint16_t base;
+	uint32_t base;
 	bool addr_set;
 	struct vu_vring_addr addr;
 	int kick_fd;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "vhost/virtio_net.h"
 #include "vhost/vu_dev.h"
 
 static int started, stopping;
@@ -132,14 +133,23 @@ static uint64_t call_u64(struct conn *c, uint32_t req)
 	return v;
 }
 
-static void negotiate(struct conn *c)
+/* Everything offered but packed rings (negotiate_packed() adds them). */
+static void negotiate_features(struct conn *c, bool packed)
 {
 	uint64_t f = call_u64(c, VHOST_USER_GET_FEATURES);
 	uint64_t pf = call_u64(c, VHOST_USER_GET_PROTOCOL_FEATURES);
 
+	if (!packed)
+		f &= ~(1ull << VIRTIO_F_RING_PACKED);
+
 	send_msg(c, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &pf, 8, NULL, 0);
 	send_msg(c, VHOST_USER_SET_FEATURES, 0, &f, 8, NULL, 0);
 	CHECK_EQ(pump(c), 0);
+}
+
+static void negotiate(struct conn *c)
+{
+	negotiate_features(c, false);
 }
 
 /* Send with NEED_REPLY and return the ack value (0 ok), or -1 without one. */
@@ -169,6 +179,7 @@ TEST(features_reply_exact)
 	CHECK(!(f & (1ull << 40)));	/* never RING_RESET */
 	CHECK_EQ(call_u64(&c, VHOST_USER_GET_QUEUE_NUM), 4);
 	CHECK(f & (1ull << 26));	/* LOG_ALL: migration */
+	CHECK(f & (1ull << 34));	/* RING_PACKED */
 	CHECK_EQ(call_u64(&c, VHOST_USER_GET_PROTOCOL_FEATURES), 0xf);
 	conn_close(&c);
 }
@@ -374,6 +385,66 @@ TEST(ring_starts_and_stops_keeping_its_place)
 	conn_close(&c);
 }
 
+/*
+ * A packed ring: any size, the base in both halves (avail and used index,
+ * wrap counters in bit 15), given back as it is by GET_VRING_BASE; a base
+ * that does not fit the ring is refused.
+ */
+TEST(packed_ring_keeps_its_base)
+{
+	struct conn c;
+	struct vu_vring_state s = { 1, 100 }, out = { 0, 0 };
+	struct vu_vring_addr a = { .index = 1 };
+	struct vu_hdr h;
+	int kick = eventfd(0, 0);
+	uint64_t v = 1;
+	uint32_t base = (1u << 15 | 37) | (1u << 15 | 37) << 16;
+
+	conn_open(&c);
+	negotiate_features(&c, true);
+	CHECK(vu_dev_has(&c.dev, VIRTIO_F_RING_PACKED));
+	CHECK_EQ(mem_table(&c, 1, 1, 1 << 20, 0, 1 << 20), 0);
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_NUM, &s, 8, NULL, 0), 0);
+	s.num = 100;			/* index 100 of a ring of 100 */
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_BASE, &s, 8, NULL, 0), 1);
+	s.num = base;
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_BASE, &s, 8, NULL, 0), 0);
+	a.desc_user_addr = 0x10000000;
+	a.avail_user_addr = 0x10001000;
+	a.used_user_addr = 0x10001004;
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_KICK, &v, 8, &kick, 1), 0);
+	CHECK(c.dev.vq[1].started && c.dev.vq[1].packed);
+	CHECK_EQ(c.dev.vq[1].vp.num, 100);
+	CHECK_EQ(c.dev.vq[1].vp.last_avail, 37);
+	CHECK(c.dev.vq[1].vp.avail_wrap);
+	s = (struct vu_vring_state){ 1, 0 };
+	send_msg(&c, VHOST_USER_GET_VRING_BASE, 0, &s, 8, NULL, 0);
+	CHECK_EQ(pump(&c), 0);
+	CHECK_EQ(reply(&c, &h, &out), 8);
+	CHECK_EQ(out.num, base);
+	CHECK(!c.dev.vq[1].started);
+	CHECK(c.dev.vq[1].vp.buf == NULL);	/* tracking freed at the stop */
+	close(kick);
+	conn_close(&c);
+}
+
+/* Without packed rings negotiated a ring size must be a power of two. */
+TEST(split_ring_size_power_of_two)
+{
+	struct conn c;
+	struct vu_vring_state s = { 0, 100 };
+
+	conn_open(&c);
+	negotiate(&c);
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_NUM, &s, 8, NULL, 0), 1);
+	s.num = 128;
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_NUM, &s, 8, NULL, 0), 0);
+	s.num = 0;
+	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_NUM, &s, 8, NULL, 0), 1);
+	conn_close(&c);
+}
+
 TEST(call_and_kick_fds_must_be_eventfds)
 {
 	struct conn c;
@@ -386,12 +457,12 @@ TEST(call_and_kick_fds_must_be_eventfds)
 	before = open_fds();
 	/* A full blocking pipe as call fd would hang the loop in a write. */
 	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_CALL, &v, 8, &p[1], 1), 1);
-	CHECK_EQ(c.dev.vq[0].vr.call_fd, -1);
+	CHECK_EQ(c.dev.vq[0].call_fd, -1);
 	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_KICK, &v, 8, &p[0], 1), 1);
 	CHECK_EQ(c.dev.vq[0].kick_fd, -1);
 	CHECK_EQ(open_fds(), before);		/* the refused fds are closed */
 	CHECK_EQ(acked(&c, VHOST_USER_SET_VRING_CALL, &v, 8, &ev, 1), 0);
-	CHECK(c.dev.vq[0].vr.call_fd >= 0);
+	CHECK(c.dev.vq[0].call_fd >= 0);
 	CHECK(!c.dev.broken);
 	close(p[0]);
 	close(p[1]);
@@ -403,4 +474,5 @@ UNIT_MAIN(T(features_reply_exact), T(message_in_pieces),
 	  T(oversized_and_closed), T(many_fds_are_closed), T(unknown_request),
 	  T(bad_ring_messages), T(get_vring_base_before_setup),
 	  T(bad_memory_tables), T(ring_starts_and_stops_keeping_its_place),
+	  T(packed_ring_keeps_its_base), T(split_ring_size_power_of_two),
 	  T(call_and_kick_fds_must_be_eventfds))
