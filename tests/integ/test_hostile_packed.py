@@ -43,7 +43,7 @@ testlib.TESTS.clear()
 from testlib import TestFailure, check, main  # noqa: E402
 from vhostfront import (  # noqa: E402
     DEFAULT_GPA, DEFAULT_NET_FEATURES, DEFAULT_QVA_OFFSET, U64, VHOST_USER_SET_FEATURES,
-    VHOST_USER_SET_VRING_NUM, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
+    VHOST_USER_SET_VRING_BASE, VHOST_USER_SET_VRING_NUM, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
     VRING_DESC_F_WRITE, VRING_PACKED_DESC, VRING_PACKED_DESC_F_WRAPS, VRING_STATE,
     Frontend, GuestMemory, NetDevice, VhostUserError, bit, make_frame, packed_base,
     packed_base_decode, packed_wrap_flags)
@@ -109,8 +109,15 @@ def one(dev, data=None, bid=None, flags=0):
 
 
 def settle_tx(dev, timeout=5):
-    """Wait until the device completed every TX chain in flight."""
-    check(dev.wait_tx_done(timeout), f"{dev.tx_in_flight()} TX chains not completed")
+    """Wait until the device completed every TX chain in flight, raw ones included."""
+    vq, deadline = dev.tx[0], time.monotonic() + timeout
+    while vq.in_flight and time.monotonic() < deadline:
+        vq.wait_used(0.05)
+        for head, _ in vq.get_used():
+            buf = dev._tx_bufs[0].pop(head, None)
+            if buf:
+                dev.pool.put(*buf)
+    check(not vq.in_flight, f"{len(vq.in_flight)} TX chains not completed")
 
 
 def move_tx_to(dev, slot):
@@ -310,7 +317,9 @@ def pk_ring_size_refused(env):
             dev.start()
         except (VhostUserError, OSError, TimeoutError):
             pass
-        expect_fault(env, dev.fe, before, f"packed ring 1 kicked with size {num}")
+        st = expect_fault(env, dev.fe, before, f"packed ring 1 kicked with size {num}")
+        check("SET_VRING_NUM" in st.get("last_fault", ""),
+              f"size {num}: the fault is not the size: {st.get('last_fault')}")
         env.close_evil()
 
 
@@ -338,6 +347,8 @@ def pk_size_then_split_features(env):
     if wait_closed(fe, 2):
         st = env.port()
         check(st["faults"] > before["faults"], "closed without a fault counted")
+        check("power of two" in st.get("last_fault", ""),
+              f"the fault does not say why: {st.get('last_fault')}")
         H.say(f"closed, fault: {st.get('last_fault')}")
         return
     # Still open: the switch must not run a split ring of 100 slots. Show it.
@@ -371,8 +382,17 @@ def pk_bad_vring_base(env):
             dev.start()
         except (VhostUserError, OSError, TimeoutError):
             pass
-        expect_fault(env, dev.fe, before, f"SET_VRING_BASE {what} ({value:#x})")
+        st = expect_fault(env, dev.fe, before, f"SET_VRING_BASE {what} ({value:#x})")
+        check("SET_VRING_BASE" in st.get("last_fault", ""),
+              f"{what}: the fault is not the base: {st.get('last_fault')}")
         env.close_evil()
+    # With REPLY_ACK the same bases are nacked and the connection kept.
+    fe = ack_fe(env, DEFAULT_NET_FEATURES | PACKED)
+    check(fe.set_vring_num(1, 256, need_reply=True) == 0, "SET_VRING_NUM 256 nacked")
+    for what, value in cases:
+        refused(env, fe, VHOST_USER_SET_VRING_BASE, VRING_STATE.pack(1, value),
+                what=f"SET_VRING_BASE {what} with NEED_REPLY")
+    check(not wait_closed(fe, 0.1), "closed after nacked bases")
 
 
 @attack

@@ -1189,6 +1189,11 @@ class PackedVirtqueue:
         out = []
         for _ in range(self.size):
             i = self.next_used
+            # Never past our avail position: slots we did not make available in
+            # this lap may hold anything (zeroed memory reads as used in a lap
+            # whose wrap counter is 0, e.g. after a base that starts mid-ring).
+            if (i, self.used_wrap) == (self.next_avail, self.avail_wrap):
+                break
             if not self.is_used(self.read_flags(i), self.used_wrap):
                 break
             _, length, bid, _ = self.read_desc(i)
