@@ -278,6 +278,27 @@ def pk_vring_base_positions(env):
         env.close_evil()
 
 
+@attack
+def pk_no_vring_base(env):
+    """A packed frontend that never sends SET_VRING_BASE (the protocol does not make
+    it mandatory): the rings start where virtio says a ring starts, slot 0 with
+    both wrap counters 1, and frames pass both ways; GET_VRING_BASE then answers
+    our positions."""
+    dev = env.track(NetDevice(Frontend.connect(env.sock["evil"]), packed=True))
+    dev.fe.set_vring_base = lambda index, num, need_reply=False: None
+    dev.start()
+    env.hello(dev, MAC_E)
+    forwards(env, dev, n=5, tag=0x5f80)
+    f = make_frame(90, 0x5f90, src=MAC_W, dst=MAC_E)
+    env.w.send_frame(f, timeout=5)
+    check(dev.recv_frames(timeout=5, count=1) == [f], "frame to the packed guest lost")
+    settle_tx(dev)
+    tx = dev.tx[0]
+    want = packed_base(tx.next_avail, tx.avail_wrap, tx.next_used, tx.used_wrap)
+    got = dev.fe.get_vring_base(1)
+    check(got == want, f"GET_VRING_BASE {got:#x}, expected {want:#x}")
+
+
 # =============================================================================
 # control plane: sizes, bases, addresses
 # =============================================================================
