@@ -226,6 +226,24 @@ def pk_exchange_packed_packed_odd_ring(env):
 
 
 @attack
+def pk_chains_across_ring_end(env):
+    """Legal: on rings of 7 slots, TX chains of 3 descriptors and indirect tables
+    cross the ring end again and again, and 4000-byte frames fill 2 mergeable RX
+    buffers each, across the end too: all intact, in order, no fault."""
+    dev = pdev(env, queue_size=7)
+    before = env.port()
+    exchange(env, dev, env.w, 15, (64, 1514), MAC_E, MAC_W, "3-descriptor chains", split=3)
+    exchange(env, dev, env.w, 10, (200,), MAC_E, MAC_W, "indirect", split=2, indirect=True)
+    frames = [make_frame(4000, k, src=MAC_W, dst=MAC_E) for k in range(20)]
+    for k, f in enumerate(frames):
+        env.w.send_frame(f, timeout=5)
+        packets = dev.recv_packets(timeout=5, count=1)
+        check(len(packets) == 1 and packets[0].frame == f, f"4000-byte frame {k} lost or changed")
+        check(packets[0].num_buffers == 2, f"frame {k}: num_buffers {packets[0].num_buffers}")
+    check(env.port()["faults"] == before["faults"], "a fault was counted")
+
+
+@attack
 def pk_ring_sizes_not_power_of_two(env):
     """Ring sizes that are not powers of two work with packed rings (README: any
     size to 32768): 1, 3 and 100, frames both ways past several wraps."""
@@ -663,6 +681,24 @@ def pk_rx_read_only(env):
             check(dev.memory.read(b, 2048) == pattern, f"{what}: the switch wrote into it")
         check([vq.read_flags(i) for i in range(len(chain))] == flags,
               f"{what}: the switch wrote a used descriptor")
+        env.close_evil()
+
+
+@attack
+def pk_rx_buffer_ids(env):
+    """RX buffers with a buffer id beyond the ring, and 5 RX buffers sharing one id
+    that a 9000-byte frame needs together (mergeable: popped in one go): faults."""
+    for what, ids, size, rule in (("RX id 256", [256], 200, "buffer id beyond"),
+                                  ("5 RX buffers with id 7", [7] * 5, 9000, "reused")):
+        dev = pdev(env, rx_buf_size=0)
+        vq = dev.rx[0]
+        for bid in ids:
+            vq.make_available([(put(dev, bytes(2048)), 2048, bid, VRING_DESC_F_WRITE)])
+        vq.kick(force=True)
+        before = env.port()
+        env.w.send_frame(make_frame(size, 0x5d80, src=MAC_W, dst=MAC_E))
+        st = expect_fault(env, dev.fe, before, what, "invalid_descriptor")
+        check(rule in st.get("last_fault", ""), f"{what}: fault {st.get('last_fault')}")
         env.close_evil()
 
 
