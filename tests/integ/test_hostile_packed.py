@@ -425,6 +425,27 @@ def pk_bad_vring_base(env):
         check("SET_VRING_BASE" in st.get("last_fault", ""),
               f"{what}: the fault is not the base: {st.get('last_fault')}")
         env.close_evil()
+    # The base before the size (it cannot be checked yet): the kick refuses it.
+    for what, value in cases[::3]:
+        dev = env.track(NetDevice(Frontend.connect(env.sock["evil"]), packed=True))
+        real_num, real_base = dev.fe.set_vring_num, dev.fe.set_vring_base
+
+        def base_first(index, num, need_reply=False, value=value):
+            if index == 1:
+                real_base(index, value)
+            return real_num(index, num, need_reply)
+        dev.fe.set_vring_num = base_first
+        dev.fe.set_vring_base = lambda index, num, need_reply=False: (
+            None if index == 1 else real_base(index, num, need_reply))
+        before = env.port()
+        try:
+            dev.start()
+        except (VhostUserError, OSError, TimeoutError):
+            pass
+        st = expect_fault(env, dev.fe, before, f"SET_VRING_BASE {what} before the size")
+        check("base" in st.get("last_fault", ""),
+              f"{what} before the size: the fault is not the base: {st.get('last_fault')}")
+        env.close_evil()
     # With REPLY_ACK the same bases are nacked and the connection kept.
     fe = ack_fe(env, DEFAULT_NET_FEATURES | PACKED)
     check(fe.set_vring_num(1, 256, need_reply=True) == 0, "SET_VRING_NUM 256 nacked")
