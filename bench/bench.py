@@ -16,8 +16,10 @@ Sections: throughput, scale (vmswitch with 1000 / 100000 learned MACs and 64
 ports), latency (round trip at a light fixed rate), callgrind (instructions
 per packet under valgrind), cpu_rate (switch CPU per frame at fixed rates,
 bench/cpu_rate.py), migration (bench/migration.py), tso64k (64 KiB TSO frames
-between two virtio-user ports, Gbit/s and cycles per byte, bench/tso64k.py);
-not by default: guest_tcp (two QEMU guests, iperf3,
+between two virtio-user ports, Gbit/s and cycles per byte, bench/tso64k.py),
+packed (the throughput loop with the frontend on packed or split rings, vmswitch
+and testpmd, 64/1518 bytes, 1/2 queues, bench/packed.py; callgrind measures
+packed rings too); not by default: guest_tcp (two QEMU guests, iperf3,
 bench/guest_tcp.py). Python standard library only; run as root.
 """
 
@@ -46,6 +48,7 @@ from switch import Switch, binary  # noqa: E402
 import cpu_rate  # noqa: E402  (bench/: sections in their own modules)
 import guest_tcp  # noqa: E402
 import migration  # noqa: E402
+import packed  # noqa: E402
 import tso64k  # noqa: E402
 
 RUN = "/tmp/vmsw-bench"                      # sockets
@@ -54,9 +57,9 @@ FE_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SWITCHES = ["vmswitch", "testpmd", "ovs"]
 SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
-            "tso64k", "guest_tcp"]
+            "tso64k", "packed", "guest_tcp"]
 DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
-                    "tso64k"]
+                    "tso64k", "packed"]
 CONFIGS = {  # name: (frame bytes, queue pairs)
     "64B": (64, 1), "512B": (512, 1), "1518B": (1518, 1), "64B-2q": (64, 2)}
 FE_BOUND_PCT = 90.0                          # frontend busy share that means "frontend-bound"
@@ -255,14 +258,21 @@ def pctl(values, q):
 class Frontend(VirtioUserPmd):
     """The traffic source and sink: testpmd, two virtio_user ports, io forward."""
 
-    def __init__(self, sockets, frame, queues, name="bfe", server=False):
+    def __init__(self, sockets, frame, queues, name="bfe", server=False, packed_vq=None,
+                  eal_args=()):
         super().__init__(sockets, name=name, queues=queues, huge=True, cores="0@1,1@0",
-                         macs=FE_MACS, server=server, args=[
+                         macs=FE_MACS, server=server, packed_vq=packed_vq,
+                         eal_args=eal_args, args=[
                              "--forward-mode=io", "--rxd=256", "--txd=256", "--burst=32",
                              f"--txpkts={frame}", f"--eth-peer=0,{FE_MACS[1]}",
                              f"--eth-peer=1,{FE_MACS[0]}", "--record-core-cycles"])
         self.mem = ["-m", "256", "--in-memory", "--single-file-segments"]
         self.logpath = os.path.join(WORK, f"{name}.testpmd.log")
+
+    def start(self, timeout=60):
+        # Where this run's output begins in the (appended) log.
+        self.log_start = os.path.getsize(self.logpath) if os.path.exists(self.logpath) else 0
+        return super().start(timeout)
 
     def pps(self):
         """{port: (rx_packets, rx_bytes, rx_pps)} since the previous call."""
@@ -541,9 +551,13 @@ def measure_run(sut, frame, queues, args, label, rnd, preload=None):
         sut.start()
         if preload:
             preload(sut)
-        fe = Frontend(sut.socks, frame, queues, server=sut.server)
+        # A section may set the frontend's options (packed.py: its ring layout)
+        # and check what was negotiated before anything is measured.
+        fe = Frontend(sut.socks, frame, queues, server=sut.server,
+                      **getattr(sut, "fe_kwargs", {}))
         fe.start()
         HOST.procs.append(fe.stop)
+        negotiated = sut.check_frontend(fe) if hasattr(sut, "check_frontend") else {}
         fe.cmd("start tx_first 8")
         time.sleep(args.warmup)
         prev = fe.pps()
@@ -566,6 +580,7 @@ def measure_run(sut, frame, queues, args, label, rnd, preload=None):
                    "fe_busy_pct": 100.0 * fe_cyc / (dt * tsc_hz)}
             rec.update(sut.end(tsc_hz))
             rec.update(cpu.end())
+            rec.update(negotiated)
             pkts = sum(st[p][0] - prev[p][0] for p in st)
             rec["avg_rx_frame_bytes"] = (round(sum(st[p][1] - prev[p][1] for p in st) / pkts, 1)
                                          if pkts else None)
@@ -941,7 +956,9 @@ def run_callgrind(args, results):
     frames = [f for f in (64, 1518) if f"{f}B" in args.configs] or [64, 1518]
     # "vmswitch+filter": both ports run ingress_filter=udp, which every test
     # frame passes: the difference to "vmswitch" is the filter's cost.
-    kinds = [k for k in ("vmswitch", "vmswitch+filter", "testpmd")
+    # "+packed": the frontend drives packed rings (packed_vq=1), checked.
+    kinds = [k for k in ("vmswitch", "vmswitch+filter", "testpmd", "vmswitch+packed",
+                         "testpmd+packed")
              if k.split("+")[0] in args.switches]
     log(f"bench: callgrind, {args.cg_seconds} s instrumented per run: {kinds} x {frames} bytes")
     for frame in frames:
@@ -983,9 +1000,16 @@ def run_callgrind(args, results):
                         wait_for_path(s, 180, proc)
                 HOST.procs.append(lambda p=proc: (p.poll() is None and p.send_signal(signal.SIGINT),
                                                   p.wait()))
-                fe = Frontend(socks, frame, 1, name="bcgfe")
+                ring = ({"packed_vq": 1, "eal_args": [packed.LOGLEVEL]}
+                        if kind.endswith("+packed") else {})
+                fe = Frontend(socks, frame, 1, name="bcgfe", **ring)
                 fe.start(timeout=120)
                 HOST.procs.append(fe.stop)
+                if ring:
+                    feats = packed.frontend_features(fe)
+                    if len(feats) != 2 or not all(f & packed.RING_PACKED for f in feats):
+                        raise RuntimeError(f"packed rings not negotiated: features "
+                                           f"{', '.join(map(hex, feats))}")
                 fe.cmd("start tx_first 8")
                 time.sleep(args.cg_warm)
                 pid = str(proc.pid)
@@ -1031,8 +1055,9 @@ def run_callgrind(args, results):
 
 def print_callgrind(results):
     rows = ["| instructions/packet (callgrind) | vmswitch | testpmd vhost io | ratio "
-            "| vmswitch, pcap filter on both ports | filter cost |",
-            "|---|---|---|---|---|---|"]
+            "| vmswitch, pcap filter on both ports | filter cost "
+            "| vmswitch, packed rings | testpmd vhost io, packed rings | ratio, packed |",
+            "|" + "---|" * 9]
     by = {(r["switch"], r["frame"]): r for r in results["callgrind"]}
 
     def cell(r):
@@ -1044,9 +1069,12 @@ def print_callgrind(results):
         f = by.get(("vmswitch+filter", frame))
         ra, rb = (a or {}).get("ir_per_pkt"), (b or {}).get("ir_per_pkt")
         rf = (f or {}).get("ir_per_pkt")
+        pa, pb = by.get(("vmswitch+packed", frame)), by.get(("testpmd+packed", frame))
+        rpa, rpb = (pa or {}).get("ir_per_pkt"), (pb or {}).get("ir_per_pkt")
         rows.append(f"| {frame} B | {cell(a)} | {cell(b)} | "
                     f"{fmt(ra / rb if ra and rb else None, 2)}x | {cell(f)} | "
-                    f"{fmt(rf - ra if ra and rf else None, 0)} |")
+                    f"{fmt(rf - ra if ra and rf else None, 0)} | {cell(pa)} | {cell(pb)} | "
+                    f"{fmt(rpa / rpb if rpa and rpb else None, 2)}x |")
     log("\n".join(rows))
 
 
@@ -1102,12 +1130,14 @@ def parse_args(argv):
     cpu_rate.add_args(p)
     migration.add_args(p)
     tso64k.add_args(p)
+    packed.add_args(p)
     a = p.parse_args(argv)
     XCPU_FAR[0] = a.xcpu_far
     guest_tcp.finish_args(a, p)
     cpu_rate.finish_args(a, p)
     migration.finish_args(a, p)
     tso64k.finish_args(a, p)
+    packed.finish_args(a, p)
     q = a.quick
     for key, full, quick in (("rounds", 3, 1), ("nwin", 3, 2), ("win", 5.0, 2.0),
                              ("warmup", 3.0, 1.5), ("cg_seconds", 12.0, 5.0),
@@ -1137,7 +1167,8 @@ def main(argv=None):
             if key not in ("report", "xcpu_far", "out"):
                 setattr(args, key, value)
         runs = {(w.get("config", w.get("scale")), w["switch"], w["round"]): w["xcpu_rtt"]
-                for w in results["windows"] + results["scale"] if w.get("xcpu_rtt")}
+                for w in results["windows"] + results["scale"] + results.get("packed", [])
+                if w.get("xcpu_rtt")}
         XCPU_SEEN.extend(r for pair in runs.values() for r in pair if r is not None)
         report(args, results)
         return 0
@@ -1150,7 +1181,7 @@ def main(argv=None):
                "git": git_rev(), "argv": sys.argv, "args": vars(args),
                "uname": os.uname().release, "ncpu": os.cpu_count(),
                "windows": [], "scale": [], "latency": [], "callgrind": [],
-               "cpu_rate": [], "guest_tcp": [], "tso64k": []}
+               "cpu_rate": [], "guest_tcp": [], "tso64k": [], "packed": []}
     with open("/proc/loadavg") as f:
         results["loadavg_start"] = f.read().split()[:3]
     HOST.prepare("ovs" in args.switches
@@ -1173,6 +1204,8 @@ def main(argv=None):
         migration.run(me, args, results)
     if "tso64k" in args.sections:
         tso64k.run(me, args, results)
+    if "packed" in args.sections:
+        packed.run(me, args, results)
     if "guest_tcp" in args.sections:
         guest_tcp.run(me, args, results)
     results["seconds"] = round(time.monotonic() - t0)
@@ -1216,6 +1249,8 @@ def report(args, results):
         migration.report(me, args, results)
     if results.get("tso64k"):
         tso64k.report(me, args, results)
+    if results.get("packed"):
+        packed.report(me, args, results)
     if results.get("guest_tcp"):
         log(f"\nGuest TCP: two QEMU TCG guests (1 vCPU, 256 MiB each), iperf3 "
             f"{args.gt_seconds} s per direction, {args.gt_rounds} interleaved rounds; median "
@@ -1225,7 +1260,8 @@ def report(args, results):
         guest_tcp.print_table(me, results)
     errors = sum(1 for w in results["windows"] + results["scale"] + results["latency"]
                  + results["callgrind"] + results.get("cpu_rate", [])
-                 + results.get("guest_tcp", []) + results.get("tso64k", []) if "error" in w)
+                 + results.get("guest_tcp", []) + results.get("tso64k", [])
+                 + results.get("packed", []) if "error" in w)
     log(f"\nbench: {results.get('seconds')} s, {errors} failed runs; every window in "
         f"{args.report or args.out}")
     return 1 if errors else 0

@@ -214,8 +214,21 @@ int vring_notify(struct vring *vr)
 	 * re-reading used->idx (the lost-interrupt race).
 	 */
 	smp_mb();
-	if (vr->call_fd >= 0 && need_call(vr) &&
-	    unlikely(eventfd_write(vr->call_fd, 1) < 0) && errno != EAGAIN)
+	if (vr->call_fd >= 0 && need_call(vr))
+		return vring_signal(vr->call_fd);
+	return 0;
+}
+
+/**
+ * vring_signal() - write the guest's call eventfd (either ring layout)
+ * @call_fd:	the ring's call fd
+ *
+ * Return: 0, or -errno if the fd refused the write (a full eventfd counter,
+ * -EAGAIN, is not an error: an interrupt is pending anyway)
+ */
+int vring_signal(int call_fd)
+{
+	if (unlikely(eventfd_write(call_fd, 1) < 0) && errno != EAGAIN)
 		return -errno;
 	return 0;
 }

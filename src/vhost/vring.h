@@ -143,6 +143,7 @@ int vring_avail_count(struct vring *vr);
 int vring_pop_walk(struct vring *vr, struct vring_chain *c,
 		   struct vring_desc_cpu d, bool writable);
 int vring_notify(struct vring *vr);
+int vring_signal(int call_fd);
 void vring_kick_enable(struct vring *vr, bool enable);
 
 /* EVENT_IDX fields: they sit just past the end of each ring. */

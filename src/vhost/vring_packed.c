@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "vhost/vring_packed.h"
@@ -143,6 +142,118 @@ int vring_packed_init(struct vring_packed *vr, const struct vring_packed_addr *a
 	vr->owned = pos_distance(pos[1], pos[0], num);
 	vr->base_mismatch = vr->owned != 0;
 	return 0;
+}
+
+/* ---- a base that does not fit the ring ----------------------------------
+ *
+ * QEMU 7.2 keeps no packed ring position for a backend that vanished
+ * (virtio_queue_packed_restore_last_avail_idx() is empty): a restarted
+ * switch is given the base of the ring's last start, after a boot 0 wrap 1
+ * whatever the ring has done since. The descriptors' flags tell more. The
+ * AVAIL bit of a slot is the wrap counter of the lap it was last written
+ * in, by the driver (available) or by the device (used), so the driver's
+ * next slot is where that bit changes. Every slot from the device's
+ * position to the driver's was made available and not used since.
+ */
+
+static uint16_t slot_flags(const struct vring_packed *vr, unsigned int i)
+{
+	return le16_to_cpu(READ_ONCE(vr->desc[i].flags));
+}
+
+static bool slot_available(const struct vring_packed *vr, unsigned int i, bool wrap)
+{
+	return (slot_flags(vr, i) & VRING_PACKED_DESC_F_WRAPS) ==
+	       vring_packed_wrap_flags(wrap);
+}
+
+/* The driver's next slot, encoded; -EINVAL if the laps change more than once. */
+static int driver_position(const struct vring_packed *vr, uint16_t *pos)
+{
+	bool first = slot_flags(vr, 0) & VRING_PACKED_DESC_F_AVAIL, prev = first;
+	unsigned int i, at = 0, changes = 0;
+
+	for (i = 1; i < vr->num; i++) {
+		bool lap = slot_flags(vr, i) & VRING_PACKED_DESC_F_AVAIL;
+
+		if (lap != prev) {
+			changes++;
+			at = i;
+		}
+		prev = lap;
+	}
+	if (changes > 1)
+		return -EINVAL;
+	/* Slots before the change are this lap's; none: the next lap starts. */
+	*pos = changes ? pos_encode((uint16_t)at, first) : pos_encode(0, !first);
+	return 0;
+}
+
+/* Can the device be at @dev with the driver at @drv? */
+static bool device_fits(const struct vring_packed *vr, uint16_t dev, uint16_t drv)
+{
+	unsigned int n = pos_distance(dev, drv, vr->num), k;
+	uint16_t idx;
+	bool wrap;
+
+	if (n > vr->num)
+		return false;
+	pos_decode(dev, vr->num, &idx, &wrap);
+	for (k = 0; k < n; k++) {
+		if (!slot_available(vr, idx, wrap))
+			return false;
+		vring_packed_advance(&idx, &wrap, 1, vr->num);
+	}
+	return true;
+}
+
+/* The first of the available slots just behind the driver's. */
+static uint16_t device_position(const struct vring_packed *vr, uint16_t drv)
+{
+	uint16_t idx, prev;
+	bool wrap, prev_wrap;
+	unsigned int k;
+
+	pos_decode(drv, vr->num, &idx, &wrap);
+	for (k = 0; k < vr->num; k++) {
+		prev = idx;
+		prev_wrap = wrap;
+		retreat(&prev, &prev_wrap, 1, vr->num);
+		if (!slot_available(vr, prev, prev_wrap))
+			break;
+		idx = prev;
+		wrap = prev_wrap;
+	}
+	return pos_encode(idx, wrap);
+}
+
+/**
+ * vring_packed_base_from_ring() - check a started ring's position against
+ * its descriptors' flags
+ * @vr:		ring just initialised from a base
+ * @base:	set to a base found from the flags when the ring proves the
+ *		given one wrong (avail and used halves equal: whatever an
+ *		earlier backend had taken is offered again)
+ *
+ * Only a position the flags contradict is replaced, so a right base (a
+ * fresh ring, a migration, a frontend that keeps its state) is kept. The
+ * position found assumes the earlier backend completed in order and one
+ * slot per chain (a Linux guest with indirect descriptors); guest memory is
+ * only read.
+ *
+ * Return: true if @base was set
+ */
+bool vring_packed_base_from_ring(const struct vring_packed *vr, uint32_t *base)
+{
+	uint16_t drv, dev;
+
+	if (driver_position(vr, &drv))
+		return false;	/* the flags do not tell: keep the base */
+	if (device_fits(vr, pos_encode(vr->last_avail, vr->avail_wrap), drv))
+		return false;
+	dev = device_position(vr, drv);
+	*base = dev | (uint32_t)dev << 16;
+	return true;
 }
 
 /** vring_packed_free() - give back the tracking arrays (the ring stays mapped) */
@@ -292,6 +403,15 @@ static int add_indirect(struct vring_packed *vr, struct vring_chain *c,
 
 		if (t.flags & VRING_DESC_F_INDIRECT)
 			return ring_fault(vr, "nested indirect table");
+		/*
+		 * DPDK 22.11's virtio driver presets every entry of its packed
+		 * transmit tables to WRITE and rewrites all but the first, the
+		 * header's (vring_desc_init_indirect_packed()). A buffer we only
+		 * read may say it is writable: that endangers nothing, so it is
+		 * tolerated here; a read-only buffer in a receive chain is not.
+		 */
+		if (!writable)
+			t.flags &= (uint16_t)~VRING_DESC_F_WRITE;
 		rc = add_buffer(vr, c, &t, writable, w);
 		if (rc)
 			return rc;
@@ -558,9 +678,8 @@ int vring_packed_notify(struct vring_packed *vr)
 {
 	/* The flags stores before the read of the driver's event area. */
 	smp_mb();
-	if (vr->call_fd >= 0 && need_call(vr) &&
-	    unlikely(eventfd_write(vr->call_fd, 1) < 0) && errno != EAGAIN)
-		return -errno;
+	if (vr->call_fd >= 0 && need_call(vr))
+		return vring_signal(vr->call_fd);
 	return 0;
 }
 

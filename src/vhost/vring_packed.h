@@ -204,6 +204,7 @@ int vring_packed_init(struct vring_packed *vr, const struct vring_packed_addr *a
 void vring_packed_free(struct vring_packed *vr);
 uint32_t vring_packed_base(const struct vring_packed *vr);
 bool vring_packed_base_valid(uint32_t base, unsigned int num);
+bool vring_packed_base_from_ring(const struct vring_packed *vr, uint32_t *base);
 int vring_packed_avail_count(struct vring_packed *vr);
 int vring_packed_pop_walk(struct vring_packed *vr, struct vring_chain *c,
 			  struct vring_packed_desc_cpu d, bool writable);

@@ -247,6 +247,7 @@ static int vq_init_packed(struct vu_dev *dev, struct vu_vq *vq,
 			  const struct vq_parts *p)
 {
 	struct vring_packed_addr a = { p->desc, p->driver, p->device };
+	uint32_t found;
 	int rc;
 
 	vq->vp = (struct vring_packed){ 0 };	/* the union held a split ring */
@@ -257,6 +258,21 @@ static int vq_init_packed(struct vu_dev *dev, struct vu_vq *vq,
 		vu_dev_fail(dev, "ring %u: packed base %#x does not fit a ring of %u%s",
 			    vq->index, vq->base, vq->num, rc == -ENOMEM ? " (no memory)" : "");
 		return rc;
+	}
+	if (vring_packed_base_from_ring(&vq->vp, &found)) {
+		warn("port %s: packed ring %u: base %#x does not fit the ring's flags "
+		     "(a restarted switch gets the frontend's stale base); resuming at "
+		     "slot %u wrap %u, found from the descriptors", dev->name, vq->index,
+		     vq->base, found & VRING_PACKED_IDX_MASK,
+		     (found >> VRING_PACKED_WRAP_SHIFT) & 1);
+		vq->base = found;
+		rc = vring_packed_init(&vq->vp, &a, vq->num, found,
+				       vu_dev_has(dev, VIRTIO_RING_F_EVENT_IDX),
+				       vu_dev_has(dev, VIRTIO_F_IN_ORDER), &dev->mem);
+		if (rc) {
+			vu_dev_fail(dev, "ring %u: no memory to restart it", vq->index);
+			return rc;
+		}
 	}
 	vq->vp.call_fd = vq->call_fd;
 	if (vq->vp.base_mismatch)

@@ -9,9 +9,14 @@
  * guest_mem_map(), then moved (mremap) between two PROT_NONE guard pages,
  * so a read or write one byte outside it faults at once.
  *
+ * Besides the ring's own operations, frames go both ways through the
+ * virtio-net layer over the packed ring: a guest TX chain copied into a
+ * packet (vnet_chain_to_packet()) and a packet delivered into receive
+ * buffers (vnet_packet_to_guest_packed(), mergeable or not).
+ *
  * Input layout:
  *   [0]     ring size - 1 (& 63: 1..64, any value, not only powers of two)
- *   [1]     flags: 1 EVENT_IDX, 2 IN_ORDER, 4 call fd
+ *   [1]     flags: 1 EVENT_IDX, 2 IN_ORDER, 4 call fd, 8 mergeable
  *   [2..5]  SET_VRING_BASE value, little endian
  *   [6]     number of operation bytes that follow (capped at MAX_OPS)
  *   ops     one byte each (see run_op())
@@ -26,7 +31,9 @@
 #include <unistd.h>
 
 #include "fuzz_log.h"
+#include "pkt/packet.h"
 #include "vhost/guest_mem.h"
+#include "vhost/virtio_net.h"
 #include "vhost/vring_packed.h"
 
 #define PAGE		4096ull
@@ -37,6 +44,9 @@
 static struct guest_mem mem;
 static int call_fd = -1;
 static struct vring_chain chain;
+static struct vring_chain scratch[2];
+static struct packet pkt;
+static bool mergeable;
 static struct vring_packed vr;
 static uint16_t popped[VRING_PACKED_SCAN_MAX * 2];	/* ids not pushed yet */
 static unsigned int npopped;
@@ -70,6 +80,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	guest_mem_track(r);
 	close(fd);
 	call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pkt.data = pkt.buf + PACKET_HEADROOM;
+	if (packet_pool_init(4))
+		abort();
 	return 0;
 }
 
@@ -99,19 +112,50 @@ static int op_pop(bool writable)
 	return 0;
 }
 
+/* Guest TX: pop a chain, copy its frame into a packet, complete it. */
+static int op_guest_tx(void)
+{
+	struct packet *p;
+	int rc = vring_packed_pop(&vr, &chain, false);
+
+	if (rc == -EIO)
+		return rc;
+	if (!rc && (p = packet_alloc())) {
+		vnet_chain_to_packet(&chain, 12, 0, p, false);
+		packet_free(p);
+	}
+	vring_packed_push(&vr, chain.head, 0);
+	can_unpop = false;
+	return 0;
+}
+
+/* Guest RX: a frame of a length from @arg into the receive buffers. */
+static int op_guest_rx(uint8_t arg)
+{
+	unsigned int len = 14u + arg * 37u;
+	int rc;
+
+	memset(pkt.data, 0xa5, len);
+	pkt.len = len;
+	pkt.ofl = (struct pkt_offload){ 0 };
+	rc = vnet_packet_to_guest_packed(&vr, scratch, &pkt, 12, mergeable, 0);
+	can_unpop = false;
+	return rc == -EIO ? rc : 0;
+}
+
 /* One operation; -EIO ends the run (the device would be broken). */
 static int run_op(uint8_t op)
 {
 	int rc = 0;
 
-	switch (op % 10) {
+	switch (op % 12) {
 	case 0:
 		rc = vring_packed_avail_count(&vr);
 		break;
 	case 1:
 	case 2:
 		if (vring_packed_avail_left(&vr))
-			rc = op_pop(op % 10 == 2);
+			rc = op_pop(op % 12 == 2);
 		break;
 	case 3:
 		if (npopped)
@@ -138,10 +182,17 @@ static int run_op(uint8_t op)
 	case 8:
 		vring_packed_empty_pushed(&vr, 1);
 		break;
-	default:
+	case 9:
 		vring_packed_publish(&vr);
 		vring_packed_notify(&vr);
 		can_unpop = false;
+		break;
+	case 10:
+		if (vring_packed_avail_left(&vr))
+			rc = op_guest_tx();
+		break;
+	default:
+		rc = op_guest_rx(op >> 4);
 		break;
 	}
 	return rc < 0 ? rc : 0;
@@ -170,6 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a.driver = (struct vring_packed_event *)(host + vring_packed_desc_size(num));
 	a.device = a.driver + 1;
 	vr.call_fd = flags & 4 ? call_fd : -1;
+	mergeable = flags & 8;
 	npopped = 0;
 	can_unpop = false;
 	if (vring_packed_init(&vr, &a, num, base, flags & 1, flags & 2, &mem))

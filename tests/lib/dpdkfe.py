@@ -23,13 +23,20 @@ class VirtioUserPmd:
 
     def __init__(self, sockets, name="fe", mrg_rxbuf=1, in_order=1, queues=1,
                  queue_size=256, macs=None, server=False, args=(), cores="0@0,1@1",
-                 huge=False):
+                 huge=False, packed_vq=None, port_devargs=None, eal_args=()):
+        """packed_vq: 1 asks for a packed ring (VIRTIO_F_RING_PACKED), 0 for a split
+        one, None leaves DPDK's default (split). port_devargs: one dict per socket
+        (or None) whose devargs replace the common ones for that port only, e.g.
+        [dict(packed_vq=1), dict(packed_vq=0, mrg_rxbuf=0)]. eal_args: more EAL
+        options (before testpmd's own), e.g. a --log-level."""
         self.sockets, self.name = list(sockets), name
         self.devargs = (f"mrg_rxbuf={mrg_rxbuf},in_order={in_order},queues={queues},"
-                        f"queue_size={queue_size}" + (",server=1" if server else ""))
+                        f"queue_size={queue_size}" + (",server=1" if server else "")
+                        + ("" if packed_vq is None else f",packed_vq={packed_vq}"))
+        self.port_devargs = list(port_devargs or [])
         self.queues = queues
         self.macs = macs or [f"02:00:00:00:00:{0x10 + i:02x}" for i in range(len(sockets))]
-        self.args, self.cores = list(args), cores
+        self.args, self.cores, self.eal_args = list(args), cores, list(eal_args)
         # Hugepage memory reaches the switch as a memfd on hugetlbfs (2 MiB pages).
         self.mem = (["-m", "256", "--in-memory", "--single-file-segments"] if huge
                     else ["--no-huge", "-m", "1024"])
@@ -41,11 +48,20 @@ class VirtioUserPmd:
     def command(self):
         vdevs = []
         for i, (sock, mac) in enumerate(zip(self.sockets, self.macs)):
-            vdevs += ["--vdev", f"net_virtio_user{i},path={sock},mac={mac},{self.devargs}"]
+            vdevs += ["--vdev", f"net_virtio_user{i},path={sock},mac={mac},{self.port_args(i)}"]
         return ["stdbuf", "-o0", "dpdk-testpmd", "--no-pci", *self.mem,
-                "--file-prefix", self.name, "--lcores", self.cores, *vdevs, "--",
+                "--file-prefix", self.name, "--lcores", self.cores, *self.eal_args, *vdevs, "--",
                 "-i", "--nb-cores=1", f"--rxq={self.queues}", f"--txq={self.queues}",
                 "--total-num-mbufs=16384", *self.args]
+
+    def port_args(self, i):
+        """The devargs of port i: the common ones with its own overrides."""
+        over = self.port_devargs[i] if i < len(self.port_devargs) else None
+        if not over:
+            return self.devargs
+        args = dict(kv.split("=", 1) for kv in self.devargs.split(","))
+        args.update((k, str(v)) for k, v in over.items())
+        return ",".join(f"{k}={v}" for k, v in args.items())
 
     def _reader(self):
         with open(self.logpath, "a") as log:
