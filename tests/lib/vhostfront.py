@@ -959,12 +959,21 @@ class PackedVirtqueue:
         """Our position as SET_VRING_BASE carries it (avail low, used high)."""
         return packed_base(self.next_avail, self.avail_wrap, self.next_used, self.used_wrap)
 
-    def set_position(self, idx, wrap=True):
-        """Start both positions at slot idx with wrap counter wrap (nothing in flight)."""
+    def set_position(self, idx, wrap=True, prime=True):
+        """Start both positions at slot idx with wrap counter wrap (nothing in flight).
+
+        prime=True makes the ring's flags those of a ring that ran to there,
+        every chain completed: slots before idx used in this lap, the rest used
+        in the last one (a back-end may check a base against the flags).
+        """
         if self.in_flight:
             raise ValueError("buffers in flight")
         self.next_avail = self.next_used = idx
         self.avail_wrap = self.used_wrap = bool(wrap)
+        if prime:
+            for i in range(self.size):
+                lap = self.used_wrap if i < idx else not self.used_wrap
+                self._desc16[8 * i + 7] = VRING_PACKED_DESC_F_WRAPS if lap else 0
 
     # --- set-up -----------------------------------------------------------
 
