@@ -299,12 +299,36 @@ def pk_vring_base_positions(env):
 @attack
 def pk_no_vring_base(env):
     """A packed frontend that never sends SET_VRING_BASE (the protocol does not make
-    it mandatory): the rings start where virtio says a ring starts, slot 0 with
-    both wrap counters 1, and frames pass both ways; GET_VRING_BASE then answers
-    our positions."""
+    it mandatory), its RX ring already full when the ring starts (as a guest
+    driver's is at DRIVER_OK): the rings start where virtio says a ring starts,
+    slot 0 with both wrap counters 1, and frames pass both ways; GET_VRING_BASE
+    then answers our positions."""
+    rx_full_at_start(env, send_base=False)
+
+
+@attack
+def pk_rx_full_at_start(env):
+    """The control for pk_no_vring_base: the same RX ring full at its start, with
+    SET_VRING_BASE sent (0x80008000, as QEMU does): frames pass both ways."""
+    rx_full_at_start(env, send_base=True)
+
+
+def rx_full_at_start(env, send_base):
     dev = env.track(NetDevice(Frontend.connect(env.sock["evil"]), packed=True))
-    dev.fe.set_vring_base = lambda index, num, need_reply=False: None
+    if not send_base:
+        dev.fe.set_vring_base = lambda index, num, need_reply=False: None
+    posted, real_kick = {}, dev.fe.set_vring_kick
+
+    def kick_after_posting(index, fd=None, need_reply=False):
+        if index == 0:
+            vq, size = dev.rx[0], dev.rx_buf_size
+            for _ in range(vq.num_free):
+                gpa, capacity = dev.pool.get(size)
+                posted[vq.add_chain([(gpa, size, True)])] = (gpa, capacity, size)
+        return real_kick(index, fd, need_reply)
+    dev.fe.set_vring_kick = kick_after_posting
     dev.start()
+    dev._rx_bufs[0].update(posted)
     env.hello(dev, MAC_E)
     forwards(env, dev, n=5, tag=0x5f80)
     f = make_frame(90, 0x5f90, src=MAC_W, dst=MAC_E)
