@@ -287,6 +287,27 @@ static inline void vring_packed_take(struct vring_packed *vr,
 	c->head = id;
 }
 
+/* vring_packed_take() for a chain of one slot: the fast path's bookkeeping. */
+static inline void vring_packed_take_one(struct vring_packed *vr,
+					 struct vring_chain *c, uint16_t id,
+					 bool writable)
+{
+	uint16_t i = vr->last_avail;
+
+	vr->slot[i] = (struct vring_packed_slot){ id, 1 };
+	if (++i == vr->num) {
+		i = 0;
+		vr->avail_wrap = !vr->avail_wrap;
+	}
+	vr->last_avail = i;
+	vr->avail_descs--;
+	if (vr->avail_chains)
+		vr->avail_chains--;
+	vr->buf[id] = (struct vring_packed_buf){
+		1, VRING_PACKED_BUF_IN_USE | (writable ? VRING_PACKED_BUF_WRITABLE : 0) };
+	c->head = id;
+}
+
 /**
  * vring_packed_pop() - take the next available chain
  * @vr:		ring with vring_packed_avail_count() > 0 since the last pops
@@ -299,8 +320,8 @@ static inline void vring_packed_take(struct vring_packed *vr,
  * Return: 0; -E2BIG if the chain has more segments than we handle (it is
  *	   consumed: complete it with length 0); -EIO on a guest fault
  */
-static inline int vring_packed_pop(struct vring_packed *vr,
-				   struct vring_chain *c, bool writable)
+static inline __attribute__((always_inline)) int
+vring_packed_pop(struct vring_packed *vr, struct vring_chain *c, bool writable)
 {
 	struct vring_packed_desc_cpu d = vring_packed_desc_read(&vr->desc[vr->last_avail]);
 	uint16_t want = (writable ? VRING_DESC_F_WRITE : 0) |
@@ -315,7 +336,7 @@ static inline int vring_packed_pop(struct vring_packed *vr,
 			c->iov[0].iov_len = d.len;
 			c->niov = 1;
 			c->len = d.len;
-			vring_packed_take(vr, c, d.id, 1, writable);
+			vring_packed_take_one(vr, c, d.id, writable);
 			return 0;
 		}
 	}
