@@ -193,7 +193,15 @@ class Monitor(threading.Thread):
 # =============================================================================
 
 class Env:
-    def __init__(self):
+    """name: of the switch and testpmd (logs, control socket); run: socket folder;
+    socks: port name -> socket (the witness "t" is started only if it is there);
+    opts: port name -> extra port options. tests/integ/test_hostile_packed.py
+    builds a second one."""
+
+    def __init__(self, name="hostile", run=RUN, socks=None, opts=None):
+        self.name, self.run = name, run
+        self.sock = dict(SOCK if socks is None else socks)
+        self.opts = dict(SOCK_OPTS if opts is None else opts)
         self.sw = self.pmd = self.w = self.t = None
         self.evils = []          # Frontends/NetDevices of the current attack
         self.res = []            # fds and GuestMemory the attack owns (closed last)
@@ -201,26 +209,30 @@ class Env:
         self.base_fds = self.base_maps = 0
 
     def up(self):
-        if self.sw and self.sw.alive() and self.pmd.proc.poll() is None and self.w and self.t:
+        if (self.sw and self.sw.alive() and self.pmd.proc.poll() is None and self.w
+                and (self.t or "t" not in self.sock)):
             return self
         if self.sw:
             say(f"restarting vmswitch and testpmd (vmswitch {exit_description(self.sw.proc.poll())})")
         self.down()
-        shutil.rmtree(RUN, ignore_errors=True)
-        os.makedirs(RUN)
-        self.sw = Switch([f"{n}=vhost-user:{p}{SOCK_OPTS.get(n, '')}" for n, p in SOCK.items()],
-                         name="hostile").start()
+        shutil.rmtree(self.run, ignore_errors=True)
+        os.makedirs(self.run)
+        self.sw = Switch([f"{n}=vhost-user:{p}{self.opts.get(n, '')}"
+                          for n, p in self.sock.items()], name=self.name).start()
         # mac, not io, forwarding: io would bridge b and c, and a broadcast
         # the switch floods to both (the RARP of a random SEND_RARP) would
         # circulate between them for ever, a storm that fills the witness.
-        self.pmd = VirtioUserPmd([SOCK["b"], SOCK["c"]], name="hostile", macs=[MAC_B, MAC_C], args=[
+        self.pmd = VirtioUserPmd([self.sock["b"], self.sock["c"]], name=self.name,
+                                 macs=[MAC_B, MAC_C], args=[
             "--forward-mode=mac", "--txpkts=64", "--burst=32",
             f"--eth-peer=0,{MAC_C}", f"--eth-peer=1,{MAC_B}"]).start()
         self.pmd.cmd("start tx_first 4")
-        self.w = NetDevice.connect(SOCK["w"])
+        self.w = NetDevice.connect(self.sock["w"])
         self.hello(self.w, MAC_W)
-        self.t = NetDevice.connect(SOCK["t"], features=DEFAULT_NET_FEATURES | OFL_RX | OFL_TX)
-        self.hello(self.t, MAC_T)
+        if "t" in self.sock:
+            self.t = NetDevice.connect(self.sock["t"],
+                                       features=DEFAULT_NET_FEATURES | OFL_RX | OFL_TX)
+            self.hello(self.t, MAC_T)
         deadline = time.monotonic() + 30
         while True:
             st = self.sw.stats()["ports"]
@@ -301,7 +313,7 @@ class Env:
 
     def evil_fe(self):
         """A raw connection to the evil port."""
-        return self.track(Frontend.connect(SOCK["evil"]))
+        return self.track(Frontend.connect(self.sock["evil"]))
 
     def evil_ack_fe(self):
         """A raw connection with REPLY_ACK (and MQ) negotiated."""
@@ -315,7 +327,7 @@ class Env:
         """A running virtio-net device on the evil port whose MAC the switch knows."""
         for attempt in (1, 2):
             refusals = self.sw.output().count("refusing a second frontend connection")
-            dev = self.track(NetDevice(Frontend.connect(SOCK[port]), **kwargs))
+            dev = self.track(NetDevice(Frontend.connect(self.sock[port]), **kwargs))
             if kwargs.get("rx_buf_size") == 0:
                 dev.post_rx_buffers = lambda *a, **k: 0
             try:
@@ -356,14 +368,23 @@ class Env:
 ENV = Env()
 
 
-def attack(func):
-    """Register func(env) as a test wrapped in the four after-attack checks."""
+def make_attack(get_env):
+    """A decorator registering func(env) as a test wrapped in the four after-attack
+    checks, on the environment get_env() returns."""
+    def attack(func):
+        return test(attack_run(get_env, func))
+    return attack
+
+
+def attack_run(get_env, func):
     def run():
-        env = ENV.up()
+        env = get_env().up()
         env.drain_w()
-        env.drain(env.t)
+        if env.t:
+            env.drain(env.t)
         env.hello(env.w, MAC_W)
-        env.hello(env.t, MAC_T)
+        if env.t:
+            env.hello(env.t, MAC_T)
         env.base_fds, env.base_maps = fd_count(env.pid), memfd_maps(env.pid)
         before = env.sw.stats()["ports"]
         mon = env.mon = Monitor(env.pmd)
@@ -399,7 +420,10 @@ def attack(func):
               f"mapping leak: {maps} guest memfd mappings, {env.base_maps} before the attack")
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
-    return test(run)
+    return run
+
+
+attack = make_attack(lambda: ENV)
 
 
 # =============================================================================
@@ -806,7 +830,7 @@ def cp_ring_sizes(env):
                 what=f"SET_VRING_NUM {num}")
     env.close_evil()
     # A ring whose only size was refused must not start.
-    dev = env.track(NetDevice(Frontend.connect(SOCK["evil"])))
+    dev = env.track(NetDevice(Frontend.connect(env.sock["evil"])))
     real = dev.fe.set_vring_num
     dev.fe.set_vring_num = lambda index, num, need_reply=False: (
         real(index, 3, need_reply=True) if index == 1 else real(index, num))
@@ -822,7 +846,7 @@ def cp_ring_sizes(env):
 def cp_ring_num_rejected_not_kept(env):
     """SET_VRING_NUM 3 after a valid 256 is refused and NOT kept (DPDK 22.11: SIGSEGV
     on the first frame): 300 frames each way cross the wrap of a 256 ring."""
-    fe = Frontend.connect(SOCK["evil"])
+    fe = Frontend.connect(env.sock["evil"])
     dev = env.track(NetDevice(fe))
     real, acks = fe.set_vring_num, []
 
@@ -882,7 +906,7 @@ def cp_ring_addr_outside_memory(env):
              ("desc misaligned", dict(desc_plus=8)),
              ("used misaligned", dict(used_plus=2))]
     for what, bad in cases:
-        fe = Frontend.connect(SOCK["evil"])
+        fe = Frontend.connect(env.sock["evil"])
         dev = env.track(NetDevice(fe))
         real = fe.set_vring_addr
 

@@ -8,7 +8,9 @@ Layers, bottom up:
 * Frontend       - the vhost-user message channel (UNIX socket + SCM_RIGHTS).
 * GuestMemory    - memfd-backed "guest RAM" regions with GPA and QVA addresses.
 * SplitVirtqueue - a virtio 1.x split ring, driver side.
-* NetDevice      - a virtio-net driver: negotiation, RX/TX queue pairs, frames.
+* PackedVirtqueue - a virtio 1.1 packed ring (VIRTIO_F_RING_PACKED), driver side.
+* NetDevice      - a virtio-net driver: negotiation, RX/TX queue pairs, frames
+                   (split rings, or packed ones with NetDevice(packed=True)).
 
 Vhost-user message numbers are in host byte order; ring fields are little
 endian (virtio 1.x).  Run "python3 vhostfront.py -h" for a small CLI.
@@ -115,6 +117,19 @@ VRING_USED_ELEM = struct.Struct("<II")        # id, len
 LE16 = struct.Struct("<H")
 VIRTQ_MAX_SIZE = 32768
 
+# --- packed ring (virtio 1.1 section 2.8) -------------------------------------------
+
+VRING_PACKED_DESC_F_AVAIL = 1 << 7
+VRING_PACKED_DESC_F_USED = 1 << 15
+VRING_PACKED_DESC_F_WRAPS = VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED
+VRING_PACKED_EVENT_F_ENABLE = 0
+VRING_PACKED_EVENT_F_DISABLE = 1
+VRING_PACKED_EVENT_F_DESC = 2                 # with EVENT_IDX: off_wrap says where
+VRING_PACKED_WRAP_SHIFT = 15
+VRING_PACKED_IDX_MASK = 0x7fff
+VRING_PACKED_DESC = struct.Struct("<QIHH")    # addr, len, id, flags
+VRING_PACKED_DESC_HEAD = struct.Struct("<QIH")  # addr, len, id (flags are stored apart)
+
 # --- virtio-net ------------------------------------------------------------------------
 
 VIRTIO_NET_HDR_LEN = 10           # legacy header without num_buffers
@@ -159,6 +174,32 @@ def full_barrier():
 def vring_need_event(event_idx, new_idx, old_idx):
     """virtio's vring_need_event(): did [old, new) cross event_idx?"""
     return (new_idx - event_idx - 1) & 0xffff < (new_idx - old_idx) & 0xffff
+
+
+def packed_wrap_flags(wrap):
+    """AVAIL/USED bits of a descriptor made available while the driver's wrap counter is wrap."""
+    return VRING_PACKED_DESC_F_AVAIL if wrap else VRING_PACKED_DESC_F_USED
+
+
+def packed_pos(idx, wrap):
+    """A packed ring position as off_wrap and each half of a vring base write it."""
+    return (idx & VRING_PACKED_IDX_MASK) | int(bool(wrap)) << VRING_PACKED_WRAP_SHIFT
+
+
+def packed_base(avail_idx, avail_wrap, used_idx, used_wrap):
+    """SET/GET_VRING_BASE value of a packed ring: avail position low, used position high."""
+    return packed_pos(avail_idx, avail_wrap) | packed_pos(used_idx, used_wrap) << 16
+
+
+def packed_base_decode(base):
+    """((avail idx, avail wrap), (used idx, used wrap)) of a packed vring base.
+
+    A zero high half (DPDK virtio-user sends only the low one) means used = avail.
+    """
+    low, high = base & 0xffff, base >> 16 & 0xffff
+    high = high or low
+    return ((low & VRING_PACKED_IDX_MASK, bool(low >> VRING_PACKED_WRAP_SHIFT)),
+            (high & VRING_PACKED_IDX_MASK, bool(high >> VRING_PACKED_WRAP_SHIFT)))
 
 
 class VhostUserError(Exception):
@@ -839,6 +880,366 @@ class SplitVirtqueue:
 
 
 # =============================================================================
+# Packed virtqueue (driver side)
+# =============================================================================
+
+class PackedVirtqueue:
+    """A virtio 1.1 packed virtqueue in guest memory, driver side.
+
+    One ring of 16-byte descriptors {addr, len, id, flags} serves both ways,
+    plus two 4-byte event areas {off_wrap, flags}: the driver's (we ask for
+    interrupts in it) and the device's (it asks for kicks). The ring size need
+    not be a power of two: positions wrap by comparison, and each wrap flips
+    that side's wrap counter (both start at 1). A descriptor we make available
+    has AVAIL = our avail wrap counter and USED = its inverse; the device marks
+    one used by setting both to its used wrap counter. The buffer id goes in
+    the last descriptor of a chain (we write it in all of them); the head's
+    flags are stored last, as one 16-bit store.
+
+    Same interface as SplitVirtqueue for NetDevice: add_chain()/add_indirect()
+    return the buffer id ("head"), kick(), wait_used(), get_used() -> [(id, len)].
+    Raw use for attacks: write_desc(), make_available(), set_driver_event(),
+    read_device_event(), read_desc(), and the positions next_avail/avail_wrap,
+    next_used/used_wrap.
+    """
+
+    INDIRECT_MAX = 32
+    packed = True
+
+    def __init__(self, memory, size=256, event_idx=False, in_order=False):
+        if size < 1 or size > VIRTQ_MAX_SIZE:
+            raise ValueError(f"bad queue size {size}")
+        self.memory = memory
+        self.size = size
+        self.event_idx = event_idx
+        self.in_order = in_order
+        self.desc_gpa = memory.alloc(16 * size, 16)
+        self.driver_gpa = memory.alloc(4, 4)      # SET_VRING_ADDR's avail field
+        self.device_gpa = memory.alloc(4, 4)      # SET_VRING_ADDR's used field
+        self._desc = memory.locate(self.desc_gpa, 16 * size)
+        # 16-bit views: descriptor i's id is item 8i+6, its flags item 8i+7;
+        # event areas [off_wrap, flags].
+        self._desc16 = memory.u16_view(self.desc_gpa, 16 * size)
+        self._driver16 = memory.u16_view(self.driver_gpa, 4)
+        self._device16 = memory.u16_view(self.device_gpa, 4)
+        self._indirect_gpa = None
+        self.free_ids = list(range(size - 1, -1, -1))
+        self.in_flight = {}          # buffer id -> ring slots its chain took
+        self.order = collections.deque()   # ids in the order made available (IN_ORDER)
+        self.free_slots = size
+        self.next_avail, self.avail_wrap = 0, True
+        self.next_used, self.used_wrap = 0, True
+        self._added = 0              # slots made available since the last kick
+        self._want_interrupts = True
+        self.kickfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.callfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.kicks = 0
+        self.interrupts = 0
+        self.index = None
+
+    def close(self):
+        """Close the eventfds and release the ring views (the memory is GuestMemory's)."""
+        os.close(self.kickfd)
+        os.close(self.callfd)
+        self._desc16.release()
+        self._driver16.release()
+        self._device16.release()
+
+    # --- positions ----------------------------------------------------------
+
+    def advance(self, idx, wrap, n=1):
+        """(idx, wrap) moved on by n slots (n <= size), flipping wrap at the ring end."""
+        idx += n
+        if idx >= self.size:
+            idx -= self.size
+            wrap = not wrap
+        return idx, wrap
+
+    def base(self):
+        """Our position as SET_VRING_BASE carries it (avail low, used high)."""
+        return packed_base(self.next_avail, self.avail_wrap, self.next_used, self.used_wrap)
+
+    def set_position(self, idx, wrap=True, prime=True):
+        """Start both positions at slot idx with wrap counter wrap (nothing in flight).
+
+        prime=True makes the ring's flags those of a ring that ran to there,
+        every chain completed: slots before idx used in this lap, the rest used
+        in the last one (a back-end may check a base against the flags).
+        """
+        if self.in_flight:
+            raise ValueError("buffers in flight")
+        self.next_avail = self.next_used = idx
+        self.avail_wrap = self.used_wrap = bool(wrap)
+        if prime:
+            for i in range(self.size):
+                lap = self.used_wrap if i < idx else not self.used_wrap
+                self._desc16[8 * i + 7] = VRING_PACKED_DESC_F_WRAPS if lap else 0
+
+    # --- set-up -----------------------------------------------------------
+
+    def setup(self, fe, index, base=None, kick=True, call=True):
+        """Send SET_VRING_NUM/BASE/ADDR/KICK/CALL for vring index.
+
+        base: None sends our position; any other value is sent as it is, and
+        adopted as our position when both of its halves are inside the ring.
+        SET_VRING_ADDR carries the ring as desc, the driver area as avail and
+        the device area as used. kick/call=False send the NOFD bit.
+        """
+        self.index = index
+        if base is None:
+            base = self.base()
+        else:
+            (ai, aw), (ui, uw) = packed_base_decode(base)
+            if ai < self.size and ui < self.size and not self.in_flight:
+                self.next_avail, self.avail_wrap = ai, aw
+                self.next_used, self.used_wrap = ui, uw
+        self._write_driver_event()
+        fe.set_vring_num(index, self.size)
+        fe.set_vring_base(index, base)
+        mem = self.memory
+        fe.set_vring_addr(index, mem.qva(self.desc_gpa), mem.qva(self.device_gpa),
+                          mem.qva(self.driver_gpa))
+        fe.set_vring_kick(index, self.kickfd if kick else None)
+        fe.set_vring_call(index, self.callfd if call else None)
+
+    # --- raw access -----------------------------------------------------------
+
+    def write_desc(self, i, addr=None, length=None, id=None, flags=None):
+        """Overwrite any subset of the fields of ring slot i (no checks); flags last."""
+        m, base = self._desc
+        old = VRING_PACKED_DESC.unpack_from(m, base + 16 * i)
+        new = [old[k] if v is None else v for k, v in enumerate((addr, length, id))]
+        m[base + 16 * i:base + 16 * i + 14] = VRING_PACKED_DESC_HEAD.pack(*new)
+        if flags is not None:
+            self._desc16[8 * i + 7] = flags & 0xffff
+
+    def read_desc(self, i):
+        """(addr, len, id, flags) of ring slot i."""
+        m, base = self._desc
+        return VRING_PACKED_DESC.unpack_from(m, base + 16 * i)
+
+    def read_flags(self, i):
+        """The flags of ring slot i (one 16-bit load)."""
+        return self._desc16[8 * i + 7]
+
+    def make_available(self, descs, wrap_bits=True, track=True):
+        """Write raw descriptors (addr, len, id, flags) at the next slots, head flags last.
+
+        wrap_bits=True ORs each slot's AVAIL/USED bits for our wrap counter at
+        that slot into flags; False writes flags exactly as given. Our avail
+        position moves past them. track=True records the last descriptor's id
+        as in flight (if it is in range and free) so that get_used() frees it.
+        Returns the slots written.
+        """
+        idx, wrap = self.next_avail, self.avail_wrap
+        slots = []
+        for addr, length, bid, flags in descs:
+            if wrap_bits:
+                flags |= packed_wrap_flags(wrap)
+            slots.append((idx, addr, length, bid, flags))
+            idx, wrap = self.advance(idx, wrap)
+        for i, addr, length, bid, flags in slots[1:]:
+            self.write_desc(i, addr, length, bid, flags)
+        if slots:
+            i, addr, length, bid, flags = slots[0]
+            self.write_desc(i, addr, length, bid)
+            self._desc16[8 * i + 7] = flags & 0xffff
+        self.next_avail, self.avail_wrap = idx, wrap
+        self._added += len(descs)
+        if track and descs:
+            bid = descs[-1][2]
+            if bid < self.size and bid not in self.in_flight:
+                if bid in self.free_ids:
+                    self.free_ids.remove(bid)
+                self.in_flight[bid] = len(descs)
+                self.order.append(bid)
+                self.free_slots -= len(descs)
+        return [s[0] for s in slots]
+
+    def set_driver_event(self, off_wrap=None, flags=None):
+        """Write the driver event area (off_wrap first, then flags)."""
+        if off_wrap is not None:
+            self._driver16[0] = off_wrap & 0xffff
+        if flags is not None:
+            self._driver16[1] = flags & 0xffff
+
+    def read_driver_event(self):
+        """(off_wrap, flags) of the driver event area."""
+        return self._driver16[0], self._driver16[1]
+
+    def read_device_event(self):
+        """(off_wrap, flags) of the device event area, as the device wrote it."""
+        return self._device16[0], self._device16[1]
+
+    # --- normal driver operation ---------------------------------------------
+
+    @property
+    def num_free(self):
+        """Descriptors free for chains (slots, bounded by free buffer ids)."""
+        return min(self.free_slots, len(self.free_ids))
+
+    def _take(self, n):
+        if n > self.free_slots:
+            raise VirtqueueFull(f"{n} descriptors needed, {self.free_slots} free")
+        if not self.free_ids:
+            raise VirtqueueFull("no free buffer id")
+        return self.free_ids.pop()
+
+    def add_chain(self, buffers):
+        """Make a chain of (gpa, len, write) buffers available; return its buffer id."""
+        if not buffers:
+            raise ValueError("empty chain")
+        bid = self._take(len(buffers))
+        descs = []
+        for k, (gpa, length, write) in enumerate(buffers):
+            last = k == len(buffers) - 1
+            flags = (VRING_DESC_F_WRITE if write else 0) | (0 if last else VRING_DESC_F_NEXT)
+            descs.append((gpa, length, bid, flags))
+        self.make_available(descs, track=False)
+        self.in_flight[bid] = len(descs)
+        self.order.append(bid)
+        self.free_slots -= len(descs)
+        return bid
+
+    def indirect_table_gpa(self, bid):
+        """GPA of the indirect table reserved for buffer id bid (INDIRECT_MAX entries)."""
+        if self._indirect_gpa is None:
+            self._indirect_gpa = self.memory.alloc(self.size * self.INDIRECT_MAX * 16, 16)
+        return self._indirect_gpa + bid * self.INDIRECT_MAX * 16
+
+    def add_indirect(self, buffers):
+        """Make (gpa, len, write) buffers available through one indirect descriptor.
+
+        The table holds len/16 descriptors walked by count: no NEXT, only WRITE.
+        """
+        if not buffers or len(buffers) > self.INDIRECT_MAX:
+            raise ValueError(f"indirect chain needs 1..{self.INDIRECT_MAX} buffers")
+        bid = self._take(1)
+        table = self.indirect_table_gpa(bid)
+        entries = [VRING_PACKED_DESC.pack(gpa, length, 0, VRING_DESC_F_WRITE if write else 0)
+                   for gpa, length, write in buffers]
+        self.memory.write(table, b"".join(entries))
+        self.make_available([(table, 16 * len(buffers), bid, VRING_DESC_F_INDIRECT)],
+                            track=False)
+        self.in_flight[bid] = 1
+        self.order.append(bid)
+        self.free_slots -= 1
+        return bid
+
+    def kick(self, force=False):
+        """Notify the device if it asked for it (or always with force).
+
+        The device area says DISABLE (no kick), ENABLE, or with EVENT_IDX DESC
+        with off_wrap: kick if the slots made available since the last kick
+        passed it (Linux's virtqueue_kick_prepare_packed()).
+        Returns True if the kick eventfd was written.
+        """
+        full_barrier()
+        added, self._added = self._added, 0
+        off_wrap, flags = self.read_device_event()
+        flags &= 3
+        if flags == VRING_PACKED_EVENT_F_DESC and self.event_idx:
+            event = off_wrap & VRING_PACKED_IDX_MASK
+            if bool(off_wrap >> VRING_PACKED_WRAP_SHIFT) != self.avail_wrap:
+                event -= self.size
+            new = self.next_avail
+            needed = vring_need_event(event, new, new - added)
+        else:
+            needed = flags != VRING_PACKED_EVENT_F_DISABLE
+        if needed or force:
+            os.eventfd_write(self.kickfd, 1)
+            self.kicks += 1
+            return True
+        return False
+
+    def _write_driver_event(self):
+        if not self._want_interrupts:
+            self.set_driver_event(flags=VRING_PACKED_EVENT_F_DISABLE)
+        elif self.event_idx:
+            self.set_driver_event(packed_pos(self.next_used, self.used_wrap),
+                                  VRING_PACKED_EVENT_F_DESC)
+        else:
+            self.set_driver_event(flags=VRING_PACKED_EVENT_F_ENABLE)
+
+    def set_interrupts(self, enabled):
+        """Ask the device for interrupts or not (driver area DISABLE, or ENABLE/DESC)."""
+        self._want_interrupts = bool(enabled)
+        self._write_driver_event()
+
+    @staticmethod
+    def is_used(flags, wrap):
+        """Is a descriptor with these flags used in the lap of used wrap counter wrap?"""
+        want = VRING_PACKED_DESC_F_WRAPS if wrap else 0
+        return flags & VRING_PACKED_DESC_F_WRAPS == want
+
+    def has_used(self):
+        """True if the device returned buffers we have not collected."""
+        return self.is_used(self.read_flags(self.next_used), self.used_wrap)
+
+    def wait_used(self, timeout):
+        """Wait for used buffers: the call eventfd or, failing that, polling the ring."""
+        deadline = time.monotonic() + timeout
+        while not self.has_used():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if select.select([self.callfd], [], [], min(remaining, POLL_INTERVAL))[0]:
+                self.interrupts += os.eventfd_read(self.callfd)
+        return True
+
+    def get_used(self, strict=True):
+        """Collect used descriptors as [(id, len)]; free their ids and slots.
+
+        Each used descriptor moves our used position on by its chain's slots;
+        with IN_ORDER one may stand for every buffer up to its id (the earlier
+        ones get length 0). strict=False returns ids that were not in flight
+        (after raw descriptors) instead of raising ProtocolError, counting one slot.
+        """
+        out = []
+        for _ in range(self.size):
+            i = self.next_used
+            # Never past our avail position: slots we did not make available in
+            # this lap may hold anything (zeroed memory reads as used in a lap
+            # whose wrap counter is 0, e.g. after a base that starts mid-ring).
+            if (i, self.used_wrap) == (self.next_avail, self.avail_wrap):
+                break
+            if not self.is_used(self.read_flags(i), self.used_wrap):
+                break
+            _, length, bid, _ = self.read_desc(i)
+            if bid in self.in_flight:
+                batch = [bid]
+                if self.in_order:
+                    batch = []
+                    while self.order:
+                        earlier = self.order.popleft()
+                        batch.append(earlier)
+                        if earlier == bid:
+                            break
+                else:
+                    self.order.remove(bid)
+                slots = 0
+                for k in batch:
+                    n = self.in_flight.pop(k)
+                    slots += n
+                    self.free_slots += n
+                    self.free_ids.append(k)
+                    out.append((k, length if k == bid else 0))
+            elif strict:
+                raise ProtocolError(f"vring {self.index}: used id {bid} at slot {i} "
+                                    "is not in flight")
+            else:
+                slots = 1
+                out.append((bid, length))
+            if slots > self.size:
+                raise ProtocolError(f"vring {self.index}: used batch of {slots} slots")
+            self.next_used, self.used_wrap = self.advance(self.next_used, self.used_wrap,
+                                                          slots)
+        if self.event_idx and self._want_interrupts:
+            self.set_driver_event(packed_pos(self.next_used, self.used_wrap))
+        return out
+
+
+# =============================================================================
 # virtio-net device
 # =============================================================================
 
@@ -852,13 +1253,25 @@ class NetDevice:
     AND the back-end's offer) end up in self.features / self.protocol_features.
     flavor picks the message order: "qemu" (QEMU 7.2, incl. SET_VRING_ERR and
     early SET_VRING_ENABLE) or "dpdk" (DPDK virtio-user 22.11).
+    packed=True asks for VIRTIO_F_RING_PACKED and drives packed rings
+    (PackedVirtqueue; any queue size up to 32768); start() raises
+    VhostUserError if the back-end does not offer it. packed=None (the
+    default) follows bit 34 of features; False never asks for it.
     """
 
     def __init__(self, fe, memory=None, queue_pairs=1, enabled_pairs=None,
                  features=DEFAULT_NET_FEATURES, protocol_features=DEFAULT_PROTOCOL_FEATURES,
-                 queue_size=256, rx_buf_size=None, flavor="qemu", kick_fd=True, call_fd=True):
+                 queue_size=256, rx_buf_size=None, flavor="qemu", kick_fd=True, call_fd=True,
+                 packed=None):
         if flavor not in ("qemu", "dpdk"):
             raise ValueError(f"unknown flavor {flavor}")
+        if packed is None:
+            packed = bool(features & bit(VIRTIO_F_RING_PACKED))
+        elif packed:
+            features |= bit(VIRTIO_F_RING_PACKED)
+        else:
+            features &= ~bit(VIRTIO_F_RING_PACKED)
+        self.packed = packed
         self.fe = fe
         self.own_memory = memory is None
         self.memory = GuestMemory() if memory is None else memory
@@ -943,8 +1356,9 @@ class NetDevice:
         nvrings = 2 * self.queue_pairs
         event_idx = bool(self.wanted_features & bit(VIRTIO_RING_F_EVENT_IDX))
         pairs = range(self.queue_pairs)
-        self.rx = [SplitVirtqueue(self.memory, self.queue_size, event_idx) for _ in pairs]
-        self.tx = [SplitVirtqueue(self.memory, self.queue_size, event_idx) for _ in pairs]
+        ring = PackedVirtqueue if self.packed else SplitVirtqueue
+        self.rx = [ring(self.memory, self.queue_size, event_idx) for _ in pairs]
+        self.tx = [ring(self.memory, self.queue_size, event_idx) for _ in pairs]
         if self.flavor == "qemu":
             self._negotiate()
             self.fe.set_owner()
@@ -960,8 +1374,13 @@ class NetDevice:
             self._negotiate()
             for index in range(nvrings):
                 self.fe.set_vring_call(index, self._vring(index).callfd)
+        if self.packed and not self.has(VIRTIO_F_RING_PACKED):
+            raise VhostUserError("back-end does not offer VIRTIO_F_RING_PACKED "
+                                 f"(features {self.features:#x})")
         for vq in self.rx + self.tx:
             vq.event_idx = self.has(VIRTIO_RING_F_EVENT_IDX)
+            if self.packed:
+                vq.in_order = self.has(VIRTIO_F_IN_ORDER)
         self.fe.set_features(self.features)
         self._check_ack("SET_MEM_TABLE", self.fe.set_mem_table(self.memory, need_reply=True))
         for index in range(nvrings):
@@ -978,12 +1397,15 @@ class NetDevice:
         self.fe.sync()
 
     def _vring(self, index):
-        """The SplitVirtqueue behind global vring number index."""
+        """The SplitVirtqueue (or PackedVirtqueue) behind global vring number index."""
         pair, is_tx = divmod(index, 2)
         return (self.tx if is_tx else self.rx)[pair]
 
     def stop(self):
-        """GET_VRING_BASE on every vring; returns the list of bases."""
+        """GET_VRING_BASE on every vring; returns the list of bases.
+
+        A packed ring's base is avail idx | wrap << 15 in the low half and used
+        idx | wrap << 15 in the high half (packed_base_decode())."""
         return [self.fe.get_vring_base(index) for index in range(2 * self.queue_pairs)]
 
     def close(self):
@@ -1158,6 +1580,7 @@ def cmd_probe(args):
     with Frontend.connect(args.socket, args.timeout) as fe:
         features = fe.get_features()
         print(f"features          {features:#018x}")
+        print(f"packed rings      {'offered' if features & bit(VIRTIO_F_RING_PACKED) else 'no'}")
         if features & bit(VHOST_USER_F_PROTOCOL_FEATURES):
             pf = fe.get_protocol_features()
             print(f"protocol features {pf:#018x}")
@@ -1168,8 +1591,8 @@ def cmd_probe(args):
 
 def cmd_pair(args):
     """Send frames from one socket's device to another's and count them."""
-    a = NetDevice.connect(args.src, args.timeout, flavor=args.flavor)
-    b = NetDevice.connect(args.dst, args.timeout, flavor=args.flavor)
+    a = NetDevice.connect(args.src, args.timeout, flavor=args.flavor, packed=args.packed)
+    b = NetDevice.connect(args.dst, args.timeout, flavor=args.flavor, packed=args.packed)
     try:
         sent = [make_frame(args.size, seq) for seq in range(args.count)]
         for frame in sent:
@@ -1196,6 +1619,7 @@ def main(argv=None):
     pair.add_argument("--count", type=int, default=10)
     pair.add_argument("--size", type=int, default=64)
     pair.add_argument("--flavor", choices=("qemu", "dpdk"), default="qemu")
+    pair.add_argument("--packed", action="store_true", help="drive packed rings (bit 34)")
     args = parser.parse_args(argv)
     return {"probe": cmd_probe, "pair": cmd_pair}[args.cmd](args) or 0
 
