@@ -19,7 +19,7 @@ uint64_t vring_packed_desc_size(unsigned int num)
 /* A slot position as off_wrap and each half of the base write it. */
 static uint16_t pos_encode(uint16_t idx, bool wrap)
 {
-	return (uint16_t)(idx | (unsigned int)wrap << VRING_PACKED_WRAP_SHIFT);
+	return (uint16_t)(idx | (wrap ? 1u << VRING_PACKED_WRAP_SHIFT : 0u));
 }
 
 static int pos_decode(uint16_t pos, unsigned int num, uint16_t *idx, bool *wrap)
