@@ -49,7 +49,8 @@ from dpdkfe import VirtioUserPmd  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import check, main, skip, test  # noqa: E402
 from vhostfront import (VHOST_USER_HDR, VHOST_USER_SET_VRING_ENABLE,  # noqa: E402
-                        VHOST_USER_VERSION, VRING_STATE, Frontend, NetDevice, make_frame)
+                        VHOST_USER_VERSION, VRING_STATE, Frontend, NetDevice,
+                        VhostUserError, make_frame)
 
 RUN = "/tmp/vmsw-fair"
 SECONDS = float(os.environ.get("FAIR_SECONDS", "4"))
@@ -112,28 +113,50 @@ class MessageStreamer:
         """Stop it; returns the number of messages it wrote (None if not running)."""
         if self.proc is None:
             return None
-        self.proc.send_signal(signal.SIGINT)
-        out = self.proc.communicate(timeout=10)[0]
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            out = self.proc.communicate(timeout=10)[0]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()        # counted as writing nothing
+            out = self.proc.communicate()[0]
         self.proc = None
         self.sent = int(out.split()[0]) if out.strip() else 0
         return self.sent
 
 
+class Stop(Exception):
+    """SIGTERM in the streamer."""
+
+
+def on_sigterm(signum, frame):
+    raise Stop()
+
+
 def stream_messages(path):
-    """The streamer's body: negotiate, then write messages until SIGINT."""
-    fe = Frontend.connect(path)
-    fe.get_features()
-    fe.set_protocol_features(fe.get_protocol_features())
-    one = VHOST_USER_HDR.pack(VHOST_USER_SET_VRING_ENABLE, VHOST_USER_VERSION, 8) + \
-        VRING_STATE.pack(0, 1)
-    blob, sent = one * 4096, 0
+    """The streamer's body: negotiate, then write messages until SIGTERM.
+
+    The handler is its own: a test run from a background shell inherits
+    SIGINT ignored, and Python then never raises KeyboardInterrupt (CI run
+    here, 2026-12-03: the streamer outlived stop()'s 10 s). It may come
+    while the switch has not taken the connection yet (it drains the last
+    streamer's messages first), so it covers the negotiation too.
+    """
+    signal.signal(signal.SIGTERM, on_sigterm)
+    sent = 0
     try:
+        fe = Frontend.connect(path)
+        fe.get_features()
+        fe.set_protocol_features(fe.get_protocol_features())
+        one = VHOST_USER_HDR.pack(VHOST_USER_SET_VRING_ENABLE, VHOST_USER_VERSION, 8) + \
+            VRING_STATE.pack(0, 1)
+        blob = one * 4096
         while True:
             fe.sock.sendall(blob)
             sent += 4096
-    except (KeyboardInterrupt, OSError):
+    except (Stop, OSError, VhostUserError, TimeoutError):
         pass
     print(sent, flush=True)
+    os._exit(0)
 
 
 class TxonlyFlooder:
