@@ -60,9 +60,44 @@ def used_since(vq, start):
     return [(i, *vq.read_used_elem(i)) for i in range(start, start + ((end - start) & 0xffff))]
 
 
+def packed_used_since(vq, start):
+    """[(slot, id, len)] of the used descriptors from position start on (one
+    slot per chain: this test's chains are single buffers, without IN_ORDER)."""
+    (i, wrap), out = start, []
+    for _ in range(vq.size):
+        if (i, wrap) == (vq.next_avail, vq.avail_wrap) or \
+                not vq.is_used(vq.read_flags(i), wrap):
+            break
+        _, length, bid, _ = vq.read_desc(i)
+        out.append((i, bid, length))
+        i, wrap = vq.advance(i, wrap)
+    return out
+
+
+def position(dev, vq):
+    """Where the device's completions continue: used->idx, or a packed ring's
+    next used slot and wrap counter."""
+    return (vq.next_used, vq.used_wrap) if dev.packed else vq.read_used_idx()
+
+
+def packed_expected(dev, rx_start, tx_start):
+    """As expected(), for packed rings: RX buffers, and the slots of the
+    descriptor ring the used descriptors were written into."""
+    want = set()
+    for q in range(dev.queue_pairs):
+        for vq, start, is_rx in ((dev.rx[q], rx_start[q], True), (dev.tx[q], tx_start[q], False)):
+            for slot, bid, length in packed_used_since(vq, start):
+                want |= pages(vq.desc_gpa + 16 * slot, 16)
+                if is_rx:
+                    want |= pages(dev._rx_bufs[q][bid][0], length)
+    return want
+
+
 def expected(dev, rx_start, tx_start):
     """The pages the switch wrote since the starts: RX buffers (as long as it
     said), the used entries it filled and the pages of used->idx/flags."""
+    if dev.packed:
+        return packed_expected(dev, rx_start, tx_start)
     want = set()
     for q in range(dev.queue_pairs):
         for vq, start, is_rx in ((dev.rx[q], rx_start[q], True), (dev.tx[q], tx_start[q], False)):
@@ -77,10 +112,12 @@ def expected(dev, rx_start, tx_start):
 
 
 def settle(devs, seconds=0.5):
-    """Wait until no used index moves for a while."""
+    """Wait until no used index (or packed ring slot) moves for a while."""
     last = None
     while True:
-        now = [vq.read_used_idx() for d in devs for vq in d.rx + d.tx]
+        now = [vq.read_used_idx() if not d.packed else
+               [vq.read_flags(i) for i in range(vq.size)]
+               for d in devs for vq in d.rx + d.tx]
         if now == last:
             return
         last = now
@@ -110,8 +147,8 @@ def run_paths(name, **dev_kw):
             log = start_logging(a)
             settle([a, b])
             log[:] = bytes(len(log))
-            rx0 = [vq.read_used_idx() for vq in a.rx]
-            tx0 = [vq.read_used_idx() for vq in a.tx]
+            rx0 = [position(a, vq) for vq in a.rx]
+            tx0 = [position(a, vq) for vq in a.tx]
             sent = []
             for i, size in enumerate(SIZES * 2):
                 # Several sources: with two queue pairs both RX queues are used.
@@ -125,7 +162,8 @@ def run_paths(name, **dev_kw):
             settle([a, b])
             want = expected(a, rx0, tx0)
             got = logged(log)
-            queues = [q for q in range(a.queue_pairs) if used_since(a.rx[q], rx0[q])]
+            queues = [q for q in range(a.queue_pairs)
+                      if (packed_used_since if a.packed else used_since)(a.rx[q], rx0[q])]
             frames = []
             for q in range(a.queue_pairs):
                 frames += a.recv_frames(timeout=3, count=None, queue=q)
@@ -153,6 +191,15 @@ def log_covers_mergeable_small_and_borrowed_frames():
 @test
 def log_covers_one_buffer_per_frame():
     run_paths("nomrg", features=FEATURES & ~bit(VIRTIO_NET_F_MRG_RXBUF), rx_buf_size=9216)
+
+
+@test
+def log_covers_packed_rings():
+    """A packed device: the used descriptors go into the descriptor ring
+    (at its own address, not log_guest_addr, which is the device area's),
+    and every slot written and every receive buffer filled is logged, and no
+    other page. Mergeable buffers, small, large and borrowed frames."""
+    run_paths("packed", rx_buf_size=2048, packed=True)
 
 
 @test

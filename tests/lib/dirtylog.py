@@ -39,8 +39,12 @@ def enable_logging(dev):
     m = dev.memory
     for index in range(2 * dev.queue_pairs):
         vq = dev._vring(index)
-        dev.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(vq.used_gpa),
-                              m.qva(vq.avail_gpa), log=vq.used_gpa, flags=1)
+        # A packed ring's used and avail fields are its device and driver
+        # event areas; QEMU logs at the device area's address.
+        used, avail = ((vq.device_gpa, vq.driver_gpa) if dev.packed
+                       else (vq.used_gpa, vq.avail_gpa))
+        dev.fe.set_vring_addr(index, m.qva(vq.desc_gpa), m.qva(used), m.qva(avail),
+                              log=used, flags=1)
     dev.fe.sync()
 
 
