@@ -189,7 +189,13 @@ static int driver_position(const struct vring_packed *vr, uint16_t *pos)
 	return 0;
 }
 
-/* Can the device be at @dev with the driver at @drv? */
+/*
+ * Can the device be at @dev with the driver at @drv? Every slot between
+ * must be available, and the one before @dev must not be (unless the ring
+ * is all available): a device in the middle of the available run would
+ * leave the buffers before it unused for ever (a stale base on a receive
+ * ring the guest keeps full).
+ */
 static bool device_fits(const struct vring_packed *vr, uint16_t dev, uint16_t drv)
 {
 	unsigned int n = pos_distance(dev, drv, vr->num), k;
@@ -199,6 +205,14 @@ static bool device_fits(const struct vring_packed *vr, uint16_t dev, uint16_t dr
 	if (n > vr->num)
 		return false;
 	pos_decode(dev, vr->num, &idx, &wrap);
+	if (n < vr->num) {
+		uint16_t prev = idx;
+		bool prev_wrap = wrap;
+
+		retreat(&prev, &prev_wrap, 1, vr->num);
+		if (slot_available(vr, prev, prev_wrap))
+			return false;
+	}
 	for (k = 0; k < n; k++) {
 		if (!slot_available(vr, idx, wrap))
 			return false;

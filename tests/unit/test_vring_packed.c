@@ -547,6 +547,26 @@ TEST(base_from_ring_after_restart)
 	CHECK_EQ(vring_packed_pop(&drv.vr, &chain, false), 0);
 	CHECK_EQ(chain.head, 0);
 	drv_destroy(&drv);
+
+	/*
+	 * A receive ring the guest keeps full: the boot base lies inside the
+	 * run of available slots (every slot from it to the driver's is
+	 * available), but so is the one before it: the device is further back.
+	 */
+	drv_init(&drv, 8, false, false);
+	for (i = 0; i < 10; i++) {
+		drv_add_one(&drv, 64, F_WRITE, (uint16_t)(i % 8));
+		CHECK_EQ(device_round(&drv, true, 60), 0);
+		CHECK(drv_used(&drv, &id, &len, 1));
+	}
+	for (i = 0; i < 8; i++)		/* slots 2..7 of lap 2, 0..1 of lap 3 */
+		drv_add_one(&drv, 64, F_WRITE, (uint16_t)i);
+	drv_restart(&drv, VRING_PACKED_BASE_RESET);
+	CHECK(vring_packed_base_from_ring(&drv.vr, &found));
+	CHECK_EQ(found, 2u | 2u << 16);		/* slot 2, wrap 0 */
+	drv_restart(&drv, found);
+	CHECK_EQ(vring_packed_avail_count(&drv.vr), 8);
+	drv_destroy(&drv);
 }
 
 TEST(buffer_across_region_edge_is_split)
