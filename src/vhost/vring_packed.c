@@ -311,36 +311,44 @@ static int ring_fault(struct vring_packed *vr, const char *why)
  */
 int vring_packed_avail_count(struct vring_packed *vr)
 {
-	uint16_t idx = vr->scan_idx;
-	bool wrap = vr->scan_wrap;
-	unsigned int len = 0;	/* slots of the chain being looked at */
+	/* Locals, written back once: the loop stays in registers. */
+	const struct vring_packed_desc *desc = vr->desc;
+	uint16_t num = vr->num, pos = vr->scan_idx;
+	uint16_t want = vring_packed_wrap_flags(vr->scan_wrap);
+	unsigned int free = num - vr->owned, chains = vr->avail_chains;
+	unsigned int k = 0;	/* slots looked at */
+	unsigned int seen = 0;	/* of them, in whole chains */
+	uint16_t idx;
+	bool wrap;
 
-	while (len || vr->avail_chains < VRING_PACKED_SCAN_MAX) {
-		uint16_t flags;
+	while (k < free && (k != seen || chains < VRING_PACKED_SCAN_MAX)) {
+		uint16_t flags = le16_to_cpu(__atomic_load_n(&desc[pos].flags,
+							     __ATOMIC_ACQUIRE));
 
-		if (vr->owned + len == vr->num) {
-			if (len)
-				return ring_fault(vr, "descriptor chain longer than the free ring");
+		if ((flags & VRING_PACKED_DESC_F_WRAPS) != want)
 			break;
+		k++;
+		if (++pos == num) {
+			pos = 0;
+			want ^= VRING_PACKED_DESC_F_WRAPS;
 		}
-		flags = le16_to_cpu(__atomic_load_n(&vr->desc[idx].flags, __ATOMIC_ACQUIRE));
-		if ((flags & VRING_PACKED_DESC_F_WRAPS) != vring_packed_wrap_flags(wrap)) {
-			if (len)
-				return ring_fault(vr, "descriptor chain runs into a slot not made available");
-			break;
-		}
-		vring_packed_advance(&idx, &wrap, 1, vr->num);
-		len++;
 		if (!(flags & VRING_DESC_F_NEXT)) {
-			vr->scan_idx = idx;
-			vr->scan_wrap = wrap;
-			vr->owned += len;
-			vr->avail_descs += len;
-			vr->avail_chains++;
-			len = 0;
+			seen = k;
+			chains++;
 		}
 	}
-	return vr->avail_chains;
+	idx = vr->scan_idx;
+	wrap = vr->scan_wrap;
+	vring_packed_advance(&idx, &wrap, seen, num);
+	vr->scan_idx = idx;
+	vr->scan_wrap = wrap;
+	vr->owned += seen;
+	vr->avail_descs = (uint16_t)(vr->avail_descs + seen);
+	vr->avail_chains = (uint16_t)chains;
+	if (k != seen)	/* the driver makes a chain's head available last */
+		return ring_fault(vr, k == free ? "descriptor chain longer than the free ring" :
+					"descriptor chain runs into a slot not made available");
+	return (int)chains;
 }
 
 /* The walk's running totals over one chain. */
@@ -433,6 +441,25 @@ static int add_indirect(struct vring_packed *vr, struct vring_chain *c,
 	return 0;
 }
 
+/* Record a chain of @n slots with buffer id @id as taken into @c. */
+static void take_chain(struct vring_packed *vr, struct vring_chain *c, uint16_t id,
+		       uint16_t n, bool writable)
+{
+	uint16_t end = vr->last_avail;
+	bool wrap = vr->avail_wrap;
+
+	vring_packed_advance(&end, &wrap, n - 1u, vr->num);
+	vr->slot[end] = (struct vring_packed_slot){ id, n };
+	vring_packed_advance(&vr->last_avail, &vr->avail_wrap, n, vr->num);
+	vr->avail_descs -= n;
+	if (vr->avail_chains)
+		vr->avail_chains--;
+	vr->buf[id].ndesc = n;
+	vr->buf[id].flags = VRING_PACKED_BUF_IN_USE |
+			    (writable ? VRING_PACKED_BUF_WRITABLE : 0);
+	c->head = id;
+}
+
 /**
  * vring_packed_pop_walk() - the general case of vring_packed_pop(): chains
  * of several descriptors, indirect tables, buffers across regions, and
@@ -484,7 +511,7 @@ int vring_packed_pop_walk(struct vring_packed *vr, struct vring_chain *c,
 	if (vr->buf[d.id].flags)
 		return ring_fault(vr, "buffer id reused while in use");
 	c->len = (uint32_t)w.total;
-	vring_packed_take(vr, c, d.id, n, writable);
+	take_chain(vr, c, d.id, n, writable);
 	return w.too_many ? -E2BIG : 0;
 }
 
@@ -537,34 +564,47 @@ void vring_packed_empty_pushed(struct vring_packed *vr, uint16_t n)
 		vr->pending[--i].len = 0;
 }
 
-/* Can completion @u share the used descriptor of the batch that @first starts? */
-static bool joins_batch(const struct vring_packed *vr,
-			const struct vring_packed_used *first,
-			const struct vring_packed_used *u)
+/* Write the used descriptor of completion @u, flags aside, with buffer id @id. */
+static void write_used_one(struct vring_packed_desc *desc,
+			   const struct vring_packed_used *u, uint16_t id)
 {
-	return vr->in_order && first->tx && !first->len && u->tx && !u->len;
+	WRITE_ONCE(desc[u->slot].id, cpu_to_le16(id));
+	WRITE_ONCE(desc[u->slot].len, cpu_to_le32(u->len));
 }
 
 /*
- * Decide which pending completions get a used descriptor, and give their
- * ids back: every one, or with IN_ORDER one per run of transmit
- * completions, at the run's first slot with its last buffer's id.
+ * Write the ids and lengths of the pending completions' used descriptors
+ * (not their flags), and give the ids back. With IN_ORDER, a run of
+ * transmit completions gets one used descriptor, at the run's first slot,
+ * with its last buffer's id; the others are marked not written.
  */
-static void plan_used(struct vring_packed *vr)
+static void write_used(struct vring_packed *vr)
 {
-	struct vring_packed_used *first = &vr->pending[0];
-	unsigned int i;
+	struct vring_packed_desc *desc = vr->desc;
+	struct vring_packed_used *pending = vr->pending;
+	struct vring_packed_buf *bufs = vr->buf;
+	unsigned int n = vr->npending, owned = vr->owned, i, head = 0;
 
-	for (i = 0; i < vr->npending; i++) {
-		struct vring_packed_used *u = &vr->pending[i];
-
-		vr->buf[u->id].flags = 0;
-		vr->owned -= u->ndesc;
-		u->write = !i || !joins_batch(vr, first, u);
-		if (u->write)
-			first = u;
-		else
-			first->id = u->id;
+	for (i = 0; i < n; i++) {
+		bufs[pending[i].id].flags = 0;
+		owned -= pending[i].ndesc;
+	}
+	vr->owned = owned;
+	if (!vr->in_order) {
+		for (i = 0; i < n; i++) {
+			pending[i].write = true;
+			write_used_one(desc, &pending[i], pending[i].id);
+		}
+		return;
+	}
+	for (i = 1; i <= n; i++) {
+		if (i < n && pending[i].batchable && pending[head].batchable) {
+			pending[i].write = false;
+			continue;
+		}
+		pending[head].write = true;
+		write_used_one(desc, &pending[head], pending[i - 1].id);
+		head = i;
 	}
 }
 
@@ -616,28 +656,21 @@ static le16 used_flags(bool wrap)
  */
 bool vring_packed_publish(struct vring_packed *vr)
 {
-	unsigned int i;
+	struct vring_packed_desc *desc = vr->desc;
+	const struct vring_packed_used *pending = vr->pending;
+	unsigned int n = vr->npending, i;
 
-	if (!vr->npending)
+	if (!n)
 		return false;
-	plan_used(vr);
-	for (i = 0; i < vr->npending; i++) {
-		const struct vring_packed_used *u = &vr->pending[i];
-
-		if (u->write) {
-			WRITE_ONCE(vr->desc[u->slot].id, cpu_to_le16(u->id));
-			WRITE_ONCE(vr->desc[u->slot].len, cpu_to_le32(u->len));
-		}
-	}
+	write_used(vr);
 	if (unlikely(vr->log))
 		log_used(vr);
 	smp_wmb();	/* pairs with the driver's acquire of the flags */
-	for (i = vr->npending - 1; i > 0; i--)
-		if (vr->pending[i].write)
-			WRITE_ONCE(vr->desc[vr->pending[i].slot].flags,
-				   used_flags(vr->pending[i].wrap));
-	__atomic_store_n(&vr->desc[vr->pending[0].slot].flags,
-			 used_flags(vr->pending[0].wrap), __ATOMIC_RELEASE);
+	for (i = n - 1; i > 0; i--)
+		if (pending[i].write)
+			WRITE_ONCE(desc[pending[i].slot].flags, used_flags(pending[i].wrap));
+	__atomic_store_n(&desc[pending[0].slot].flags, used_flags(pending[0].wrap),
+			 __ATOMIC_RELEASE);
 	if (unlikely(vr->log))
 		log_used_flags(vr);
 	vr->npending = 0;

@@ -112,11 +112,13 @@ struct vring_packed_slot {
 /**
  * struct vring_packed_used - a completion pushed, not yet published
  * @slot:	where its used descriptor goes
- * @id:		buffer id
+ * @id:		buffer id completed
  * @ndesc:	slots its chain took (the next completion goes that far on)
  * @wrap:	the used wrap counter at @slot
- * @tx:		a transmit chain (may join an in-order batch)
- * @write:	a used descriptor is written at @slot (set by publish)
+ * @write:	a used descriptor is written at @slot (publish decides: with
+ *		IN_ORDER a batch of transmit completions shares one)
+ * @batchable:	a transmit chain completed with length 0: with IN_ORDER it
+ *		may share a used descriptor with its neighbours
  * @len:	bytes written into the buffer
  */
 struct vring_packed_used {
@@ -124,8 +126,8 @@ struct vring_packed_used {
 	uint16_t id;
 	uint16_t ndesc;
 	bool wrap;
-	bool tx;
 	bool write;
+	bool batchable;
 	uint32_t len;
 };
 
@@ -250,65 +252,21 @@ static inline void vring_packed_advance(uint16_t *idx, bool *wrap,
 
 /*
  * One ring descriptor, read once: the flags by an acquire load (the driver
- * stores them last, with release), then the rest into a private copy; the
- * barrier stops the compiler from reading the guest's copy again later.
+ * stores them last, with release), then each other field by one volatile
+ * load into a private copy, so the compiler cannot read the guest's copy
+ * again later. (A memcpy and a compiler barrier would do as well, but the
+ * barrier makes the compiler reload everything else it holds.)
  */
 static inline struct vring_packed_desc_cpu
 vring_packed_desc_read(const struct vring_packed_desc *d)
 {
 	struct vring_packed_desc_cpu copy;
 
-	_Static_assert(sizeof(copy) == sizeof(*d), "one layout, two byte orders");
 	copy.flags = le16_to_cpu(__atomic_load_n(&d->flags, __ATOMIC_ACQUIRE));
-	memcpy(&copy, d, offsetof(struct vring_packed_desc, flags));
-	barrier();
-	if (VU_HOST_BIG_ENDIAN) {	/* folded away on little-endian hosts */
-		copy.addr = le64_to_cpu(copy.addr);
-		copy.len = le32_to_cpu(copy.len);
-		copy.id = le16_to_cpu(copy.id);
-	}
+	copy.addr = le64_to_cpu(READ_ONCE(d->addr));
+	copy.len = le32_to_cpu(READ_ONCE(d->len));
+	copy.id = le16_to_cpu(READ_ONCE(d->id));
 	return copy;
-}
-
-/* Record a chain of @n slots with buffer id @id as taken into @c. */
-static inline void vring_packed_take(struct vring_packed *vr,
-				     struct vring_chain *c, uint16_t id,
-				     uint16_t n, bool writable)
-{
-	uint16_t end = vr->last_avail;
-	bool wrap = vr->avail_wrap;
-
-	vring_packed_advance(&end, &wrap, n - 1u, vr->num);
-	vr->slot[end] = (struct vring_packed_slot){ id, n };
-	vring_packed_advance(&vr->last_avail, &vr->avail_wrap, n, vr->num);
-	vr->avail_descs -= n;
-	if (vr->avail_chains)
-		vr->avail_chains--;
-	vr->buf[id].ndesc = n;
-	vr->buf[id].flags = VRING_PACKED_BUF_IN_USE |
-			    (writable ? VRING_PACKED_BUF_WRITABLE : 0);
-	c->head = id;
-}
-
-/* vring_packed_take() for a chain of one slot: the fast path's bookkeeping. */
-static inline void vring_packed_take_one(struct vring_packed *vr,
-					 struct vring_chain *c, uint16_t id,
-					 bool writable)
-{
-	uint16_t i = vr->last_avail;
-
-	vr->slot[i] = (struct vring_packed_slot){ id, 1 };
-	if (++i == vr->num) {
-		i = 0;
-		vr->avail_wrap = !vr->avail_wrap;
-	}
-	vr->last_avail = i;
-	vr->avail_descs--;
-	if (vr->avail_chains)
-		vr->avail_chains--;
-	vr->buf[id] = (struct vring_packed_buf){
-		1, VRING_PACKED_BUF_IN_USE | (writable ? VRING_PACKED_BUF_WRITABLE : 0) };
-	c->head = id;
 }
 
 /**
@@ -326,20 +284,43 @@ static inline void vring_packed_take_one(struct vring_packed *vr,
 static inline __attribute__((always_inline)) int
 vring_packed_pop(struct vring_packed *vr, struct vring_chain *c, bool writable)
 {
-	struct vring_packed_desc_cpu d = vring_packed_desc_read(&vr->desc[vr->last_avail]);
-	uint16_t want = (writable ? VRING_DESC_F_WRITE : 0) |
-			vring_packed_wrap_flags(vr->avail_wrap);
+	/*
+	 * The ring's fields are read before the descriptor's acquire load and
+	 * written back once: the build has no strict aliasing, so every store
+	 * through @c would otherwise reload them.
+	 */
+	uint16_t i = vr->last_avail, num = vr->num, avail = vr->avail_descs;
+	bool wrap = vr->avail_wrap;
+	struct vring_packed_buf *bufs = vr->buf;
+	struct vring_packed_slot *slots = vr->slot;
+	const struct guest_mem *mem = vr->mem;
+	uint16_t want = (writable ? VRING_DESC_F_WRITE : 0) | vring_packed_wrap_flags(wrap);
+	struct vring_packed_desc_cpu d = vring_packed_desc_read(&vr->desc[i]);
 	void *buf;
 
-	if (likely(d.flags == want && vr->avail_descs && d.id < vr->num &&
-		   !vr->buf[d.id].flags)) {
-		buf = guest_mem_gpa_range(vr->mem, d.addr, d.len);
+	if (likely(d.flags == want && avail && d.id < num && !bufs[d.id].flags)) {
+		buf = guest_mem_gpa_range(mem, d.addr, d.len);
 		if (likely(buf)) {
-			c->iov[0].iov_base = buf;
-			c->iov[0].iov_len = d.len;
+			uint16_t chains = vr->avail_chains;
+
+			bufs[d.id] = (struct vring_packed_buf){
+				1, VRING_PACKED_BUF_IN_USE |
+				   (writable ? VRING_PACKED_BUF_WRITABLE : 0) };
+			slots[i].id = d.id;
+			slots[i].ndesc = 1;
+			if (++i == num) {
+				i = 0;
+				wrap = !wrap;
+			}
+			vr->last_avail = i;
+			vr->avail_wrap = wrap;
+			vr->avail_descs = avail - 1;
+			vr->avail_chains = chains - 1;	/* whole chains hold every slot */
+			c->head = d.id;
 			c->niov = 1;
 			c->len = d.len;
-			vring_packed_take_one(vr, c, d.id, writable);
+			c->iov[0].iov_base = buf;
+			c->iov[0].iov_len = d.len;
 			return 0;
 		}
 	}
@@ -359,24 +340,35 @@ vring_packed_pop(struct vring_packed *vr, struct vring_chain *c, bool writable)
 static inline void vring_packed_push(struct vring_packed *vr, uint16_t id,
 				     uint32_t len)
 {
-	struct vring_packed_buf *b;
-	struct vring_packed_used *u;
+	/* As in pop: every field read before the first store. */
+	uint16_t num = vr->num, slot = vr->used_idx;
+	unsigned int n = vr->npending, next;
+	bool wrap = vr->used_wrap;
+	struct vring_packed_used *u = &vr->pending[n];
+	struct vring_packed_buf *b, buf;
 
-	if (unlikely(id >= vr->num || vr->npending >= vr->num))
+	if (unlikely(id >= num || n >= num))
 		return;
 	b = &vr->buf[id];
-	if (unlikely((b->flags & (VRING_PACKED_BUF_IN_USE | VRING_PACKED_BUF_PUSHED)) !=
+	buf = *b;
+	if (unlikely((buf.flags & (VRING_PACKED_BUF_IN_USE | VRING_PACKED_BUF_PUSHED)) !=
 		     VRING_PACKED_BUF_IN_USE))
 		return;
-	u = &vr->pending[vr->npending++];
-	u->slot = vr->used_idx;
+	u->slot = slot;
 	u->id = id;
-	u->ndesc = b->ndesc;
-	u->wrap = vr->used_wrap;
-	u->tx = !(b->flags & VRING_PACKED_BUF_WRITABLE);
+	u->ndesc = buf.ndesc;
+	u->wrap = wrap;
+	u->batchable = !len && !(buf.flags & VRING_PACKED_BUF_WRITABLE);
 	u->len = len;
-	b->flags |= VRING_PACKED_BUF_PUSHED;
-	vring_packed_advance(&vr->used_idx, &vr->used_wrap, b->ndesc, vr->num);
+	b->flags = buf.flags | VRING_PACKED_BUF_PUSHED;
+	next = slot + buf.ndesc;
+	if (next >= num) {
+		next -= num;
+		wrap = !wrap;
+	}
+	vr->used_idx = (uint16_t)next;
+	vr->used_wrap = wrap;
+	vr->npending = n + 1;
 }
 
 #endif /* VMSW_VRING_PACKED_H */
