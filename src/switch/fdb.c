@@ -531,3 +531,58 @@ void fdb_stats_get(const struct fdb *t, struct fdb_stats *out)
 	out->aged = LOAD(t->stats.aged);
 	out->full = LOAD(t->stats.full);
 }
+
+/* Count @key, stored at bucket @b, on the buckets it passed. Return: 0 or -EUCLEAN */
+static int check_entry(const struct fdb *t, uint32_t b, unsigned int way,
+		       uint64_t key, uint32_t *passed)
+{
+	uint32_t h = home(t, key), fb, x;
+	unsigned int fw;
+
+	/* Found from its home at its own slot: reachable, and not there twice. */
+	if (h > b || find_locked(t, h, key, &fb, &fw) || fb != b || fw != way)
+		return -EUCLEAN;
+	for (x = h; x < b; x++)
+		passed[x]++;
+	return 0;
+}
+
+/**
+ * fdb_check() - is the table whole? For tests, while no thread changes it
+ *
+ * Every bucket unlocked, every entry found from its home at its own slot
+ * (so no key twice), each bucket's overflow the number of entries stored
+ * past it from before it, and the count the number of entries.
+ *
+ * Return: 0, -EUCLEAN when something is off, or -ENOMEM
+ */
+int fdb_check(const struct fdb *t)
+{
+	uint32_t b, end = nbuckets(t), n = 0;
+	uint32_t *passed = calloc(end, sizeof(*passed));
+	unsigned int way;
+	int rc = 0;
+
+	if (!passed)
+		return -ENOMEM;
+	for (b = 0; b < end && !rc; b++) {
+		const struct fdb_bucket *bk = &t->bucket[b];
+
+		if (LOAD(bk->seq) & 1)
+			rc = -EUCLEAN;
+		for (way = 0; way < FDB_WAYS && !rc; way++) {
+			uint64_t key = LOAD(bk->key[way]);
+
+			n += key != 0;
+			if (key)
+				rc = check_entry(t, b, way, key, passed);
+		}
+	}
+	for (b = 0; b < end && !rc; b++)
+		if (passed[b] != LOAD(t->bucket[b].overflow))
+			rc = -EUCLEAN;
+	if (!rc && n != LOAD(t->count))
+		rc = -EUCLEAN;
+	free(passed);
+	return rc;
+}

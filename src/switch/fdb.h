@@ -79,6 +79,7 @@ void fdb_walk(const struct fdb *t,
 	      void (*fn)(const struct fdb_entry *e, void *arg), void *arg);
 uint32_t fdb_entries(const struct fdb *t);
 void fdb_stats_get(const struct fdb *t, struct fdb_stats *out);
+int fdb_check(const struct fdb *t);
 
 static inline uint64_t fdb_key(const uint8_t *mac, uint16_t vlan)
 {
