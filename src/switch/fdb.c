@@ -95,7 +95,7 @@ static inline int way_of(const struct fdb_bucket *bk, uint64_t key)
 
 /* ---- lock-free reading ----------------------------------------------------- */
 
-enum { FOUND, ABSENT, BUSY };
+enum { FOUND, ABSENT, MORE, BUSY };
 
 /* What the entry a lookup found said. */
 struct fdb_hit {
@@ -104,50 +104,66 @@ struct fdb_hit {
 };
 
 /*
- * One consistent read of @bk for @key: FOUND (*hit filled), ABSENT (*more:
- * entries overflowed past this bucket), or BUSY when writers kept it.
+ * One read of @bk for @key: FOUND (*hit filled; hit->seen only if @seen),
+ * ABSENT, MORE (absent, but entries overflowed past this bucket), or BUSY
+ * when a writer held or changed the bucket meanwhile.
  */
-static inline int read_bucket(const struct fdb_bucket *bk, uint64_t key,
-			      struct fdb_hit *hit, bool *more)
+static inline int read_once(const struct fdb_bucket *bk, uint64_t key,
+			    struct fdb_hit *hit, const bool seen)
 {
-	unsigned int tries;
+	uint32_t seq = __atomic_load_n(&bk->seq, __ATOMIC_ACQUIRE);
+	int way = way_of(bk, key), rc = FOUND;
 
-	for (tries = 0; tries < READ_TRIES; tries++) {
-		uint32_t seq = __atomic_load_n(&bk->seq, __ATOMIC_ACQUIRE);
-		int way;
-
-		if (unlikely(seq & 1)) {
-			cpu_relax();
-			continue;
-		}
-		way = way_of(bk, key);
-		if (likely(way >= 0)) {
-			hit->port = LOAD(bk->port[way]);
+	if (likely(way >= 0)) {
+		hit->port = LOAD(bk->port[way]);
+		if (seen)
 			hit->seen = LOAD(bk->seen[way]);
-		} else {
-			*more = LOAD(bk->overflow) != 0;
-		}
-		/* Pairs with the writer's release fence in bucket_lock(). */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (likely(LOAD(bk->seq) == seq))
-			return way >= 0 ? FOUND : ABSENT;
+	} else {
+		rc = LOAD(bk->overflow) ? MORE : ABSENT;
 	}
-	return BUSY;
+	/* Pairs with the writer's release fence in bucket_lock(). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (unlikely((seq & 1) || LOAD(bk->seq) != seq))
+		return BUSY;
+	return rc;
 }
 
-/* Look for @key along its chain, without locks. */
-static inline int find(const struct fdb *t, uint64_t key, struct fdb_hit *hit)
+/*
+ * find()'s long way, out of line: along the chain past the home bucket,
+ * and reading a bucket again while a writer has it, READ_TRIES times.
+ */
+static int __attribute__((noinline))
+find_chain(const struct fdb *t, uint64_t key, struct fdb_hit *hit, bool seen)
 {
-	uint32_t b, end = nbuckets(t);
-	bool more = false;
+	uint32_t b = home(t, key), end = nbuckets(t);
+	unsigned int tries = 0;
 	int rc;
 
-	for (b = home(t, key); b < end; b++) {
-		rc = read_bucket(&t->bucket[b], key, hit, &more);
-		if (rc != ABSENT || !more)
+	while (b < end) {
+		rc = read_once(&t->bucket[b], key, hit, seen);
+		if (rc == MORE) {
+			b++;
+			tries = 0;
+		} else if (rc != BUSY) {
 			return rc;
+		} else if (++tries == READ_TRIES) {
+			return BUSY;
+		} else {
+			cpu_relax();
+		}
 	}
 	return ABSENT;
+}
+
+/* Look for @key without locks: in its home bucket, or along its chain. */
+static inline int find(const struct fdb *t, uint64_t key, struct fdb_hit *hit,
+		       const bool seen)
+{
+	int rc = read_once(&t->bucket[home(t, key)], key, hit, seen);
+
+	if (likely(rc == FOUND || rc == ABSENT))
+		return rc;
+	return find_chain(t, key, hit, seen);
 }
 
 /**
@@ -159,7 +175,7 @@ uint16_t fdb_lookup(const struct fdb *t, const uint8_t *mac, uint16_t vlan)
 {
 	struct fdb_hit hit;
 
-	return find(t, fdb_key(mac, vlan), &hit) == FOUND ? hit.port : FDB_NO_PORT;
+	return find(t, fdb_key(mac, vlan), &hit, false) == FOUND ? hit.port : FDB_NO_PORT;
 }
 
 /* ---- bucket locks ---------------------------------------------------------- */
@@ -349,7 +365,7 @@ void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t port,
 {
 	uint64_t key = fdb_key(mac, vlan);
 	struct fdb_hit hit;
-	int rc = find(t, key, &hit);
+	int rc = find(t, key, &hit, true);
 
 	if (likely(rc == FOUND && hit.port == port && hit.seen == now))
 		return;
@@ -404,8 +420,11 @@ static unsigned int remove_if(struct fdb *t, uint32_t b, unsigned int way,
 	return removed;
 }
 
-/* Remove the doomed entries of bucket @b. Return: how many */
-static unsigned int sweep_bucket(struct fdb *t, uint32_t b, doomed_fn *doomed,
+/*
+ * Remove the doomed entries of bucket @b. Return: how many. Always inlined,
+ * so that each caller's @doomed is too: aging reads every bucket each second.
+ */
+static inline __attribute__((always_inline)) unsigned int sweep_bucket(struct fdb *t, uint32_t b, doomed_fn *doomed,
 				 uint32_t arg)
 {
 	const struct fdb_bucket *bk = &t->bucket[b];

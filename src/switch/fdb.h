@@ -61,8 +61,13 @@ struct fdb {
 	uint32_t mask;		/* home slots - 1 (FDB_WAYS per bucket) */
 	uint32_t limit;		/* at most half the home slots are used */
 	uint32_t aging_s;
-	/* Written by learning and aging: kept off the line lookups read. */
-	uint32_t count __attribute__((aligned(64)));	/* entries; fdb_entries() */
+	/*
+	 * What learning and aging write comes 64 bytes after what every lookup
+	 * reads, so the two never share a cache line (an alignment would do
+	 * it too, but would align every struct holding a table).
+	 */
+	char apart[64];
+	uint32_t count;		/* entries; read with fdb_entries() */
 	uint32_t sweep_pos;	/* bucket where the aging sweep resumes */
 	struct fdb_stats stats;
 };

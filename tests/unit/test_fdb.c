@@ -204,15 +204,19 @@ static void *learner(void *arg)
 	uint8_t m[6];
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
-		uint32_t n = rnd(&seed) % ST_MACS, k = rnd(&seed) % ST_MACS;
-		uint16_t vlan = st_vlan(k) + (rnd(&seed) % 8 == 0);
+		uint32_t n = rnd(&seed) % ST_MACS, i;
 
 		mac_of(n, m);
 		fdb_learn(&s->t, m, st_vlan(n), (uint16_t)(4 * n + rnd(&seed) % 4),
 			  __atomic_load_n(&s->now, __ATOMIC_RELAXED));
-		mac_of(k, m);
-		bad += !answer_ok(k, vlan, fdb_lookup(&s->t, m, vlan));
-		lookups++;
+		for (i = 0; i < 4; i++) {	/* lookups outnumber learning */
+			uint32_t k = rnd(&seed) % ST_MACS;
+			uint16_t vlan = st_vlan(k) + (rnd(&seed) % 8 == 0);
+
+			mac_of(k, m);
+			bad += !answer_ok(k, vlan, fdb_lookup(&s->t, m, vlan));
+			lookups++;
+		}
 	}
 	__atomic_fetch_add(&s->bad, bad, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&s->lookups, lookups, __ATOMIC_RELAXED);
