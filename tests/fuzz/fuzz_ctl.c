@@ -248,6 +248,8 @@ static void check_fdb(const struct bridge *b, const char *req)
 	fdb_walk(&b->fdb, check_fdb_entry, &fc);
 	if (fc.n != fdb_entries(&b->fdb))
 		bug("MAC table count wrong", req);
+	if (fdb_check(&b->fdb))
+		bug("MAC table chains or counts broken", req);
 }
 
 static void check_switch(const char *req)
