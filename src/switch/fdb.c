@@ -93,7 +93,7 @@ static inline int way_of(const struct fdb_bucket *bk, uint64_t key)
 	return -1;
 }
 
-/* ---- lock-free reading ----------------------------------------------------- */
+/* ---- lock-free reading --------------------------------------------------- */
 
 enum { FOUND, ABSENT, MORE, BUSY };
 
@@ -175,10 +175,12 @@ uint16_t fdb_lookup(const struct fdb *t, const uint8_t *mac, uint16_t vlan)
 {
 	struct fdb_hit hit;
 
-	return find(t, fdb_key(mac, vlan), &hit, false) == FOUND ? hit.port : FDB_NO_PORT;
+	if (find(t, fdb_key(mac, vlan), &hit, false) == FOUND)
+		return hit.port;
+	return FDB_NO_PORT;
 }
 
-/* ---- bucket locks ---------------------------------------------------------- */
+/* ---- bucket locks -------------------------------------------------------- */
 
 /* Take @bk: its sequence count goes odd. */
 static void bucket_lock(struct fdb_bucket *bk)
@@ -190,7 +192,8 @@ static void bucket_lock(struct fdb_bucket *bk)
 		seq = LOAD(bk->seq);
 		if (!(seq & 1) &&
 		    __atomic_compare_exchange_n(&bk->seq, &seq, seq + 1, false,
-						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
 			break;
 		if (++spins % 128)
 			cpu_relax();
@@ -219,7 +222,7 @@ static inline void unlock_other(struct fdb *t, uint32_t b, uint32_t h)
 		bucket_unlock(&t->bucket[b]);
 }
 
-/* ---- changes, under the lock of the key's home bucket @h -------------------- */
+/* ---- changes, under the lock of the key's home bucket @h ----------------- */
 
 /*
  * Where @key is stored: 0 with *bp and *wp set, or -ENOENT. Exact without
@@ -295,7 +298,8 @@ static void add_locked(struct fdb *t, uint32_t h, uint64_t key, uint16_t port,
 		       uint32_t now)
 {
 	/* Reserve first: learners on other buckets may add at the same time. */
-	if (ADD(t->count, 1) >= t->limit || insert_locked(t, h, key, port, now)) {
+	if (ADD(t->count, 1) >= t->limit ||
+	    insert_locked(t, h, key, port, now)) {
 		SUB(t->count, 1);
 		ADD(t->stats.full, 1);
 		return;
@@ -335,7 +339,7 @@ static void remove_locked(struct fdb *t, uint32_t h, uint32_t b,
 	SUB(t->count, 1);
 }
 
-/* The slow half of learning: a new MAC, a move, or the first frame this second. */
+/* Learning's slow half: a new MAC, a move, or the first frame this second. */
 static void __attribute__((noinline))
 learn_locked(struct fdb *t, uint64_t key, uint16_t port, uint32_t now)
 {
@@ -373,7 +377,7 @@ void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t port,
 		learn_locked(t, key, port, now);
 }
 
-/* ---- aging and flushing ---------------------------------------------------- */
+/* ---- aging and flushing -------------------------------------------------- */
 
 /* Is the entry at @bk's @way to go? @arg: the time, or a port. */
 typedef bool doomed_fn(const struct fdb *t, const struct fdb_bucket *bk,
@@ -424,8 +428,8 @@ static unsigned int remove_if(struct fdb *t, uint32_t b, unsigned int way,
  * Remove the doomed entries of bucket @b. Return: how many. Always inlined,
  * so that each caller's @doomed is too: aging reads every bucket each second.
  */
-static inline __attribute__((always_inline)) unsigned int sweep_bucket(struct fdb *t, uint32_t b, doomed_fn *doomed,
-				 uint32_t arg)
+static inline __attribute__((always_inline)) unsigned int
+sweep_bucket(struct fdb *t, uint32_t b, doomed_fn *doomed, uint32_t arg)
 {
 	const struct fdb_bucket *bk = &t->bucket[b];
 	unsigned int way, removed = 0;
@@ -488,7 +492,7 @@ unsigned int fdb_flush_all(struct fdb *t)
 	return sweep_all(t, any, 0);
 }
 
-/* ---- reading the whole table ----------------------------------------------- */
+/* ---- reading the whole table --------------------------------------------- */
 
 /* The entries of @bk, read consistently. Return: how many */
 static unsigned int read_entries(const struct fdb_bucket *bk,
@@ -551,14 +555,14 @@ void fdb_stats_get(const struct fdb *t, struct fdb_stats *out)
 	out->full = LOAD(t->stats.full);
 }
 
-/* Count @key, stored at bucket @b, on the buckets it passed. Return: 0 or -EUCLEAN */
+/* Count @key, stored in bucket @b, on the buckets it passed. */
 static int check_entry(const struct fdb *t, uint32_t b, unsigned int way,
 		       uint64_t key, uint32_t *passed)
 {
 	uint32_t h = home(t, key), fb, x;
 	unsigned int fw;
 
-	/* Found from its home at its own slot: reachable, and not there twice. */
+	/* Found from its home at its own slot: reachable, and not twice. */
 	if (h > b || find_locked(t, h, key, &fb, &fw) || fb != b || fw != way)
 		return -EUCLEAN;
 	for (x = h; x < b; x++)

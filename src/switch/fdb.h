@@ -56,7 +56,7 @@ struct fdb_stats {
 };
 
 struct fdb {
-	struct fdb_bucket *bucket;	/* nbuckets homes, then FDB_TAIL spares */
+	struct fdb_bucket *bucket;	/* home buckets, then FDB_TAIL spares */
 	uint32_t bmask;		/* home buckets - 1 */
 	uint32_t mask;		/* home slots - 1 (FDB_WAYS per bucket) */
 	uint32_t limit;		/* at most half the home slots are used */

@@ -112,7 +112,9 @@ TEST(limit_refuses_new_macs)
 /* The home bucket fdb.c picks for @mac on VLAN 0 (its Fibonacci hash). */
 static uint32_t home_of(const struct fdb *t, const uint8_t *mac)
 {
-	return (uint32_t)((fdb_key(mac, 0) * 0x9e3779b97f4a7c15ull) >> 32) & t->bmask;
+	uint64_t h = fdb_key(mac, 0) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 32) & t->bmask;
 }
 
 /*
@@ -122,8 +124,8 @@ static uint32_t home_of(const struct fdb *t, const uint8_t *mac)
  */
 TEST(overflow_fills_the_tail_then_refuses)
 {
-	uint32_t fit = FDB_WAYS * (1 + FDB_TAIL), mac_n[FDB_WAYS * (1 + FDB_TAIL) + 8];
-	uint32_t n, i, found = 0;
+	uint32_t fit = FDB_WAYS * (1 + FDB_TAIL), n, i, found = 0;
+	uint32_t mac_n[FDB_WAYS * (1 + FDB_TAIL) + 8];
 	struct fdb t;
 	uint8_t m[6];
 
@@ -207,7 +209,8 @@ static void *learner(void *arg)
 		uint32_t n = rnd(&seed) % ST_MACS, i;
 
 		mac_of(n, m);
-		fdb_learn(&s->t, m, st_vlan(n), (uint16_t)(4 * n + rnd(&seed) % 4),
+		fdb_learn(&s->t, m, st_vlan(n),
+			  (uint16_t)(4 * n + rnd(&seed) % 4),
 			  __atomic_load_n(&s->now, __ATOMIC_RELAXED));
 		for (i = 0; i < 4; i++) {	/* lookups outnumber learning */
 			uint32_t k = rnd(&seed) % ST_MACS;
@@ -235,7 +238,8 @@ static void *ager(void *arg)
 			__atomic_fetch_add(&s->now, 1, __ATOMIC_RELAXED);
 		fdb_age(&s->t, __atomic_load_n(&s->now, __ATOMIC_RELAXED), 64);
 		if (i % 2 == 0)
-			fdb_flush_port(&s->t, (uint16_t)(rnd(&seed) % (4 * ST_MACS)));
+			fdb_flush_port(&s->t,
+				       (uint16_t)(rnd(&seed) % (4 * ST_MACS)));
 		if (i % 128 == 0)
 			fdb_flush_all(&s->t);
 	}
@@ -247,7 +251,7 @@ struct walk_check {
 	unsigned long bad;	/* entries with a wrong port, or not found */
 };
 
-/* fdb_walk()'s callback: each entry has a port its MAC was given, and is found. */
+/* fdb_walk()'s callback: each entry has a port its MAC had, and is found. */
 static void entry_ok(const struct fdb_entry *e, void *arg)
 {
 	struct walk_check *wc = arg;
@@ -256,14 +260,17 @@ static void entry_ok(const struct fdb_entry *e, void *arg)
 	uint32_t n;
 
 	__builtin_memcpy(m, &e->key, 6);
-	n = (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5];
-	if (!answer_ok(n, vlan, e->port) || fdb_lookup(wc->t, m, vlan) != e->port)
+	n = (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 |
+	    (uint32_t)m[4] << 8 | m[5];
+	if (!answer_ok(n, vlan, e->port) ||
+	    fdb_lookup(wc->t, m, vlan) != e->port)
 		wc->bad++;
 }
 
 TEST(threads_learn_look_up_and_age)
 {
-	struct timespec pause = { .tv_sec = ST_MS / 1000, .tv_nsec = ST_MS % 1000 * 1000000L };
+	struct timespec pause = { .tv_sec = ST_MS / 1000,
+				  .tv_nsec = ST_MS % 1000 * 1000000L };
 	pthread_t th[ST_LEARNERS + 1];
 	struct stress s = { .now = 1 };
 	struct walk_check wc = { .t = &s.t };
