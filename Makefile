@@ -29,7 +29,16 @@ else
 HAVE_AFXDP := no
 endif
 
-ifeq ($(SANITIZE),1)
+ifeq ($(TSAN),1)
+# ThreadSanitizer, with clang: state the threads share. Its `make check`
+# runs only the tests marked vmsw-tsan (tests/run.py); a report fails the
+# test that made it.
+CC      := clang
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -O1
+LDFLAGS += -fsanitize=thread
+B       := build/tsan
+export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
+else ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
 B       := build/sanitize
@@ -113,10 +122,16 @@ deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)
 
 # Every test: unit tests, then integration tests against QEMU and DPDK.
+# TSAN=1 builds with ThreadSanitizer into build/tsan and runs the tests
+# whose source says vmsw-tsan: the ones with threads sharing state.
 # The sanitizer pass leaves out the QEMU guest tests that take longest (the
 # plain pass runs them), so that .ci/run stays within its time, and the
 # package test, whose package is an ordinary build whatever SANITIZE says.
 SLOW_GUEST_TESTS := test_qemu.py,test_offload_qemu.py,test_migration.py
+ifeq ($(TSAN),1)
+BUILD_DEPS += clang
+CHECK_ENV := VMSW_TSAN=1
+endif
 ifeq ($(SANITIZE),1)
 CHECK_ENV := VMSW_SKIP="$(SLOW_GUEST_TESTS),test_package.py:builds and installs its own package (an ordinary build) - run by the plain make check" VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass"
 endif

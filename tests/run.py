@@ -9,6 +9,12 @@ counted as one skip; NAME:REASON gives that file's reason, a bare NAME has
 VMSW_SKIP_WHY (the sanitizer pass leaves out the slowest QEMU guest tests and
 the package build, which the plain pass runs).
 
+Environment: VMSW_TSAN=1 (make check TSAN=1) runs only the programs whose
+source holds the marker "vmsw-tsan" (a unit test's tests/unit/NAME.c, or the
+script): the tests where threads share state, worth ThreadSanitizer's time.
+A test joins that pass by saying so in a comment, e.g.
+"# vmsw-tsan: two datapath threads". The others are not run, nor counted.
+
 Order: unit binaries (build/tests/test_*, from tests/unit), integration
 scripts (tests/integ/test_*.py), then the harness self-tests
 (tests/selftest/test_*.py: the guest image, the frontend and the framework
@@ -36,6 +42,7 @@ TIMEOUT = float(os.environ.get("VMSW_TEST_TIMEOUT", "1500"))
 COUNT = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 SKIP_LINE = re.compile(r"^SKIP (\S+)(?:: (.*))?$")
 FAIL_LINE = re.compile(r"^FAIL (\S+)")
+TSAN_MARK = "vmsw-tsan"
 
 
 def programs(build):
@@ -46,6 +53,18 @@ def programs(build):
     for folder in ("integ", "selftest"):
         scripts += sorted(glob.glob(os.path.join(ROOT, "tests", folder, "test_*.py")))
     return [[u] for u in units] + [[sys.executable, s] for s in scripts]
+
+
+def marked_for_tsan(cmd):
+    """Does the test's source (the script, or tests/unit/NAME.c) hold TSAN_MARK?"""
+    prog = cmd[-1]
+    if not prog.endswith(".py"):
+        prog = os.path.join(ROOT, "tests", "unit", os.path.basename(prog) + ".c")
+    try:
+        with open(prog, errors="replace") as f:
+            return TSAN_MARK in f.read()
+    except OSError:
+        return False
 
 
 def run(cmd, notes):
@@ -118,9 +137,14 @@ def main():
     for entry in filter(None, os.environ.get("VMSW_SKIP", "").split(",")):
         n, _, reason = entry.partition(":")
         left_out[n.strip()] = reason.strip() or why
+    tsan = os.environ.get("VMSW_TSAN") == "1"
+    if tsan:
+        print(f"== ThreadSanitizer pass: only the tests marked {TSAN_MARK}", flush=True)
     for cmd in programs(build):
         name = os.path.basename(cmd[-1])
         if filters and not any(f in name for f in filters):
+            continue
+        if tsan and not marked_for_tsan(cmd):
             continue
         if name in left_out:
             print(f"SKIP {name}: {left_out[name]}")

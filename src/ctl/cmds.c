@@ -192,14 +192,16 @@ static void stats_one(struct cmd *c, struct port *port)
 static json_object *switch_json(const struct bridge *b)
 {
 	json_object *o = json_object_new_object();
+	struct fdb_stats mac;
 
+	fdb_stats_get(&b->fdb, &mac);
 	json_set_u64(o, "unicast", b->stats.unicast);
 	json_set_u64(o, "flooded", b->stats.flooded);
 	json_set_u64(o, "filtered", b->stats.filtered);
-	json_set_u64(o, "mac_entries", b->fdb.count);
-	json_set_u64(o, "mac_learned", b->fdb.stats.learned);
-	json_set_u64(o, "mac_moved", b->fdb.stats.moved);
-	json_set_u64(o, "mac_aged", b->fdb.stats.aged);
+	json_set_u64(o, "mac_entries", fdb_entries(&b->fdb));
+	json_set_u64(o, "mac_learned", mac.learned);
+	json_set_u64(o, "mac_moved", mac.moved);
+	json_set_u64(o, "mac_aged", mac.aged);
 	return o;
 }
 
@@ -283,8 +285,10 @@ static int cmd_stats(struct cmd *c)
 
 /* ---- fdb ------------------------------------------------------------------ */
 
-static void fdb_entry_out(struct cmd *c, const struct fdb_entry *e)
+/* fdb_walk()'s callback: one line or JSON object per entry. */
+static void fdb_entry_out(const struct fdb_entry *e, void *arg)
 {
+	struct cmd *c = arg;
 	const struct bridge *b = &c->vs->bridge;
 	const struct port *port = b->slot[e->port];
 	uint16_t vlan = (uint16_t)(e->key >> 48) & 0xfff;
@@ -327,7 +331,6 @@ static int cmd_fdb(struct cmd *c)
 	struct fdb *t = &c->vs->bridge.fdb;
 	const char *sub = c->argc > 1 ? c->argv[1] : "show";
 	struct port *port = NULL;
-	uint32_t i;
 
 	if (!strcmp(sub, "flush")) {
 		if (c->argc > 2) {
@@ -346,9 +349,7 @@ static int cmd_fdb(struct cmd *c)
 		c->list = json_object_new_array();
 	else
 		fputs("VLAN  MAC                PORT             AGE\n", c->out);
-	for (i = 0; i <= t->mask; i++)
-		if (t->slot[i].key)
-			fdb_entry_out(c, &t->slot[i]);
+	fdb_walk(t, fdb_entry_out, c);
 	if (c->json)
 		json_print(c, c->list);
 	return 0;

@@ -197,6 +197,9 @@ static void queue_families(FILE *out, const struct bridge *b)
 
 static void bridge_families(FILE *out, const struct bridge *b)
 {
+	struct fdb_stats mac;
+
+	fdb_stats_get(&b->fdb, &mac);
 	family(out, "vmswitch_bridge_frames_total", "counter",
 	       "Frames the learning bridge switched, by decision: unicast to one "
 	       "port, flooded, or filtered (destination on the port it came from).");
@@ -207,13 +210,13 @@ static void bridge_families(FILE *out, const struct bridge *b)
 		(unsigned long long)b->stats.flooded,
 		(unsigned long long)b->stats.filtered);
 	family(out, "vmswitch_mac_table_entries", "gauge", "MAC addresses in the table.");
-	fprintf(out, "vmswitch_mac_table_entries %u\n", b->fdb.count);
+	fprintf(out, "vmswitch_mac_table_entries %u\n", fdb_entries(&b->fdb));
 	family(out, "vmswitch_mac_table_limit", "gauge",
 	       "Most MAC addresses the table takes (--mac-table).");
 	fprintf(out, "vmswitch_mac_table_limit %u\n", b->fdb.limit);
 	plain_families(out, mac_table_counters,
 		       sizeof(mac_table_counters) / sizeof(mac_table_counters[0]),
-		       &b->fdb.stats);
+		       &mac);
 }
 
 /* Wall-clock time the loop started: now less the monotonic time since. */

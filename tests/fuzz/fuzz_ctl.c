@@ -225,20 +225,31 @@ static void check_policies(const struct bridge *b, const char *req)
 	}
 }
 
+struct fdb_check {
+	const struct bridge *b;
+	const char *req;
+	uint32_t n;
+};
+
+/* fdb_walk()'s callback: every entry names a port that is there. */
+static void check_fdb_entry(const struct fdb_entry *e, void *arg)
+{
+	struct fdb_check *fc = arg;
+
+	fc->n++;
+	if (e->port >= PORT_MAX || !fc->b->slot[e->port])
+		bug("MAC entry for a port that is gone", fc->req);
+}
+
 static void check_fdb(const struct bridge *b, const char *req)
 {
-	const struct fdb *t = &b->fdb;
-	uint32_t i, n = 0;
+	struct fdb_check fc = { .b = b, .req = req };
 
-	for (i = 0; i <= t->mask; i++) {
-		if (!t->slot[i].key)
-			continue;
-		n++;
-		if (t->slot[i].port >= PORT_MAX || !b->slot[t->slot[i].port])
-			bug("MAC entry for a port that is gone", req);
-	}
-	if (n != t->count)
+	fdb_walk(&b->fdb, check_fdb_entry, &fc);
+	if (fc.n != fdb_entries(&b->fdb))
 		bug("MAC table count wrong", req);
+	if (fdb_check(&b->fdb))
+		bug("MAC table chains or counts broken", req);
 }
 
 static void check_switch(const char *req)
