@@ -67,7 +67,10 @@ static const char port_types[] =
 "        with libxdp-dev); native XDP mode where the driver has it.\n"
 "    vxlan:REMOTE,vni=N[,local=IP][,port=P]\n"
 "        a VXLAN tunnel to the VTEP at REMOTE (IPv4 or IPv6), UDP port\n"
-"        4789 unless port=P.\n";
+"        4789 unless port=P.\n"
+"    vxlan:vni=N,local=IP[,port=P],evpn\n"
+"        VXLAN to many VTEPs, learned over BGP EVPN through FRR (shadow\n"
+"        kernel devices vmsw-brN, vmsw-vxN, vmsw-adN; README).\n";
 
 static const char run_options[] =
 "  --config FILE       read ports and their options from FILE (libconfig\n"

@@ -19,5 +19,6 @@ const char *const port_drop_names[DROP_MAX] = {
 	[DROP_POLICED] = "policed",
 	[DROP_BAD_ENCAP] = "bad_encap",
 	[DROP_TX_ERROR] = "tx_error",
+	[DROP_NO_VTEP] = "no_vtep",
 	[DROP_RX_BUFFER_UNUSABLE] = "unusable_rx_buffer",
 };

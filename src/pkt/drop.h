@@ -25,6 +25,7 @@ enum port_drop {
 	DROP_POLICED,		/* over the port's rx or tx rate */
 	DROP_BAD_ENCAP,		/* tunnel datagram malformed, wrong VNI or sender */
 	DROP_TX_ERROR,		/* the kernel refused to send it (not "queue full") */
+	DROP_NO_VTEP,		/* EVPN VXLAN: no VTEP to send it to yet */
 	DROP_RX_BUFFER_UNUSABLE, /* a guest receive chain no frame fits in:
 				  * returned empty (counts chains, not frames) */
 	DROP_MAX

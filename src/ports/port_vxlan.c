@@ -20,6 +20,14 @@
  * inner source MACs on this port is exactly "these MACs live behind that
  * VTEP"; no table of our own is needed. More VTEPs are more ports, each with
  * its own local address or UDP port (each port binds its own socket).
+ *
+ * EVPN (vxlan:vni=N,local=IP,evpn): one port reaches many VTEPs. The EVPN
+ * control plane (src/evpn/) fills a table of remote MAC -> VTEP and a flood
+ * list (ports/vxlan_remotes.c); known unicast goes to its VTEP, anything
+ * else is replicated head-end to each VTEP of the flood list: the copies
+ * are messages of one sendmmsg pointing at the same encapsulated bytes,
+ * each with its own destination. Datagrams are taken from any VTEP the
+ * table knows. The bridge still learns the inner source MACs on the port.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +43,7 @@
 #include "core/log.h"
 #include "pkt/flow.h"
 #include "ports/port.h"
+#include "ports/port_vxlan.h"
 
 #define VXLAN_HLEN		8
 #define VXLAN_FLAG_I		0x08	/* the VNI is valid */
@@ -45,19 +54,16 @@
 #define VNI_MAX			0xffffffu
 #define VX_BURST		64
 #define VX_SOCKBUF		(4 << 20)
-
-union vx_addr {
-	struct sockaddr sa;
-	struct sockaddr_in v4;
-	struct sockaddr_in6 v6;
-};
+#define VX_TX_MSGS		(VX_BURST + VX_VTEP_MAX)	/* a burst of copies */
 
 struct port_vxlan {
 	struct port port;
-	union vx_addr remote;
+	union vx_addr remote;		/* static form only */
+	struct vx_remotes *remotes;	/* EVPN form only, else NULL */
 	union vx_addr local;		/* family AF_UNSPEC: any address */
 	uint16_t udp_port;
 	uint32_t vni;
+	bool evpn;			/* vxlan:vni=N,local=IP,evpn */
 	int rx_fd;			/* UDP socket, -1: closed */
 	int tx_fd;			/* raw UDP socket, -1: closed */
 	struct ev_handler rx_ev;
@@ -66,10 +72,13 @@ struct port_vxlan {
 	struct iovec iov[VX_BURST];
 	union vx_addr from[VX_BURST];
 	struct packet *pkt[VX_BURST];
+	struct mmsghdr txmsg[VX_TX_MSGS];	/* EVPN: the copies of a burst */
+	unsigned int txend[VX_BURST];	/* EVPN: a frame's copies end here */
 	uint64_t bad_vni;		/* datagrams with another VNI */
 	uint64_t malformed;		/* shorter than the header, or no I flag */
 	uint64_t foreign;		/* from a host other than REMOTE */
 	uint64_t tx_stalls;		/* sendmmsg refused with EAGAIN */
+	uint64_t copies_lost;		/* EVPN: copies of a frame not sent */
 	struct ratelimit rl;
 };
 
@@ -115,15 +124,18 @@ static const char *addr_str(const union vx_addr *a, char *buf, size_t len)
 			 buf, (socklen_t)len);
 }
 
-/* Did @from come from the remote VTEP (any source port)? */
+/* Did @from come from the remote VTEP, or one EVPN knows (any source port)? */
 static bool from_remote(const struct port_vxlan *pv, const union vx_addr *from)
 {
-	if (from->sa.sa_family != pv->remote.sa.sa_family)
-		return false;
-	if (from->sa.sa_family == AF_INET)
-		return from->v4.sin_addr.s_addr == pv->remote.v4.sin_addr.s_addr;
-	return !memcmp(&from->v6.sin6_addr, &pv->remote.v6.sin6_addr,
-		       sizeof(from->v6.sin6_addr));
+	if (pv->remotes)
+		return vx_remotes_known(pv->remotes, from);
+	return vx_addr_equal(from, &pv->remote);
+}
+
+/* The address family of the tunnel: REMOTE's, or LOCAL's for EVPN. */
+static int vx_family(const struct port_vxlan *pv)
+{
+	return pv->remotes ? pv->local.sa.sa_family : pv->remote.sa.sa_family;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -147,7 +159,7 @@ static int vx_open_tx(struct port_vxlan *pv)
 {
 	static struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = { .len = 1, .filter = &drop_all };
-	int fam = pv->remote.sa.sa_family, csum_at = 6, rc;
+	int fam = vx_family(pv), csum_at = 6, rc;
 	int dont = IP_PMTUDISC_DONT;	/* the same value as IPV6_PMTUDISC_DONT */
 	union vx_addr a;
 
@@ -170,6 +182,8 @@ static int vx_open_tx(struct port_vxlan *pv)
 		if (bind(pv->tx_fd, &a.sa, addr_len(&a)) < 0)
 			return -errno;
 	}
+	if (pv->remotes)
+		return 0;	/* each message names its VTEP */
 	a = pv->remote;
 	addr_set_port(&a, 0);	/* raw sockets have no ports */
 	return connect(pv->tx_fd, &a.sa, addr_len(&a)) < 0 ? -errno : 0;
@@ -183,7 +197,7 @@ static int vx_open_rx(struct port_vxlan *pv)
 
 	if (a.sa.sa_family == AF_UNSPEC) {
 		memset(&a, 0, sizeof(a));
-		a.sa.sa_family = pv->remote.sa.sa_family;	/* any address */
+		a.sa.sa_family = (sa_family_t)vx_family(pv);	/* any address */
 	}
 	addr_set_port(&a, pv->udp_port);
 	pv->rx_fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -239,8 +253,8 @@ static int vx_start(struct port *port)
 	}
 	port->up = true;
 	info("port %s: vxlan vni %u to %s port %u, from %s", port->name, pv->vni,
-	     addr_str(&pv->remote, r, sizeof(r)), pv->udp_port,
-	     addr_str(&pv->local, l, sizeof(l)));
+	     pv->remotes ? "EVPN VTEPs" : addr_str(&pv->remote, r, sizeof(r)),
+	     pv->udp_port, addr_str(&pv->local, l, sizeof(l)));
 	return 0;
 }
 
@@ -383,6 +397,81 @@ static unsigned int vx_fill_burst(struct port_vxlan *pv)
 	return i;
 }
 
+/*
+ * EVPN: one message per copy of each front frame, all copies of a frame
+ * pointing at its one encapsulation; returns the frames taken, and
+ * txend[i] is where frame i's copies end. A frame too big or with no VTEP
+ * to go to ends the burst (0 when it is the front one).
+ */
+static unsigned int vx_fill_copies(struct port_vxlan *pv)
+{
+	const union vx_addr *to[VX_VTEP_MAX];
+	unsigned int cnt = MIN(link_count(&pv->port.tx), VX_BURST), i, k, m = 0;
+
+	for (i = 0; i < cnt; i++) {
+		struct packet *p = link_peek(&pv->port.tx, i);
+
+		if (unlikely(p->len > PACKET_DATA_MAX))
+			break;
+		unsigned int n = vx_remotes_targets(pv->remotes, p->data, to);
+
+		if (!n || m + n > VX_TX_MSGS)
+			break;
+		vx_encap(pv, p, &pv->iov[i]);
+		for (k = 0; k < n; k++, m++)
+			pv->txmsg[m].msg_hdr = (struct msghdr){
+				.msg_name = (void *)to[k],
+				.msg_namelen = addr_len(to[k]),
+				.msg_iov = &pv->iov[i], .msg_iovlen = 1 };
+		pv->txend[i] = m;
+	}
+	return i;
+}
+
+/* Frames whose copies began within the first @sent messages: sent. */
+static unsigned int vx_frames_sent(struct port_vxlan *pv, unsigned int frames,
+				   unsigned int sent)
+{
+	unsigned int i;
+
+	for (i = 0; i < frames && (i ? pv->txend[i - 1] : 0) < sent; i++)
+		if (pv->txend[i] > sent)
+			pv->copies_lost += pv->txend[i] - sent;
+	return i;
+}
+
+/* EVPN: send the tx link's frames to their VTEPs; EAGAIN keeps the rest. */
+static unsigned int vx_tx_evpn(struct port_vxlan *pv)
+{
+	struct port *port = &pv->port;
+	unsigned int n = 0, cnt, done;
+	int sent;
+
+	while (!link_empty(&port->tx)) {
+		cnt = vx_fill_copies(pv);
+		if (!cnt) {
+			struct packet *p = link_get(&port->tx);
+
+			port_drop_packet(port, p->len > PACKET_DATA_MAX ?
+					 DROP_TOO_BIG : DROP_NO_VTEP, p);
+			continue;
+		}
+		sent = sendmmsg(pv->tx_fd, pv->txmsg, pv->txend[cnt - 1], MSG_DONTWAIT);
+		if (sent < 0) {
+			if (errno == EAGAIN) {
+				pv->tx_stalls++;
+				break;
+			}
+			vx_drop_front(pv, errno);
+			continue;
+		}
+		done = vx_frames_sent(pv, cnt, (unsigned int)sent);
+		port_tx_sent(port, done);
+		n += done;
+	}
+	return n;
+}
+
 /* Encapsulate and send the tx link in bursts; EAGAIN keeps the rest queued. */
 static unsigned int vx_tx(struct port *port)
 {
@@ -390,6 +479,8 @@ static unsigned int vx_tx(struct port *port)
 	unsigned int n = 0, cnt;
 	int sent;
 
+	if (pv->remotes)
+		return vx_tx_evpn(pv);
 	while (!link_empty(&port->tx)) {
 		cnt = vx_fill_burst(pv);
 		if (!cnt) {
@@ -441,6 +532,10 @@ static void vx_show(struct port *port, FILE *out)
 		addr_str(&pv->local, l, sizeof(l)),
 		(unsigned long long)pv->bad_vni, (unsigned long long)pv->malformed,
 		(unsigned long long)pv->foreign, (unsigned long long)pv->tx_stalls);
+	if (pv->remotes)
+		fprintf(out, "  evpn: %u remote MACs, %u VTEPs on the flood list, "
+			"%llu copies lost\n", pv->remotes->macs.count,
+			pv->remotes->nflood, (unsigned long long)pv->copies_lost);
 }
 
 static void vx_destroy(struct port *port)
@@ -453,6 +548,10 @@ static void vx_destroy(struct port *port)
 		close(pv->rx_fd);
 	if (pv->tx_fd >= 0)
 		close(pv->tx_fd);
+	if (pv->remotes) {
+		vx_remotes_destroy(pv->remotes);
+		free(pv->remotes);
+	}
 	free(pv);
 }
 
@@ -495,9 +594,11 @@ static int vx_parse_option(struct port_vxlan *pv, const char *opt, bool *have_vn
 	} else if (!strncmp(opt, "local=", 6)) {
 		if (addr_parse(opt + 6, &pv->local))
 			goto bad;
+	} else if (!strcmp(opt, "evpn")) {
+		pv->evpn = true;
 	} else {
 		snprintf(why, whylen, "unknown option '%s' (known: vni=N, local=IP, "
-			 "port=N)", opt);
+			 "port=N, evpn)", opt);
 		return -EINVAL;
 	}
 	return 0;
@@ -507,29 +608,56 @@ bad:
 	return -EINVAL;
 }
 
-/* "REMOTE_IP,vni=N[,local=IP][,port=N]" into @pv; 0 or -EINVAL. */
-static int vx_parse(struct port_vxlan *pv, const char *args, char *why,
-		    size_t whylen)
+/* What the options together must satisfy; 0 or -EINVAL with @why set. */
+static int vx_check(const struct port_vxlan *pv, bool have_remote,
+		    bool have_vni, char *why, size_t whylen)
 {
-	char buf[256], *opt, *save;
-	bool have_vni = false;
-	int rc = 0;
-
-	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) ||
-	    !(opt = strtok_r(buf, ",", &save)) || addr_parse(opt, &pv->remote)) {
-		snprintf(why, whylen, "expected vxlan:REMOTE_IP,vni=N[,local=IP]"
-			 "[,port=N] with an IPv4 or IPv6 address");
-		return -EINVAL;
-	}
-	while (!rc && (opt = strtok_r(NULL, ",", &save)))
-		rc = vx_parse_option(pv, opt, &have_vni, why, whylen);
-	if (rc)
-		return rc;
 	if (!have_vni) {
 		snprintf(why, whylen, "vni=N is required");
 		return -EINVAL;
 	}
-	if (pv->local.sa.sa_family != AF_UNSPEC &&
+	if (pv->evpn && (have_remote || pv->local.sa.sa_family == AF_UNSPEC)) {
+		snprintf(why, whylen, "evpn takes local=IP and no REMOTE (EVPN "
+			 "finds the VTEPs): vxlan:vni=N,local=IP,evpn");
+		return -EINVAL;
+	}
+	if (!pv->evpn && !have_remote) {
+		snprintf(why, whylen, "expected vxlan:REMOTE_IP,vni=N[,local=IP]"
+			 "[,port=N] or vxlan:vni=N,local=IP,evpn");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * "REMOTE_IP,vni=N[,local=IP][,port=N]" or "vni=N,local=IP[,port=N],evpn"
+ * into @pv; 0 or -EINVAL.
+ */
+static int vx_parse(struct port_vxlan *pv, const char *args, char *why,
+		    size_t whylen)
+{
+	char buf[256], *opt, *save;
+	bool have_vni = false, have_remote = false;
+	int rc = 0;
+
+	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) ||
+	    !(opt = strtok_r(buf, ",", &save)) ||
+	    (!strchr(opt, '=') && strcmp(opt, "evpn") &&
+	     addr_parse(opt, &pv->remote))) {
+		snprintf(why, whylen, "expected vxlan:REMOTE_IP,vni=N[,local=IP]"
+			 "[,port=N] with an IPv4 or IPv6 address, or "
+			 "vxlan:vni=N,local=IP[,port=N],evpn");
+		return -EINVAL;
+	}
+	if (pv->remote.sa.sa_family != AF_UNSPEC)
+		have_remote = true;
+	else
+		rc = vx_parse_option(pv, opt, &have_vni, why, whylen);
+	while (!rc && (opt = strtok_r(NULL, ",", &save)))
+		rc = vx_parse_option(pv, opt, &have_vni, why, whylen);
+	if (rc || (rc = vx_check(pv, have_remote, have_vni, why, whylen)))
+		return rc;
+	if (have_remote && pv->local.sa.sa_family != AF_UNSPEC &&
 	    pv->local.sa.sa_family != pv->remote.sa.sa_family) {
 		snprintf(why, whylen, "local and remote addresses must both be "
 			 "IPv4 or both IPv6");
@@ -540,6 +668,7 @@ static int vx_parse(struct port_vxlan *pv, const char *args, char *why,
 
 /**
  * port_vxlan_create() - a VXLAN port from "REMOTE_IP,vni=N[,local=IP][,port=N]"
+ * or "vni=N,local=IP[,port=N],evpn"
  * @name:	port name
  * @args:	the part after "vxlan:"
  * @out:	the new port
@@ -567,8 +696,40 @@ int port_vxlan_create(const char *name, const char *args, struct port **out,
 		free(pv);
 		return rc;
 	}
+	if (pv->evpn) {
+		pv->remotes = malloc(sizeof(*pv->remotes));
+		if (!pv->remotes || vx_remotes_init(pv->remotes)) {
+			free(pv->remotes);
+			free(pv);
+			return -ENOMEM;
+		}
+	}
 	pv->rx_fd = pv->tx_fd = -1;
 	pv->rx_ev.fd = pv->tx_ev.fd = -1;
 	*out = &pv->port;
 	return 0;
+}
+
+/** port_is_vxlan() - is @port a VXLAN port (either form)? */
+bool port_is_vxlan(const struct port *port)
+{
+	return port->ops == &vxlan_ops;
+}
+
+/** port_vxlan_evpn() - the remote table of an EVPN VXLAN port, else NULL */
+struct vx_remotes *port_vxlan_evpn(struct port *port)
+{
+	return port_is_vxlan(port) ? to_vxlan(port)->remotes : NULL;
+}
+
+/** port_vxlan_vni() - the VNI of VXLAN port @port */
+uint32_t port_vxlan_vni(const struct port *port)
+{
+	return container_of(port, const struct port_vxlan, port)->vni;
+}
+
+/** port_vxlan_local() - the local VTEP address of VXLAN port @port */
+const union vx_addr *port_vxlan_local(const struct port *port)
+{
+	return &container_of(port, const struct port_vxlan, port)->local;
 }

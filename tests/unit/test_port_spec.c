@@ -64,12 +64,33 @@ TEST(bad_names_and_types_are_refused)
 	}
 }
 
+TEST(evpn_vxlan_specs_are_checked)
+{
+	static const char *const specs[] = {
+		"a=vxlan:vni=100,evpn",				/* no local */
+		"a=vxlan:192.0.2.2,vni=100,local=192.0.2.1,evpn",	/* a remote */
+		"a=vxlan:vni=100,local=192.0.2.1",		/* neither */
+		"a=vxlan:local=192.0.2.1,evpn",			/* no vni */
+		"a=vxlan:vni=100,local=192.0.2.1,evpn=1",
+	};
+	char why[200];
+	size_t i;
+
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		CHECK(create(specs[i], why, sizeof(why)) < 0);
+		CHECK(strstr(why, "port a: ") == why);
+	}
+	CHECK(create(specs[0], why, sizeof(why)) < 0 && strstr(why, "local=IP"));
+}
+
 TEST(good_specs_make_ports_without_opening_anything)
 {
 	static const char *const specs[] = {
 		"a=vhost-user:/nonexistent/a.sock,client,queues=16,mode=0600",
 		"a=tap:t0,mtu=9000", "a=afpacket:eth0", "a=vxlan:192.0.2.1,vni=5",
 		"a=vxlan:2001:db8::1,vni=16777215,local=2001:db8::2,port=8472",
+		"a=vxlan:vni=100,local=192.0.2.1,evpn",
+		"a=vxlan:evpn,vni=7,local=2001:db8::1,port=4790",
 	};
 	int lowest = dup(0), now;	/* the lowest free fd */
 	char why[200];
@@ -120,6 +141,6 @@ TEST(capture_to_dash_writes_a_file_not_stdout)
 }
 
 UNIT_MAIN(T(args_without_first_argument_are_refused),
-	  T(bad_names_and_types_are_refused),
+	  T(bad_names_and_types_are_refused), T(evpn_vxlan_specs_are_checked),
 	  T(good_specs_make_ports_without_opening_anything),
 	  T(capture_to_dash_writes_a_file_not_stdout))
