@@ -17,6 +17,10 @@ CFLAGS  += $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 # Readiness and reload state for systemd's Type=notify (libsystemd-dev).
 LDLIBS  += -lsystemd
+# EVPN's rtnetlink (shadow devices, FDB entries, neighbour events) goes
+# through libmnl (libmnl-dev).
+CFLAGS  += $(shell pkg-config --cflags libmnl 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
 B       := build
 
 # AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
@@ -53,7 +57,7 @@ endif
 
 # Sources sit in one folder per layer (doc/design.md): core, pkt, vhost,
 # policy, ports, switch, ctl, then main.c. Includes name the folder.
-LAYERS := core pkt vhost policy ports switch ctl
+LAYERS := core pkt vhost policy ports switch evpn ctl
 ALL_SRCS := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c)) src/main.c
 # Linked in the order of the file names, not of the folders: link-time
 # optimisation partitions by that order, and this one measured 4 instructions
@@ -116,7 +120,7 @@ $(B)/tests:
 unit: $(UNIT_BINS)
 
 # Libraries the build needs; `make demo` and `make check` install them.
-BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev libmicrohttpd-dev python3 libxdp-dev libbpf-dev libsystemd-dev scdoc
+BUILD_DEPS := gcc make pkg-config libconfig-dev libpcap-dev libjson-c-dev libmicrohttpd-dev python3 libxdp-dev libbpf-dev libsystemd-dev libmnl-dev scdoc
 
 deps:
 	@scripts/install-deps.sh $(BUILD_DEPS)

@@ -3,7 +3,7 @@
 
 The folders of src/ are layers, lowest first (doc/design.md):
 
-    core  pkt  vhost  policy  ports  switch  ctl  main.c
+    core  pkt  vhost  policy  ports  switch  evpn  ctl  main.c
 
 A file may include headers of its own layer or of a lower one, never of a
 higher one. Within a layer, modules (foo.c with foo.h) may use each other
@@ -17,7 +17,7 @@ import os
 import re
 import sys
 
-LAYERS = ["core", "pkt", "vhost", "policy", "ports", "switch", "ctl"]
+LAYERS = ["core", "pkt", "vhost", "policy", "ports", "switch", "evpn", "ctl"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

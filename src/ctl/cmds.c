@@ -256,6 +256,8 @@ static int cmd_show(struct cmd *c)
 	rc = each_port(c, c->argc > 1 ? c->argv[1] : NULL, show_one);
 	if (c->json)
 		json_print(c, c->list);
+	else if (!rc && c->argc == 1)
+		evpn_show(&c->vs->evpn, c->out);
 	return rc;
 }
 

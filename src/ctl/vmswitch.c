@@ -92,6 +92,12 @@ int vmswitch_add_port(struct vmswitch *vs, const char *spec,
 		port_destroy(port);
 		return rc;
 	}
+	rc = evpn_port_added(&vs->evpn, &vs->bridge, port, why, whylen);
+	if (rc) {
+		bridge_remove_port(&vs->bridge, port);
+		port_destroy(port);
+		return rc;
+	}
 	vs->from_config[port->idx] = from_config;
 	resolve_mirrors(vs);
 	info("port %s added", port->name);
@@ -111,6 +117,7 @@ int vmswitch_del_port(struct vmswitch *vs, const char *name, char *why,
 	}
 	/* @name may be the port's own name, freed below. */
 	snprintf(gone, sizeof(gone), "%s", port->name);
+	evpn_port_removed(&vs->evpn, port);
 	bridge_remove_port(&vs->bridge, port);
 	vs->from_config[port->idx] = false;
 	port_destroy(port);
@@ -223,6 +230,7 @@ void vmswitch_destroy(struct vmswitch *vs)
 	while (vs->bridge.nports) {
 		struct port *port = vs->bridge.port[0];
 
+		evpn_port_removed(&vs->evpn, port);
 		bridge_remove_port(&vs->bridge, port);
 		port_destroy(port);
 	}

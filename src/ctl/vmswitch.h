@@ -11,12 +11,14 @@
 #include <stddef.h>
 
 #include "ctl/config.h"
+#include "evpn/evpn.h"
 #include "switch/bridge.h"
 #include "switch/datapath.h"
 
 struct vmswitch {
 	struct bridge bridge;
 	struct datapath dp;
+	struct evpn evpn;		/* EVPN VXLAN ports' control plane */
 	const char *config_path;	/* NULL: ports come from --port only */
 	struct config cfg;		/* the config file as last applied */
 	bool from_config[PORT_MAX];	/* by port->idx */
