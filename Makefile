@@ -181,11 +181,12 @@ clean:
 #   fuzz_ctl_reply  the client reading a reply (ctl top's top_parse)
 #   fuzz_offload    a guest's vnet header and frame: offload checks, GSO, csums
 #   fuzz_exporter   the exporter's --listen ADDR:PORT and its reading of replies
+#   fuzz_evpn_neigh rtnetlink neighbour messages into an EVPN VNI's tables
 # The sources are compiled once into build/fuzz/obj/ and linked into each.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS    ?=
-FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_vring_packed fuzz_ctl fuzz_port_spec fuzz_config fuzz_ctl_reply fuzz_offload fuzz_exporter
+FUZZ_TARGETS := fuzz_vu_msg fuzz_vring fuzz_vring_packed fuzz_ctl fuzz_port_spec fuzz_config fuzz_ctl_reply fuzz_offload fuzz_exporter fuzz_evpn_neigh
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%)
 FUZZ_OBJS    := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
 FUZZ_SAN     := -fsanitize=address,undefined

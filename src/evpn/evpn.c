@@ -116,7 +116,7 @@ void evpn_input(struct evpn *e, const void *buf, size_t len)
 	const struct nlmsghdr *nlh = buf;
 	int left = (int)len;
 
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+	for (; nl_msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 		if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) {
 			e->dumping = false;	/* the dump ended, or failed */
 			if (e->dump_wanted)
@@ -125,7 +125,7 @@ void evpn_input(struct evpn *e, const void *buf, size_t len)
 			input_one(e, nlh);
 		}
 	}
-	if (left)
+	if (left > 0)
 		e->stats.malformed++;	/* a truncated message at the end */
 }
 

@@ -70,9 +70,21 @@ static int read_attrs(const struct nlmsghdr *nlh, struct nl_neigh *out)
 }
 
 /**
+ * nl_msg_ok() - does a whole message start at @nlh, with @left bytes
+ * received from there? As mnl_nlmsg_ok(), which compares the length as a
+ * signed int: a length near 4 GiB passes it and then aligns to 0 in
+ * mnl_nlmsg_next(), a loop that never ends (found by fuzz_evpn_neigh).
+ */
+bool nl_msg_ok(const struct nlmsghdr *nlh, int left)
+{
+	return left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (uint32_t)left;
+}
+
+/**
  * nl_neigh_parse() - read the neighbour message @nlh
  * @nlh:	one message whose nlmsg_len the caller checked against what it
- *		received (mnl_nlmsg_ok(), as mnl_cb_run() does)
+ *		received (nl_msg_ok())
  * @out:	what it says
  *
  * Return: 0; -ENOENT for what is not a bridge-family neighbour message

@@ -28,6 +28,7 @@ struct nl_neigh {
 	bool has_nhid;		/* NDA_NH_ID: a nexthop group (multihoming) */
 };
 
+bool nl_msg_ok(const struct nlmsghdr *nlh, int left);
 int nl_neigh_parse(const struct nlmsghdr *nlh, struct nl_neigh *out);
 bool nl_neigh_mac_zero(const struct nl_neigh *n);
 

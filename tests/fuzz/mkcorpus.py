@@ -501,10 +501,54 @@ def offload_seeds():
     return seeds
 
 
+# ---- fuzz_evpn_neigh: rtnetlink messages back to back ------------------------
+
+RTM_NEWNEIGH, RTM_DELNEIGH, NLMSG_DONE = 28, 29, 3
+AF_BRIDGE, NDA_DST, NDA_LLADDR, NDA_NH_ID = 7, 1, 2, 13
+NTF_SELF, NTF_MASTER, NTF_EXT_LEARNED = 0x02, 0x04, 0x10
+VX, ADV = 7, 8                      # the made-up ifindexes in fuzz_evpn_neigh.c
+
+
+def nlattr(typ, payload):
+    a = struct.pack("=HH", 4 + len(payload), typ) + payload
+    return a + b"\0" * (-len(a) % 4)
+
+
+def neigh(typ, ifindex, mac=None, dst=None, flags=0, extra=b""):
+    attrs = (nlattr(NDA_LLADDR, mac) if mac is not None else b"") + \
+            (nlattr(NDA_DST, dst) if dst is not None else b"") + extra
+    body = struct.pack("=BxxxiHBB", AF_BRIDGE, ifindex, 0x40, flags, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), typ, 0, 0, 0) + body
+
+
+def evpn_neigh_seeds():
+    mac = bytes.fromhex("525400000002")
+    zero = bytes(6)
+    h2, h3 = bytes([192, 0, 2, 2]), bytes([192, 0, 2, 3])
+    done = struct.pack("=IHHIIi", 20, NLMSG_DONE, 2, 1, 0, 0)
+    return {
+        "remote_mac": neigh(RTM_NEWNEIGH, VX, mac, h2, NTF_SELF | NTF_EXT_LEARNED),
+        "flood_pair_then_done": neigh(RTM_NEWNEIGH, VX, zero, h2, NTF_SELF) +
+            neigh(RTM_NEWNEIGH, VX, zero, h3, NTF_SELF) + done,
+        "move_and_delete": neigh(RTM_NEWNEIGH, VX, mac, h2, NTF_EXT_LEARNED) +
+            neigh(RTM_NEWNEIGH, VX, mac, h3, NTF_EXT_LEARNED) +
+            neigh(RTM_DELNEIGH, VX, mac, h3, NTF_EXT_LEARNED) +
+            neigh(RTM_DELNEIGH, VX, zero, h2, NTF_SELF),
+        "ipv6_dst": neigh(RTM_NEWNEIGH, VX, mac, bytes.fromhex("20010db8" + "00" * 11 + "02"),
+                          NTF_EXT_LEARNED),
+        "advertise_echo": neigh(RTM_NEWNEIGH, ADV, mac, None, NTF_MASTER),
+        "nexthop_group": neigh(RTM_NEWNEIGH, VX, mac, h2, NTF_EXT_LEARNED,
+                               nlattr(NDA_NH_ID, struct.pack("=I", 5))),
+        "short_mac": neigh(RTM_NEWNEIGH, VX, mac[:5], h2, NTF_EXT_LEARNED),
+        "odd_dst": neigh(RTM_NEWNEIGH, VX, mac, h2[:3], NTF_EXT_LEARNED),
+    }
+
+
 def main():
     for target, seeds in (("fuzz_vu_msg", vu_msg_seeds()), ("fuzz_vring", vring_seeds()),
                           ("fuzz_ctl", ctl_seeds()), ("fuzz_port_spec", port_spec_seeds()),
-                          ("fuzz_config", config_seeds()), ("fuzz_offload", offload_seeds())):
+                          ("fuzz_config", config_seeds()), ("fuzz_offload", offload_seeds()),
+                          ("fuzz_evpn_neigh", evpn_neigh_seeds())):
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():
