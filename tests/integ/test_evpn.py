@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""BGP EVPN through FRR: vmswitch hosts learn each other's guests.
+
+Two hosts as network namespaces (vmsw-evh1, vmsw-evh2) on an underlay veth
+pair (172.31.0.1 and .2). Each runs vmswitch with an EVPN VXLAN port
+(vxlan:vni=100,local=VTEP,evpn) and a guest: a namespace (vmsw-evg1,
+vmsw-evg2) behind a veth pair whose host end is an afpacket port. Each
+host also runs FRR's zebra and bgpd (iBGP between the two, address-family
+l2vpn evpn, advertise-all-vni), which see vmswitch's shadow devices as an
+ordinary EVPN VTEP. Checked:
+- the guests reach each other (ping both ways);
+- each host's BGP table lists both guest MACs as type-2 routes and both
+  hosts as type-3 routes, and each switch took the other host's guest MAC
+  and VTEP from the kernel;
+- a host whose FRR stops is withdrawn: its guest's MAC and its VTEP leave
+  the other switch's table;
+- the shadow devices go when the port goes.
+
+FRR comes from Debian's frr package (installed if missing). Needs root.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from hostutil import ensure_packages  # noqa: E402
+from netns import in_ns, netns, ns_ping, sh, wait_switch_ready  # noqa: E402
+from switch import Switch  # noqa: E402
+from testlib import check, main, require_root, skip, test  # noqa: E402
+
+RUN = "/tmp/vmsw-evpn"
+FRR = "/usr/lib/frr"
+VNI = 100
+HOSTS = {  # name: (underlay address, guest namespace, guest address, guest MAC)
+    "vmsw-evh1": ("172.31.0.1", "vmsw-evg1", "10.100.0.1", "52:54:00:00:01:01"),
+    "vmsw-evh2": ("172.31.0.2", "vmsw-evg2", "10.100.0.2", "52:54:00:00:02:01"),
+}
+
+BGPD_CONF = """\
+frr defaults datacenter
+hostname {host}
+log file {dir}/bgpd.log
+router bgp 65000
+ bgp router-id {vtep}
+ no bgp default ipv4-unicast
+ neighbor {peer} remote-as 65000
+ neighbor {peer} timers 1 3
+ neighbor {peer} timers connect 1
+ address-family l2vpn evpn
+  neighbor {peer} activate
+  advertise-all-vni
+ exit-address-family
+"""
+
+
+def setup():
+    require_root()
+    ensure_packages(["frr", "iproute2"])
+    if not os.path.exists(f"{FRR}/zebra"):
+        skip(f"no {FRR}/zebra after installing frr")
+    shutil.rmtree(RUN, ignore_errors=True)
+    os.makedirs(RUN)
+
+
+def underlay(stack):
+    """The two host namespaces joined by a veth pair."""
+    (h1, (a1, *_)), (h2, (a2, *_)) = HOSTS.items()
+    netns(stack, h1)
+    netns(stack, h2)
+    sh("ip", "-n", h1, "link", "add", "ul", "type", "veth", "peer", "name", "ul",
+       "netns", h2)
+    for h, a in ((h1, a1), (h2, a2)):
+        sh("ip", "-n", h, "addr", "add", f"{a}/24", "dev", "ul")
+        sh("ip", "-n", h, "link", "set", "ul", "up")
+
+
+def guest(stack, host, gns, addr, mac):
+    """Guest namespace gns behind veth "g" (host side, an afpacket port)."""
+    netns(stack, gns)
+    sh("ip", "-n", host, "link", "add", "g", "type", "veth", "peer", "name", "eth0",
+       "netns", gns)
+    sh("ip", "-n", host, "link", "set", "g", "up")
+    sh("ip", "-n", gns, "link", "set", "eth0", "address", mac)
+    sh("ip", "-n", gns, "addr", "add", f"{addr}/24", "dev", "eth0")
+    sh("ip", "-n", gns, "link", "set", "eth0", "up")
+
+
+def frr_dir(host):
+    return f"{RUN}/{host}"
+
+
+def start_frr(stack, host, vtep, peer):
+    """zebra and bgpd in host's namespace, with their files in frr_dir(host)."""
+    d = frr_dir(host)
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/bgpd.conf", "w") as f:
+        f.write(BGPD_CONF.format(host=host, dir=d, vtep=vtep, peer=peer))
+    open(f"{d}/zebra.conf", "w").close()
+    shutil.chown(d, "frr", "frr")
+    for name in ("bgpd.conf", "zebra.conf"):
+        shutil.chown(f"{d}/{name}", "frr", "frr")
+    common = ["-d", "-N", host, "-z", f"{d}/zserv.api", "--vty_socket", d]
+    stack.callback(stop_frr, host)
+    sh(*in_ns(host, f"{FRR}/zebra", *common, "-i", f"{d}/zebra.pid",
+              "-f", f"{d}/zebra.conf"))
+    wait_file(f"{d}/zserv.api")
+    sh(*in_ns(host, f"{FRR}/bgpd", *common, "-i", f"{d}/bgpd.pid",
+              "-f", f"{d}/bgpd.conf"))
+
+
+def stop_frr(host):
+    """SIGTERM the daemons started for host (by their pid files), and wait."""
+    for daemon in ("bgpd", "zebra"):
+        path = f"{frr_dir(host)}/{daemon}.pid"
+        try:
+            pid = int(open(path).read().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 15)
+        except ProcessLookupError:
+            continue
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.05)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def wait_file(path, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        check(time.monotonic() < deadline, f"{path} did not appear")
+        time.sleep(0.1)
+
+
+def vtysh(host, cmd):
+    r = subprocess.run(["vtysh", "--vty_socket", frr_dir(host), "-c", cmd],
+                       capture_output=True, text=True, timeout=20)
+    return r.stdout + r.stderr
+
+
+def evpn_state(sw):
+    """(remote MACs, flood-list VTEPs) of the switch's EVPN port, from `ctl show`."""
+    rc, out, err = sw.ctl("show")
+    m = re.search(r"evpn: (\d+) remote MACs, (\d+) VTEPs on the flood list", out)
+    check(rc == 0 and m, f"no evpn line in ctl show: {out} {err}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def wait_for(what, cond, timeout=30, state=lambda: ""):
+    """Wait for cond(); on a timeout fail saying what, and state() then."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        check(time.monotonic() < deadline, f"timed out waiting for {what}: {state()}")
+        time.sleep(0.5)
+
+
+def host_state(host, sw):
+    """What the switch and the kernel hold, for a failure message."""
+    return (sw.ctl("show")[1] + sh("bridge", "-n", host, "fdb", "show", "dev", f"vmsw-vx{VNI}") +
+            sh("bridge", "-n", host, "fdb", "show", "dev", f"vmsw-ad{VNI}"))
+
+
+def routes_listed(out, macs, vteps):
+    """Every MAC as a type-2 route and every VTEP as a type-3 route in out."""
+    return all(f"[2]:[0]:[48]:[{m}]" in out for m in macs) and \
+        all(f"[3]:[0]:[32]:[{v}]" in out for v in vteps)
+
+
+@test
+def evpn_two_hosts_through_frr():
+    """Guests on two hosts reach each other; routes; withdrawal when FRR stops."""
+    setup()
+    with ExitStack() as s:
+        underlay(s)
+        switches = {}
+        for host, (vtep, gns, addr, mac) in HOSTS.items():
+            guest(s, host, gns, addr, mac)
+            switches[host] = wait_switch_ready(s.enter_context(Switch(
+                [f"ev=vxlan:vni={VNI},local={vtep},evpn", "g=afpacket:g"],
+                name=host, prefix=in_ns(host))))
+            out = sh("ip", "-n", host, "-d", "link", "show", f"vmsw-vx{VNI}")
+            check(f"vxlan id {VNI} local {vtep}" in out and "nolearning" in out,
+                  f"shadow VXLAN device on {host}: {out}")
+        (h1, (v1, g1, a1, m1)), (h2, (v2, g2, a2, m2)) = HOSTS.items()
+        start_frr(s, h1, v1, v2)
+        start_frr(s, h2, v2, v1)
+        for host in HOSTS:
+            wait_for(f"{host}'s flood list", lambda h=host: evpn_state(switches[h])[1] == 1,
+                     state=lambda h=host: host_state(h, switches[h]))
+        sent, got = ns_ping(g1, a2, count=10)
+        check(got == sent, f"{g1} -> {a2} over EVPN: {got}/{sent}")
+        sent, got = ns_ping(g2, a1, count=10)
+        check(got == sent, f"{g2} -> {a1} over EVPN: {got}/{sent}")
+        for host in HOSTS:
+            wait_for(f"type-2 and type-3 routes on {host}",
+                     lambda h=host: routes_listed(vtysh(h, "show bgp l2vpn evpn route"),
+                                                  (m1, m2), (v1, v2)))
+            wait_for(f"{host}'s remote MACs", lambda h=host: evpn_state(switches[h])[0] >= 1,
+                     state=lambda h=host: host_state(h, switches[h]))
+        print("  " + "\n  ".join(l for l in vtysh(h1, "show bgp l2vpn evpn route").splitlines()
+                                 if "[2]" in l or "[3]" in l))
+        out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
+        check(f"{m2} dst {v2} self extern_learn" in out,
+              f"zebra did not install {m2} on {h1}: {out}")
+        stop_frr(h2)
+        wait_for(f"{h2} withdrawn from {h1}", lambda: evpn_state(switches[h1]) == (0, 0),
+                 state=lambda: host_state(h1, switches[h1]))
+        out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
+        check(m2 not in out and v2 not in out, f"{h2}'s entries stayed on {h1}: {out}")
+        rc, out, err = switches[h1].ctl("port", "del", "ev")
+        check(rc == 0, f"port del ev: {out} {err}")
+        links = sh("ip", "-n", h1, "link", "show")
+        check(not re.search(r"^\d+: vmsw-", links, re.M),
+              f"shadow devices left after the port went: {links}")
+
+
+if __name__ == "__main__":
+    main()
