@@ -642,7 +642,7 @@ static int vx_parse(struct port_vxlan *pv, const char *args, char *why,
 
 	if (snprintf(buf, sizeof(buf), "%s", args) >= (int)sizeof(buf) ||
 	    !(opt = strtok_r(buf, ",", &save)) ||
-	    (!strchr(opt, '=') && strcmp(opt, "evpn") &&
+	    (!strchr(opt, '=') && strcmp(opt, "evpn") != 0 &&
 	     addr_parse(opt, &pv->remote))) {
 		snprintf(why, whylen, "expected vxlan:REMOTE_IP,vni=N[,local=IP]"
 			 "[,port=N] with an IPv4 or IPv6 address, or "
