@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """BGP EVPN through FRR: vmswitch hosts learn each other's guests.
 
-Two hosts as network namespaces (vmsw-evh1, vmsw-evh2) on an underlay veth
-pair (172.31.0.1 and .2). Each runs vmswitch with an EVPN VXLAN port
-(vxlan:vni=100,local=VTEP,evpn) and a guest: a namespace (vmsw-evg1,
-vmsw-evg2) behind a veth pair whose host end is an afpacket port. Each
-host also runs FRR's zebra and bgpd (iBGP between the two, address-family
-l2vpn evpn, advertise-all-vni), which see vmswitch's shadow devices as an
-ordinary EVPN VTEP. Checked:
-- the guests reach each other (ping both ways);
-- each host's BGP table lists both guest MACs as type-2 routes and both
-  hosts as type-3 routes, and each switch took the other host's guest MAC
-  and VTEP from the kernel;
+Three hosts as network namespaces on an underlay bridge (in vmsw-evul):
+vmsw-evh1 and vmsw-evh2 (172.31.0.1 and .2) run vmswitch with an EVPN
+VXLAN port (vxlan:vni=100,local=VTEP,evpn) and a guest: a namespace
+(vmsw-evg1, vmsw-evg2) behind a veth pair whose host end is an afpacket
+port. vmsw-evh3 (172.31.0.3) is a plain Linux host: a kernel VXLAN device
+(VNI 100, port 4789) in a bridge with 10.100.0.3. Every host runs FRR's
+zebra and bgpd (iBGP full mesh, address-family l2vpn evpn,
+advertise-all-vni); on the vmswitch hosts zebra sees the shadow devices as
+an ordinary EVPN VTEP. Checked:
+- the guests reach each other and the Linux host (ping);
+- the vmswitch hosts' BGP tables list both guest MACs as type-2 routes and
+  all three hosts as type-3 routes, and each switch took the other
+  switch's guest MAC from the kernel;
 - a host whose FRR stops is withdrawn: its guest's MAC and its VTEP leave
   the other switch's table;
 - the shadow devices go when the port goes.
@@ -41,6 +43,9 @@ HOSTS = {  # name: (underlay address, guest namespace, guest address, guest MAC)
     "vmsw-evh1": ("172.31.0.1", "vmsw-evg1", "10.100.0.1", "52:54:00:00:01:01"),
     "vmsw-evh2": ("172.31.0.2", "vmsw-evg2", "10.100.0.2", "52:54:00:00:02:01"),
 }
+LINUX_HOST, LINUX_VTEP, LINUX_ADDR = "vmsw-evh3", "172.31.0.3", "10.100.0.3"
+UNDERLAY = "vmsw-evul"
+VTEPS = [v for v, *_ in HOSTS.values()] + [LINUX_VTEP]
 
 BGPD_CONF = """\
 frr defaults datacenter
@@ -49,14 +54,20 @@ log file {dir}/bgpd.log
 router bgp 65000
  bgp router-id {vtep}
  no bgp default ipv4-unicast
- neighbor {peer} remote-as 65000
- neighbor {peer} timers 1 3
- neighbor {peer} timers connect 1
- address-family l2vpn evpn
-  neighbor {peer} activate
-  advertise-all-vni
+{neighbors} address-family l2vpn evpn
+{activate}  advertise-all-vni
  exit-address-family
 """
+
+
+def bgpd_conf(host, d, vtep):
+    """iBGP to every other VTEP, EVPN only."""
+    peers = [p for p in VTEPS if p != vtep]
+    neighbors = "".join(f" neighbor {p} remote-as 65000\n neighbor {p} timers 1 3\n"
+                        f" neighbor {p} timers connect 1\n" for p in peers)
+    activate = "".join(f"  neighbor {p} activate\n" for p in peers)
+    return BGPD_CONF.format(host=host, dir=d, vtep=vtep, neighbors=neighbors,
+                            activate=activate)
 
 
 def setup():
@@ -69,15 +80,28 @@ def setup():
 
 
 def underlay(stack):
-    """The two host namespaces joined by a veth pair."""
-    (h1, (a1, *_)), (h2, (a2, *_)) = HOSTS.items()
-    netns(stack, h1)
-    netns(stack, h2)
-    sh("ip", "-n", h1, "link", "add", "ul", "type", "veth", "peer", "name", "ul",
-       "netns", h2)
-    for h, a in ((h1, a1), (h2, a2)):
+    """The host namespaces, each with "ul" on a bridge in UNDERLAY."""
+    netns(stack, UNDERLAY)
+    sh("ip", "-n", UNDERLAY, "link", "add", "ulbr", "type", "bridge")
+    sh("ip", "-n", UNDERLAY, "link", "set", "ulbr", "up")
+    for i, (h, a) in enumerate(zip([*HOSTS, LINUX_HOST], VTEPS)):
+        netns(stack, h)
+        sh("ip", "-n", UNDERLAY, "link", "add", f"p{i}", "type", "veth", "peer", "name", "ul",
+           "netns", h)
+        sh("ip", "-n", UNDERLAY, "link", "set", f"p{i}", "master", "ulbr", "up")
         sh("ip", "-n", h, "addr", "add", f"{a}/24", "dev", "ul")
         sh("ip", "-n", h, "link", "set", "ul", "up")
+
+
+def linux_vtep():
+    """LINUX_HOST: a kernel VXLAN device in a bridge holding LINUX_ADDR."""
+    for cmd in (["link", "add", "vx100", "type", "vxlan", "id", str(VNI), "local",
+                 LINUX_VTEP, "dstport", "4789", "nolearning"],
+                ["link", "add", "br100", "type", "bridge"],
+                ["link", "set", "vx100", "master", "br100", "up"],
+                ["addr", "add", f"{LINUX_ADDR}/24", "dev", "br100"],
+                ["link", "set", "br100", "up"]):
+        sh("ip", "-n", LINUX_HOST, *cmd)
 
 
 def guest(stack, host, gns, addr, mac):
@@ -95,12 +119,12 @@ def frr_dir(host):
     return f"{RUN}/{host}"
 
 
-def start_frr(stack, host, vtep, peer):
+def start_frr(stack, host, vtep):
     """zebra and bgpd in host's namespace, with their files in frr_dir(host)."""
     d = frr_dir(host)
     os.makedirs(d, exist_ok=True)
     with open(f"{d}/bgpd.conf", "w") as f:
-        f.write(BGPD_CONF.format(host=host, dir=d, vtep=vtep, peer=peer))
+        f.write(bgpd_conf(host, d, vtep))
     open(f"{d}/zebra.conf", "w").close()
     shutil.chown(d, "frr", "frr")
     for name in ("bgpd.conf", "zebra.conf"):
@@ -178,8 +202,8 @@ def routes_listed(out, macs, vteps):
 
 
 @test
-def evpn_two_hosts_through_frr():
-    """Guests on two hosts reach each other; routes; withdrawal when FRR stops."""
+def evpn_hosts_and_a_linux_host_through_frr():
+    """Guests reach each other and a Linux VTEP; routes; withdrawal when FRR stops."""
     setup()
     with ExitStack() as s:
         underlay(s)
@@ -193,19 +217,23 @@ def evpn_two_hosts_through_frr():
             check(f"vxlan id {VNI} local {vtep}" in out and "nolearning" in out,
                   f"shadow VXLAN device on {host}: {out}")
         (h1, (v1, g1, a1, m1)), (h2, (v2, g2, a2, m2)) = HOSTS.items()
-        start_frr(s, h1, v1, v2)
-        start_frr(s, h2, v2, v1)
+        linux_vtep()
+        for host, vtep in zip([*HOSTS, LINUX_HOST], VTEPS):
+            start_frr(s, host, vtep)
         for host in HOSTS:
-            wait_for(f"{host}'s flood list", lambda h=host: evpn_state(switches[h])[1] == 1,
+            wait_for(f"{host}'s flood list", lambda h=host: evpn_state(switches[h])[1] == 2,
                      state=lambda h=host: host_state(h, switches[h]))
         sent, got = ns_ping(g1, a2, count=10)
         check(got == sent, f"{g1} -> {a2} over EVPN: {got}/{sent}")
         sent, got = ns_ping(g2, a1, count=10)
         check(got == sent, f"{g2} -> {a1} over EVPN: {got}/{sent}")
+        for g in (g1, g2):
+            sent, got = ns_ping(g, LINUX_ADDR, count=10)
+            check(got == sent, f"{g} -> the Linux host over EVPN: {got}/{sent}")
         for host in HOSTS:
             wait_for(f"type-2 and type-3 routes on {host}",
                      lambda h=host: routes_listed(vtysh(h, "show bgp l2vpn evpn route"),
-                                                  (m1, m2), (v1, v2)))
+                                                  (m1, m2), VTEPS))
             wait_for(f"{host}'s remote MACs", lambda h=host: evpn_state(switches[h])[0] >= 1,
                      state=lambda h=host: host_state(h, switches[h]))
         print("  " + "\n  ".join(l for l in vtysh(h1, "show bgp l2vpn evpn route").splitlines()
@@ -214,7 +242,9 @@ def evpn_two_hosts_through_frr():
         check(f"{m2} dst {v2} self extern_learn" in out,
               f"zebra did not install {m2} on {h1}: {out}")
         stop_frr(h2)
-        wait_for(f"{h2} withdrawn from {h1}", lambda: evpn_state(switches[h1]) == (0, 0),
+        wait_for(f"{h2} withdrawn from {h1}",
+                 lambda: m2 not in sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
+                 and evpn_state(switches[h1])[1] == 1,
                  state=lambda: host_state(h1, switches[h1]))
         out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
         check(m2 not in out and v2 not in out, f"{h2}'s entries stayed on {h1}: {out}")
