@@ -14,6 +14,8 @@ an ordinary EVPN VTEP. Checked:
 - the vmswitch hosts' BGP tables list both guest MACs as type-2 routes and
   all three hosts as type-3 routes, and each switch took the other
   switch's guest MAC from the kernel;
+- once learned, unicast to the other guest reaches only its host (the Linux
+  host's VXLAN counters stay flat);
 - a host whose FRR stops is withdrawn: its guest's MAC and its VTEP leave
   the other switch's table;
 - the shadow devices go when the port goes.
@@ -21,6 +23,7 @@ an ordinary EVPN VTEP. Checked:
 FRR comes from Debian's frr package (installed if missing). Needs root.
 """
 
+import json
 import os
 import re
 import shutil
@@ -195,6 +198,12 @@ def host_state(host, sw):
             sh("bridge", "-n", host, "fdb", "show", "dev", f"vmsw-ad{VNI}"))
 
 
+def linux_rx_packets():
+    """Packets the Linux host's VXLAN device received."""
+    out = json.loads(sh("ip", "-n", LINUX_HOST, "-s", "-j", "link", "show", "vx100"))
+    return out[0]["stats64"]["rx"]["packets"]
+
+
 def routes_listed(out, macs, vteps):
     """Every MAC as a type-2 route and every VTEP as a type-3 route in out."""
     return all(f"[2]:[0]:[48]:[{m}]" in out for m in macs) and \
@@ -241,6 +250,15 @@ def evpn_hosts_and_a_linux_host_through_frr():
         out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
         check(f"{m2} dst {v2} self extern_learn" in out,
               f"zebra did not install {m2} on {h1}: {out}")
+        # Known unicast goes to its host only: the Linux host sees none of it
+        # (a few frames of the guests' own multicast may cross meanwhile).
+        before, ev2 = linux_rx_packets(), switches[h2].ports_json()["ev"]["rx_packets"]
+        sent, got = ns_ping(g1, a2, count=20)
+        check(got == sent, f"{g1} -> {a2}: {got}/{sent}")
+        crossed = linux_rx_packets() - before
+        ev2 = switches[h2].ports_json()["ev"]["rx_packets"] - ev2
+        print(f"  20 pings {g1} -> {g2}: {ev2} frames in at {h2}, {crossed} at the Linux host")
+        check(ev2 >= 20 and crossed < 5, f"unicast reached the Linux host: {crossed} frames")
         stop_frr(h2)
         wait_for(f"{h2} withdrawn from {h1}",
                  lambda: m2 not in sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
