@@ -224,13 +224,6 @@ static int evpn_open(struct evpn *e, struct bridge *b)
 	return 0;
 }
 
-static uint16_t port_vlan(const struct port *port)
-{
-	const struct port_options *o = &port->policy.opt;
-
-	return o->vlan_mode == VLAN_ACCESS ? o->access_vlan : 0;
-}
-
 /* A VNI for @port with its shadow devices; 0 or -errno. */
 static int vni_add(struct evpn *e, struct port *port)
 {
@@ -241,7 +234,6 @@ static int vni_add(struct evpn *e, struct port *port)
 		return -ENOMEM;
 	v->port = port;
 	v->vni = port_vxlan_vni(port);
-	v->vlan = port_vlan(port);
 	rc = macmap_init(&v->exported, REMOTE_MACS_PER_VNI);
 	if (!rc)
 		rc = shadow_create(&e->req, &v->dev, v->vni, port_vxlan_local(port));

@@ -43,7 +43,6 @@
 struct evpn_vni {
 	struct port *port;
 	uint32_t vni;
-	uint16_t vlan;
 	struct shadow dev;
 	struct macmap exported;		/* MAC -> export round that saw it */
 };

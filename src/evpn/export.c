@@ -34,6 +34,14 @@ static void export_mac(struct evpn *e, struct evpn_vni *v, const uint8_t *mac)
 		e->stats.remote_removed++;
 }
 
+/* The VLAN @port carries untagged (its access VLAN, 0 without one), now. */
+static uint16_t port_vlan(const struct port *port)
+{
+	const struct port_options *o = &port->policy.opt;
+
+	return o->vlan_mode == VLAN_ACCESS ? o->access_vlan : 0;
+}
+
 static void export_entry(const struct fdb_entry *fe, void *arg)
 {
 	struct evpn *e = arg;
@@ -49,7 +57,7 @@ static void export_entry(const struct fdb_entry *fe, void *arg)
 		return;
 	memcpy(mac, &fe->key, 8);
 	for (i = 0; i < e->nvni; i++)
-		if (e->vni[i]->vlan == vlan)
+		if (port_vlan(e->vni[i]->port) == vlan)
 			export_mac(e, e->vni[i], mac);
 }
 

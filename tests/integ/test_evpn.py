@@ -11,6 +11,9 @@ zebra and bgpd (iBGP full mesh, address-family l2vpn evpn,
 advertise-all-vni); on the vmswitch hosts zebra sees the shadow devices as
 an ordinary EVPN VTEP. Checked:
 - the guests reach each other and the Linux host (ping);
+- a second VNI (200) on the vmswitch hosts, a second EVPN port and guest
+  each, in VLAN 200 of the switch: its guests reach each other and not
+  those of VNI 100 (same IP subnet);
 - the vmswitch hosts' BGP tables list both guest MACs as type-2 routes and
   all three hosts as type-3 routes, and each switch took the other
   switch's guest MAC from the kernel;
@@ -18,7 +21,7 @@ an ordinary EVPN VTEP. Checked:
   host's VXLAN counters stay flat);
 - a host whose FRR stops is withdrawn: its guest's MAC and its VTEP leave
   the other switch's table;
-- the shadow devices go when the port goes.
+- the shadow devices go when the ports go.
 
 FRR comes from Debian's frr package (installed if missing). Needs root.
 """
@@ -45,6 +48,10 @@ VNI = 100
 HOSTS = {  # name: (underlay address, guest namespace, guest address, guest MAC)
     "vmsw-evh1": ("172.31.0.1", "vmsw-evg1", "10.100.0.1", "52:54:00:00:01:01"),
     "vmsw-evh2": ("172.31.0.2", "vmsw-evg2", "10.100.0.2", "52:54:00:00:02:01"),
+}
+VNI200_GUESTS = {  # host: (guest namespace, address, MAC), VNI 200
+    "vmsw-evh1": ("vmsw-evg3", "10.100.0.11", "52:54:00:00:01:02"),
+    "vmsw-evh2": ("vmsw-evg4", "10.100.0.12", "52:54:00:00:02:02"),
 }
 LINUX_HOST, LINUX_VTEP, LINUX_ADDR = "vmsw-evh3", "172.31.0.3", "10.100.0.3"
 UNDERLAY = "vmsw-evul"
@@ -107,15 +114,25 @@ def linux_vtep():
         sh("ip", "-n", LINUX_HOST, *cmd)
 
 
-def guest(stack, host, gns, addr, mac):
-    """Guest namespace gns behind veth "g" (host side, an afpacket port)."""
+def guest(stack, host, gns, addr, mac, dev="g"):
+    """Guest namespace gns behind veth dev (host side, an afpacket port)."""
     netns(stack, gns)
-    sh("ip", "-n", host, "link", "add", "g", "type", "veth", "peer", "name", "eth0",
+    sh("ip", "-n", host, "link", "add", dev, "type", "veth", "peer", "name", "eth0",
        "netns", gns)
-    sh("ip", "-n", host, "link", "set", "g", "up")
+    sh("ip", "-n", host, "link", "set", dev, "up")
     sh("ip", "-n", gns, "link", "set", "eth0", "address", mac)
     sh("ip", "-n", gns, "addr", "add", f"{addr}/24", "dev", "eth0")
     sh("ip", "-n", gns, "link", "set", "eth0", "up")
+
+
+def vni200(stack, sw, host, vtep):
+    """VNI 200 beside 100 on a vmswitch host: its own EVPN port (UDP port
+    4790: one socket per port) and guest, both in VLAN 200 of the switch."""
+    gns, addr, mac = VNI200_GUESTS[host]
+    guest(stack, host, gns, addr, mac, dev="g200")
+    for spec in (f"ev200=vxlan:vni=200,local={vtep},port=4790,evpn", "g200=afpacket:g200"):
+        rc, out, err = sw.ctl("port", "add", spec, "vlan=200")
+        check(rc == 0, f"port add {spec}: {out} {err}")
 
 
 def frr_dir(host):
@@ -176,9 +193,9 @@ def vtysh(host, cmd):
     return r.stdout + r.stderr
 
 
-def evpn_state(sw):
-    """(remote MACs, flood-list VTEPs) of the switch's EVPN port, from `ctl show`."""
-    rc, out, err = sw.ctl("show")
+def evpn_state(sw, port="ev"):
+    """(remote MACs, flood-list VTEPs) of an EVPN port, from `ctl show PORT`."""
+    rc, out, err = sw.ctl("show", port)
     m = re.search(r"evpn: (\d+) remote MACs, (\d+) VTEPs on the flood list", out)
     check(rc == 0 and m, f"no evpn line in ctl show: {out} {err}")
     return int(m.group(1)), int(m.group(2))
@@ -222,6 +239,7 @@ def evpn_hosts_and_a_linux_host_through_frr():
             switches[host] = wait_switch_ready(s.enter_context(Switch(
                 [f"ev=vxlan:vni={VNI},local={vtep},evpn", "g=afpacket:g"],
                 name=host, prefix=in_ns(host))))
+            vni200(s, switches[host], host, vtep)
             out = sh("ip", "-n", host, "-d", "link", "show", f"vmsw-vx{VNI}")
             check(f"vxlan id {VNI} local {vtep}" in out and "nolearning" in out,
                   f"shadow VXLAN device on {host}: {out}")
@@ -232,6 +250,14 @@ def evpn_hosts_and_a_linux_host_through_frr():
         for host in HOSTS:
             wait_for(f"{host}'s flood list", lambda h=host: evpn_state(switches[h])[1] == 2,
                      state=lambda h=host: host_state(h, switches[h]))
+            wait_for(f"{host}'s VNI 200 flood list",
+                     lambda h=host: evpn_state(switches[h], "ev200")[1] == 1,
+                     state=lambda h=host: host_state(h, switches[h]))
+        (g3, a3, m3), (g4, a4, m4) = VNI200_GUESTS.values()
+        sent, got = ns_ping(g3, a4, count=10)
+        check(got == sent, f"{g3} -> {a4} over EVPN VNI 200: {got}/{sent}")
+        sent, got = ns_ping(g3, a2, count=3)
+        check(got == 0, f"{g3} (VNI 200) reached {a2} (VNI 100): {got}/{sent}")
         sent, got = ns_ping(g1, a2, count=10)
         check(got == sent, f"{g1} -> {a2} over EVPN: {got}/{sent}")
         sent, got = ns_ping(g2, a1, count=10)
@@ -242,7 +268,7 @@ def evpn_hosts_and_a_linux_host_through_frr():
         for host in HOSTS:
             wait_for(f"type-2 and type-3 routes on {host}",
                      lambda h=host: routes_listed(vtysh(h, "show bgp l2vpn evpn route"),
-                                                  (m1, m2), VTEPS))
+                                                  (m1, m2, m3, m4), VTEPS))
             wait_for(f"{host}'s remote MACs", lambda h=host: evpn_state(switches[h])[0] >= 1,
                      state=lambda h=host: host_state(h, switches[h]))
         print("  " + "\n  ".join(l for l in vtysh(h1, "show bgp l2vpn evpn route").splitlines()
@@ -266,8 +292,9 @@ def evpn_hosts_and_a_linux_host_through_frr():
                  state=lambda: host_state(h1, switches[h1]))
         out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
         check(m2 not in out and v2 not in out, f"{h2}'s entries stayed on {h1}: {out}")
-        rc, out, err = switches[h1].ctl("port", "del", "ev")
-        check(rc == 0, f"port del ev: {out} {err}")
+        for port in ("ev", "ev200"):
+            rc, out, err = switches[h1].ctl("port", "del", port)
+            check(rc == 0, f"port del {port}: {out} {err}")
         links = sh("ip", "-n", h1, "link", "show")
         check(not re.search(r"^\d+: vmsw-", links, re.M),
               f"shadow devices left after the port went: {links}")
