@@ -19,6 +19,8 @@ an ordinary EVPN VTEP. Checked:
   switch's guest MAC from the kernel;
 - once learned, unicast to the other guest reaches only its host (the Linux
   host's VXLAN counters stay flat);
+- a guest moved from host 1 to host 2 (its port deleted on host 1, a new
+  one on host 2) is reached there within seconds;
 - a host whose FRR stops is withdrawn: its guest's MAC and its VTEP leave
   the other switch's table;
 - the shadow devices go when the ports go.
@@ -221,6 +223,28 @@ def linux_rx_packets():
     return out[0]["stats64"]["rx"]["packets"]
 
 
+def move_guest(stack, switches, h_from, h_to, gns, addr, mac):
+    """The guest leaves h_from (its port goes, as when a VM migrates) and comes
+    back on h_to with its MAC and address; the Linux host reaches it there."""
+    rc, out, err = switches[h_from].ctl("port", "del", "g")
+    check(rc == 0, f"port del g on {h_from}: {out} {err}")
+    sh("ip", "netns", "del", gns)
+    guest(stack, h_to, gns, addr, mac, dev="gm")
+    rc, out, err = switches[h_to].ctl("port", "add", "gm=afpacket:gm")
+    check(rc == 0, f"port add gm on {h_to}: {out} {err}")
+    start = time.monotonic()
+    sh(*in_ns(gns, "ping", "-c", "1", "-W", "1", LINUX_ADDR), check_rc=False)
+    vtep = HOSTS[h_to][0]
+    wait_for(f"the Linux host to learn {mac} at {h_to}",
+             lambda: f"{mac} dst {vtep}" in sh("bridge", "-n", LINUX_HOST, "fdb", "show",
+                                               "dev", "vx100"),
+             timeout=15, state=lambda: sh("bridge", "-n", LINUX_HOST, "fdb", "show"))
+    sent, got = ns_ping(LINUX_HOST, addr, count=5)
+    print(f"  {gns} moved from {h_from} to {h_to}: reached there after "
+          f"{time.monotonic() - start:.1f} s")
+    check(got == sent, f"the Linux host -> {addr} after the move: {got}/{sent}")
+
+
 def routes_listed(out, macs, vteps):
     """Every MAC as a type-2 route and every VTEP as a type-3 route in out."""
     return all(f"[2]:[0]:[48]:[{m}]" in out for m in macs) and \
@@ -285,6 +309,7 @@ def evpn_hosts_and_a_linux_host_through_frr():
         ev2 = switches[h2].ports_json()["ev"]["rx_packets"] - ev2
         print(f"  20 pings {g1} -> {g2}: {ev2} frames in at {h2}, {crossed} at the Linux host")
         check(ev2 >= 20 and crossed < 5, f"unicast reached the Linux host: {crossed} frames")
+        move_guest(s, switches, h1, h2, g1, a1, m1)
         stop_frr(h2)
         wait_for(f"{h2} withdrawn from {h1}",
                  lambda: m2 not in sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
