@@ -104,7 +104,7 @@ static int load_port(const char *file, const config_setting_t *g,
 	const char *name = NULL, *type = NULL, *pkey;
 	char value[512], reason[200] = "";
 	const char *primary = NULL;
-	int i, line = config_setting_source_line(g);
+	int i, evpn = 0, line = config_setting_source_line(g);
 
 	pc->line = line;
 	if (!config_setting_is_group(g))
@@ -118,6 +118,10 @@ static int load_port(const char *file, const config_setting_t *g,
 	if (!pkey)
 		FAIL("%s:%d: port %s: unknown type '%s'", file, line, name, type);
 	config_setting_lookup_string(g, pkey, &primary);
+	/* An EVPN vxlan port has no remote: "vxlan:evpn,vni=N,local=IP". */
+	if (!primary && !strcmp(type, "vxlan") &&
+	    config_setting_lookup_bool(g, "evpn", &evpn) && evpn)
+		primary = "evpn";
 	if (!primary)
 		FAIL("%s:%d: port %s: type %s needs '%s'", file, line, name, type, pkey);
 	if (strchr(primary, ','))
@@ -131,7 +135,8 @@ static int load_port(const char *file, const config_setting_t *g,
 		const char *key = config_setting_name(s);
 		int rc, kline = config_setting_source_line(s);
 
-		if (!strcmp(key, "name") || !strcmp(key, "type") || !strcmp(key, pkey))
+		if (!strcmp(key, "name") || !strcmp(key, "type") || !strcmp(key, pkey) ||
+		    (evpn && !strcmp(key, "evpn")))
 			continue;
 		if (setting_text(s, value, sizeof(value)))
 			FAIL("%s:%d: port %s: bad value for %s", file, kline, name, key);

@@ -61,6 +61,27 @@ TEST(good_file_gives_specs_and_options)
 	unlink(path);
 }
 
+TEST(evpn_vxlan_port_needs_no_remote)
+{
+	struct config cfg;
+	char why[256];
+	const char *path = write_file(
+		"ports = (\n"
+		" { name = \"ev\"; type = \"vxlan\"; vni = 100; local = \"192.0.2.1\";\n"
+		"   evpn = true; vlan = 200; }\n"
+		");\n");
+
+	CHECK_EQ(config_load(path, &cfg, why, sizeof(why)), 0);
+	CHECK_EQ(cfg.nports, 1);
+	CHECK(!strcmp(cfg.port[0].spec, "ev=vxlan:evpn,vni=100,local=192.0.2.1"));
+	CHECK_EQ(cfg.port[0].opt.access_vlan, 200);
+	config_free(&cfg);
+	unlink(path);
+	why[0] = '\0';
+	CHECK(*load("ports = ({ name = \"ev\"; type = \"vxlan\"; vni = 1; evpn = false; });",
+		    &cfg) != '\0');
+}
+
 TEST(errors_name_file_line_and_field)
 {
 	struct config cfg;
@@ -137,6 +158,6 @@ TEST(one_socket_path_per_port)
 	CHECK_EQ(why[0], '\0');
 }
 
-UNIT_MAIN(T(good_file_gives_specs_and_options), T(errors_name_file_line_and_field),
+UNIT_MAIN(T(good_file_gives_specs_and_options), T(evpn_vxlan_port_needs_no_remote), T(errors_name_file_line_and_field),
 	  T(values_cannot_add_spec_options), T(numbers_out_of_range_are_refused),
 	  T(one_socket_path_per_port))
