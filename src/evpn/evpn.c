@@ -18,7 +18,7 @@
 #define EVENTS_READS_MAX	64	/* datagrams per wake-up */
 #define EVENTS_BUF		(64 << 10)
 #define DUMP_REQ_BUF		256
-#define REMOTE_MACS_PER_VNI	65536
+#define EXPORTED_MACS_MAX	65536	/* local MACs one VNI advertises */
 
 static struct evpn_vni *vni_by_vx(const struct evpn *e, uint32_t ifindex)
 {
@@ -234,7 +234,7 @@ static int vni_add(struct evpn *e, struct port *port)
 		return -ENOMEM;
 	v->port = port;
 	v->vni = port_vxlan_vni(port);
-	rc = macmap_init(&v->exported, REMOTE_MACS_PER_VNI);
+	rc = macmap_init(&v->exported, EXPORTED_MACS_MAX);
 	if (!rc)
 		rc = shadow_create(&e->req, &v->dev, v->vni, port_vxlan_local(port));
 	if (rc) {
