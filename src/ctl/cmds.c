@@ -10,6 +10,7 @@
 #include "core/words.h"
 #include "ctl/ctl.h"
 #include "ctl/metrics.h"
+#include "switch/threads.h"
 
 #define CTL_MAX_ARGS	256	/* words in one request (a long filter has many) */
 
@@ -177,6 +178,8 @@ static void show_one(struct cmd *c, struct port *port)
 		port_state(port));
 	options_text(&port->policy.opt, c->out);
 	fputc('\n', c->out);
+	if (c->vs->dp.threads)
+		dp_threads_port_show(c->vs->dp.threads, port, c->out);
 	if (port->ops->show)
 		port->ops->show(port, c->out);
 }
@@ -254,6 +257,8 @@ static int cmd_show(struct cmd *c)
 	rc = each_port(c, c->argc > 1 ? c->argv[1] : NULL, show_one);
 	if (c->json)
 		json_print(c, c->list);
+	else if (!rc && c->argc == 1 && c->vs->dp.threads)
+		dp_threads_show(c->vs->dp.threads, c->out);
 	return rc;
 }
 
@@ -465,6 +470,21 @@ static int cmd_reload(struct cmd *c)
 	return vmswitch_reload(c->vs, c->why, c->whylen);
 }
 
+/*
+ * Place the receive queues on the datapath threads again, by the load
+ * measured since the last placement; done when the command's pause ends.
+ */
+static int cmd_rebalance(struct cmd *c)
+{
+	if (!c->vs->dp.threads) {
+		fprintf(c->out, "one thread (no --cpus): nothing to balance\n");
+		return 0;
+	}
+	dp_threads_rebalance(c->vs->dp.threads);
+	fprintf(c->out, "queues placed again by load when this command ends\n");
+	return 0;
+}
+
 /* Prometheus text format (metrics.c); `vmswitch exporter` relays it. */
 static int cmd_metrics(struct cmd *c)
 {
@@ -480,7 +500,7 @@ static const struct {
 } commands[] = {
 	{ "show", cmd_show }, { "stats", cmd_stats }, { "fdb", cmd_fdb },
 	{ "port", cmd_port }, { "capture", cmd_capture }, { "reload", cmd_reload },
-	{ "metrics", cmd_metrics },
+	{ "metrics", cmd_metrics }, { "rebalance", cmd_rebalance },
 };
 
 /* Split @line at blanks; "--json" anywhere sets c->json. */
@@ -528,5 +548,5 @@ int ctl_execute(struct vmswitch *vs, char *line, FILE *out, char *why,
 		if (!strcmp(commands[i].name, c.argv[0]))
 			return commands[i].fn(&c);
 	return fail(&c, -EINVAL, "unknown command '%s' (show, stats, fdb, port, "
-		    "capture, reload, metrics)", c.argv[0]);
+		    "capture, reload, metrics, rebalance)", c.argv[0]);
 }
