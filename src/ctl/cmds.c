@@ -470,16 +470,46 @@ static int cmd_reload(struct cmd *c)
 	return vmswitch_reload(c->vs, c->why, c->whylen);
 }
 
+/* "PORT=THREAD" or "PORT=any": pin a port's receive queues, or unpin them. */
+static int pin_port(struct cmd *c, struct dp_threads *s, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[PORT_NAME_MAX], *end;
+	struct port *port;
+	long t = -1;
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(name))
+		return fail(c, -EINVAL, "rebalance: expected PORT=THREAD, not '%s'", arg);
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+	port = bridge_find(&c->vs->bridge, name);
+	if (!port)
+		return fail(c, -ENOENT, "no port %s", name);
+	if (strcmp(eq + 1, "any")) {
+		t = strtol(eq + 1, &end, 10);
+		if (!eq[1] || *end)
+			return fail(c, -EINVAL, "rebalance: '%s' is not a thread", eq + 1);
+	}
+	if (dp_threads_pin(s, port, (int)t))
+		return fail(c, -ERANGE, "rebalance: there is no thread %s", eq + 1);
+	return 0;
+}
+
 /*
  * Place the receive queues on the datapath threads again, by the load
- * measured since the last placement; done when the command's pause ends.
+ * measured since the last placement and the pins given; done when the
+ * command's pause ends.
  */
 static int cmd_rebalance(struct cmd *c)
 {
+	int i, rc;
+
 	if (!c->vs->dp.threads) {
 		fprintf(c->out, "one thread (no --cpus): nothing to balance\n");
 		return 0;
 	}
+	for (i = 1; i < c->argc; i++)
+		if ((rc = pin_port(c, c->vs->dp.threads, c->argv[i])))
+			return rc;
 	dp_threads_rebalance(c->vs->dp.threads);
 	fprintf(c->out, "queues placed again by load when this command ends\n");
 	return 0;

@@ -122,8 +122,10 @@ static const char ctl_commands[] =
 "  top                 per-port packets/s, Mbit/s and drops/s, each second\n"
 "  metrics             the counters in Prometheus text format\n"
 "  reload              read the config file again, apply the differences\n"
-"  rebalance           with --cpus: place the ports' receive queues on the\n"
-"                      datapath threads again, by the load measured since\n";
+"  rebalance [PORT=THREAD|PORT=any]...\n"
+"                      with --cpus: place the ports' receive queues on the\n"
+"                      datapath threads again, by the load measured since;\n"
+"                      PORT=THREAD pins a port to a thread, PORT=any unpins\n";
 
 static const char ctl_options[] =
 "Options:\n"

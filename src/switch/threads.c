@@ -434,3 +434,21 @@ void dp_threads_rebalance(struct dp_threads *s)
 {
 	s->rebalance = true;
 }
+
+/**
+ * dp_threads_pin() - have @port's receive queues polled by thread @thread
+ * @s:		the threads
+ * @port:	a port of the bridge
+ * @thread:	a thread's index, or -1 to let the load decide
+ *
+ * Applied at the next placement (dp_threads_rebalance()).
+ *
+ * Return: 0, or -ERANGE for a thread that does not exist
+ */
+int dp_threads_pin(struct dp_threads *s, const struct port *port, int thread)
+{
+	if (thread >= (int)s->n || thread < -1)
+		return -ERANGE;
+	s->pin[port->idx] = thread;
+	return 0;
+}

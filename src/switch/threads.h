@@ -111,6 +111,7 @@ void dp_threads_stop(struct dp_threads *s);
 void dp_threads_pause(struct dp_threads *s);
 void dp_threads_resume(struct dp_threads *s);
 void dp_threads_rebalance(struct dp_threads *s);
+int dp_threads_pin(struct dp_threads *s, const struct port *port, int thread);
 void dp_threads_show(const struct dp_threads *s, FILE *out);
 void dp_threads_port_show(const struct dp_threads *s, const struct port *port,
 			  FILE *out);
