@@ -144,16 +144,45 @@ void dp_threads_pause(struct dp_threads *s)
 		fold_counters(s, s->dp);
 }
 
-/* Where each active port's receive queues go: by load, pins first. */
+/*
+ * A port that moves between threads could leave older frames on the old
+ * thread's tx links (a guest out of buffers) that newer ones from the new
+ * thread overtake, and injected frames on its rx link come from the old
+ * thread's pool: a move waits until no thread holds frames for any port
+ * and no rx link holds any.
+ */
+static bool may_move(const struct dp_threads *s)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < s->bridge->nports; i++)
+		if (!link_empty(&s->bridge->port[i]->rx))
+			return false;
+	for (i = 0; i < s->n; i++)
+		for (k = 0; k < PORT_MAX; k++)
+			if (!link_empty(&s->t[i].stage[k]))
+				return false;
+	return true;
+}
+
+/*
+ * Where each active port's receive queues go: by load, pins first. A port
+ * new to the threads goes at once; one that would move stays where it is
+ * while moves are not safe, and the placement is tried again next time.
+ */
 static void assign(struct dp_threads *s)
 {
 	struct bridge *b = s->bridge;
 	struct assign_item item[PORT_MAX];
 	struct port *port[PORT_MAX];
+	bool safe = may_move(s), held = false;
+	int old[PORT_MAX];
 	unsigned int i, k, n = 0;
 
-	for (i = 0; i < PORT_MAX; i++)
+	for (i = 0; i < PORT_MAX; i++) {
+		old[i] = s->owner[i];
 		s->owner[i] = -1;
+	}
 	for (i = 0; i < b->nports; i++) {
 		if (!b->port[i]->active)
 			continue;
@@ -165,33 +194,20 @@ static void assign(struct dp_threads *s)
 	}
 	assign_threads(item, n, s->n);
 	for (i = 0; i < n; i++) {
-		s->owner[port[i]->idx] = item[i].thread;
-		port[i]->rx_pool = s->t[item[i].thread].pool;
+		int t = item[i].thread, was = old[port[i]->idx];
+
+		if (!safe && was >= 0 && was != t) {
+			t = was;
+			held = true;
+		}
+		s->owner[port[i]->idx] = t;
+		port[i]->rx_pool = s->t[t].pool;
 	}
-	for (k = 0; k < s->n; k++)
-		memset(s->t[k].port_cycles, 0, sizeof(s->t[k].port_cycles));
+	if (!held)
+		for (k = 0; k < s->n; k++)
+			memset(s->t[k].port_cycles, 0, sizeof(s->t[k].port_cycles));
 	s->active_gen = port_active_gen;
-	s->rebalance = false;
-}
-
-/*
- * A port that moves between threads could leave older frames on the old
- * thread's tx links (a guest out of buffers) that newer ones from the new
- * thread overtake: wait with the move until the old thread has sent them.
- */
-static bool may_move(const struct dp_threads *s)
-{
-	unsigned int i, k;
-
-	/* Injected frames wait on an rx link, from the old thread's pool. */
-	for (i = 0; i < s->bridge->nports; i++)
-		if (!link_empty(&s->bridge->port[i]->rx))
-			return false;
-	for (i = 0; i < s->n; i++)
-		for (k = 0; k < PORT_MAX; k++)
-			if (!link_empty(&s->t[i].stage[k]))
-				return false;
-	return true;
+	s->rebalance = held;
 }
 
 /** dp_threads_resume() - reassign if ports came or went, then let them run */
@@ -199,7 +215,7 @@ void dp_threads_resume(struct dp_threads *s)
 {
 	unsigned int i;
 
-	if ((s->active_gen != port_active_gen || s->rebalance) && may_move(s))
+	if (s->active_gen != port_active_gen || s->rebalance)
 		assign(s);
 	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < s->n; i++)
