@@ -225,6 +225,23 @@ static uint16_t classify(struct bridge *b, struct burst_cache *bc,
 }
 
 /*
+ * port_policy_in(); on a datapath thread under @src's lock, since a capture
+ * of both directions writes one file and other threads send to @src.
+ */
+FORWARD_INLINE bool policy_in(struct bridge_pass *bp, struct port *src,
+			      struct packet *p, uint64_t now, const bool mt)
+{
+	bool pass;
+
+	if (!mt)
+		return port_policy_in(src, p, now);
+	bp->lock(bp->ctx, src);
+	pass = port_policy_in(src, p, now);
+	bp->unlock(bp->ctx, src);
+	return pass;
+}
+
+/*
  * Switch every packet waiting in @src's rx link. @mt (a constant in each
  * instance): a datapath thread's pass, with its own counters and tx links
  * in @bp; otherwise @b's and the ports' own tx links, @bp unused.
@@ -240,7 +257,7 @@ FORWARD_INLINE void forward(struct bridge *b, struct bridge_pass *bp,
 		struct packet *p = link_get(&src->rx);
 		uint16_t out;
 
-		if (unlikely(src->policy.active_in) && !port_policy_in(src, p, now)) {
+		if (unlikely(src->policy.active_in) && !policy_in(bp, src, p, now, mt)) {
 			packet_free(p);
 			continue;
 		}
