@@ -276,10 +276,13 @@ static int init_set(struct dp_threads *s, struct bridge *b, bool busy_poll,
 {
 	unsigned int i;
 
-	memset(s, 0, sizeof(*s));
-	*s = (struct dp_threads){ .bridge = b, .busy_poll = busy_poll,
-				  .burst = burst, .pool = pool,
-				  .active_gen = port_active_gen - 1 };
+	memset(s, 0, sizeof(*s));	/* large: no compound literal on the stack */
+	s->bridge = b;
+	s->busy_poll = busy_poll;
+	s->burst = burst;
+	s->pool = pool;
+	s->active_gen = port_active_gen - 1;
+	/* The single loop's bounds of the poll window (datapath.c). */
 	s->poll_max = cycles_per_second() / 1000000 * 200;
 	s->poll_min = cycles_per_second() / 1000000 * 10;
 	s->start_ns = now_ns();
