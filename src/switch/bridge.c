@@ -205,8 +205,8 @@ static inline void remember_pair(struct burst_cache *bc, const struct packet *p,
 }
 
 /* Learn the source, look up the destination: the port, or FDB_NO_PORT to flood. */
-static uint16_t classify(struct bridge *b, struct burst_cache *bc,
-			 const struct packet *p, uint16_t in)
+FORWARD_INLINE uint16_t classify(struct bridge *b, struct burst_cache *bc,
+				 const struct packet *p, uint16_t in)
 {
 	const uint8_t *dmac = p->data, *smac = p->data + 6;
 	uint16_t out;
