@@ -17,6 +17,9 @@ CFLAGS  += $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 # Readiness and reload state for systemd's Type=notify (libsystemd-dev).
 LDLIBS  += -lsystemd
+# Datapath threads (run --cpus).
+CFLAGS  += -pthread
+LDLIBS  += -pthread
 B       := build
 
 # AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
