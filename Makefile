@@ -40,7 +40,7 @@ CC      := clang
 CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=thread
 B       := build/tsan
-export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 else ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined

@@ -8,6 +8,9 @@ received was delivered.
 order_under_churn: sequence-numbered frames from one frontend to another
 arrive all and in order while ctl rebalance moves the sender's queues
 between the threads and ports are added, removed and reloaded.
+
+vmsw-tsan: two datapath threads and the control thread share the MAC table,
+the ports' tx links and locks, and the pause handshake.
 """
 
 import os
@@ -120,7 +123,7 @@ def write_config(path, d, with_r):
     os.replace(path + ".tmp", path)
 
 
-def churn(sw, d, conf, stop, seen, errors):
+def churn(sw, d, conf, stop, seen, errors, rounds):
     """Move port a between the threads, add and remove ports, reload."""
     i = 0
     while not stop.is_set():
@@ -136,7 +139,12 @@ def churn(sw, d, conf, stop, seen, errors):
         owner, _ = placement(sw)
         seen.add(owner.get("a"))
         i += 1
+        rounds[0] = i
     return i
+
+
+CHURN_ROUNDS = 4	# the stream lasts at least this many churn rounds
+STREAM_MAX_S = 120	# ... unless a slow build (ThreadSanitizer) takes longer
 
 
 @test
@@ -147,7 +155,7 @@ def order_under_churn():
     write_config(conf, d, False)
     ma, mb = b"\x02\x00\x00\x00\x7b\x01", b"\x02\x00\x00\x00\x7b\x02"
     total, batch = 3000, 32
-    got, seen, errors = [], set(), []
+    got, seen, errors, rounds = [], set(), [], [0]
     stop = threading.Event()
     with ExitStack() as s:
         sw = s.enter_context(Switch([f"a=vhost-user:{d}/a.sock", f"b=vhost-user:{d}/b.sock"],
@@ -157,21 +165,25 @@ def order_under_churn():
         s.callback(b.close)
         b.send_frame(make_frame(60, 0, src=mb, dst=mb))	# b's MAC is learned
         b.wait_tx_done(2)
-        worker = threading.Thread(target=lambda: churn(sw, d, conf, stop, seen, errors))
+        worker = threading.Thread(target=lambda: churn(sw, d, conf, stop, seen, errors, rounds))
         worker.start()
+        end = time.monotonic() + STREAM_MAX_S
         try:
-            for start in range(0, total, batch):
-                for seq in range(start, min(start + batch, total)):
+            start = 0
+            while start < total or (rounds[0] < CHURN_ROUNDS and time.monotonic() < end):
+                for seq in range(start, start + batch):
                     a.send_frame(make_frame(64, seq, src=ma, dst=mb))
-                want = min(start + batch, total)
+                start += batch
                 deadline = time.monotonic() + 5
-                while len(got) < want and time.monotonic() < deadline:
+                while len(got) < start and time.monotonic() < deadline:
                     got += [int.from_bytes(f[14:18], "big")
                             for f in b.recv_frames(timeout=0.5) if f[6:12] == ma]
+            total = start
         finally:
             stop.set()
             worker.join()
-    print(f"  {len(got)} of {total} frames arrived; port a was on threads {sorted(seen, key=str)}")
+    print(f"  {len(got)} of {total} frames arrived over {rounds[0]} churn rounds; "
+          f"port a was on threads {sorted(seen, key=str)}")
     check(not errors, f"control commands failed: {errors[:3]}")
     check({0, 1} <= seen, f"port a never moved between the threads: {seen}")
     check(len(got) == total, f"{total - len(got)} frames lost")
