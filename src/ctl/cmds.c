@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmds.c - what the control socket's commands do: show, stats, fdb, ports */
 #include <errno.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,9 +486,9 @@ static int pin_port(struct cmd *c, struct dp_threads *s, const char *arg)
 	port = bridge_find(&c->vs->bridge, name);
 	if (!port)
 		return fail(c, -ENOENT, "no port %s", name);
-	if (strcmp(eq + 1, "any")) {
+	if (strcmp(eq + 1, "any") != 0) {
 		t = strtol(eq + 1, &end, 10);
-		if (!eq[1] || *end)
+		if (!eq[1] || *end || t < 0 || t > INT_MAX)
 			return fail(c, -EINVAL, "rebalance: '%s' is not a thread", eq + 1);
 	}
 	if (dp_threads_pin(s, port, (int)t))

@@ -281,7 +281,9 @@ FORWARD_INLINE void forward(struct bridge *b, struct bridge_pass *bp,
  */
 void bridge_forward(struct bridge *b, struct port *src)
 {
-	forward(b, NULL, src, false);
+	static struct bridge_pass unused;	/* never touched: mt is false */
+
+	forward(b, &unused, src, false);
 }
 
 /**
