@@ -21,6 +21,9 @@ LDLIBS  += -lsystemd
 # through libmnl (libmnl-dev).
 CFLAGS  += $(shell pkg-config --cflags libmnl 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs libmnl 2>/dev/null || echo -lmnl)
+# Datapath threads (run --cpus).
+CFLAGS  += -pthread
+LDLIBS  += -pthread
 B       := build
 
 # AF_XDP ports need libxdp and libbpf (Debian: libxdp-dev libbpf-dev). Without
@@ -41,7 +44,7 @@ CC      := clang
 CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=thread
 B       := build/tsan
-export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS := halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp
 else ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined

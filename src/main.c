@@ -26,6 +26,7 @@
 #include "ports/port.h"
 #include "switch/bridge.h"
 #include "switch/datapath.h"
+#include "switch/threads.h"
 #include "vhost/guest_mem.h"
 
 struct options {
@@ -39,7 +40,10 @@ struct options {
 	const char *user;
 	const char *config;
 	const char *ctl_socket;
+	const char *cpus;		/* --cpus, or NULL */
 	char default_spec[2][200];
+	int cpu[DP_THREADS_MAX];	/* the datapath threads' CPUs */
+	unsigned int ncpus;		/* 0: one thread, as without --cpus */
 };
 
 static volatile sig_atomic_t quit, dump;	/* set from the signalfd */
@@ -71,6 +75,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "ctl-socket", required_argument, NULL, 'C' },
+		{ "cpus", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -95,6 +100,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		case 'u': o->user = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'C': o->ctl_socket = optarg; break;
+		case 'T': o->cpus = optarg; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_WARN; break;
 		case 'h': usage_run(stdout); exit(0);
@@ -137,8 +143,30 @@ static void default_ports(struct options *o)
 }
 
 
+/*
+ * Datapath threads, from --cpus or else the config file's "cpus": decided
+ * before the first port exists, since ports register their fds by it.
+ */
+static int want_threads(struct options *o, const char *from_config)
+{
+	const char *list = o->cpus ? o->cpus : from_config;
+	char why[256];
+	int n;
+
+	if (!list || !*list)
+		return 0;
+	n = dp_threads_parse_cpus(list, o->cpu, DP_THREADS_MAX, why, sizeof(why));
+	if (n < 0) {
+		err("%s", why);
+		return n;
+	}
+	o->ncpus = (unsigned int)n;
+	port_threaded = true;
+	return 0;
+}
+
 /* The config file's ports, then the --port ones. */
-static int add_ports(struct vmswitch *vs, const struct options *o)
+static int add_ports(struct vmswitch *vs, struct options *o)
 {
 	char why[256];
 	unsigned int i;
@@ -149,6 +177,10 @@ static int add_ports(struct vmswitch *vs, const struct options *o)
 			err("%s", why);
 			return -EINVAL;
 		}
+	}
+	if (want_threads(o, o->config ? vs->cfg.cpus : NULL))
+		return -EINVAL;
+	if (o->config) {
 		for (i = 0; i < vs->cfg.nports; i++)
 			if (vmswitch_add_port(vs, vs->cfg.port[i].spec, &vs->cfg.port[i].opt,
 					      true, why, sizeof(why))) {
@@ -252,6 +284,7 @@ static int cmd_run(int argc, char **argv)
 	struct options o = { .burst = DEFAULT_BURST, .aging_s = DEFAULT_AGING_S,
 			     .fdb_max = DEFAULT_FDB_MAX, .pool = DEFAULT_POOL };
 	static struct vmswitch vs;
+	static struct dp_threads threads;
 	const char *ctl_path;
 	sigset_t signals;
 	int rc;
@@ -273,16 +306,27 @@ static int cmd_run(int argc, char **argv)
 		rc = drop_privileges(o.user);
 	if (!rc) {
 		datapath_init(&vs.dp, &vs.bridge, o.busy_poll, o.burst);
-		info("switching between %u ports%s; control socket %s",
-		     vs.bridge.nports, o.busy_poll ? " (always polling)" : "", ctl_path);
+		if (o.ncpus && (rc = dp_threads_start(&threads, &vs.bridge, o.cpu, o.ncpus,
+						      o.busy_poll, o.burst, o.pool)))
+			err("cannot start the datapath threads: %s", strerror(-rc));
+	}
+	if (!rc) {
+		info("switching between %u ports%s on %u thread%s; control socket %s",
+		     vs.bridge.nports, o.busy_poll ? " (always polling)" : "",
+		     o.ncpus ? o.ncpus : 1, o.ncpus > 1 ? "s" : "", ctl_path);
 		service_ready(vs.bridge.nports, ctl_path);
-		datapath_run(&vs.dp, &quit, &dump);
+		if (o.ncpus)
+			dp_threads_run(&threads, &vs.dp, &quit, &dump);
+		else
+			datapath_run(&vs.dp, &quit, &dump);
 		service_stopping();
 		datapath_print_stats(&vs.dp, stderr);
 		info("stopped");
 	}
 	ctl_stop();
-	vmswitch_destroy(&vs);
+	vmswitch_destroy(&vs);	/* datapath threads parked */
+	if (o.ncpus)
+		dp_threads_stop(&threads);
 	bridge_destroy(&vs.bridge);
 	packet_pool_destroy();
 	evloop_destroy();

@@ -208,6 +208,29 @@ int evloop_run_timed(int timeout_ms, uint64_t *work_ns)
 	return n;
 }
 
+/**
+ * evloop_fd() - the epoll fd, readable when an event is ready: a thread
+ * can wait for one with poll() and dispatch later (evloop_run_timed(0))
+ */
+int evloop_fd(void)
+{
+	return epfd;
+}
+
+/** evloop_next_timer_ms() - ms until the next timer is due; -1: none armed */
+int evloop_next_timer_ms(void)
+{
+	uint64_t now = now_ns(), next = UINT64_MAX;
+	struct ev_timer *t;
+
+	for (t = timers; t; t = t->next)
+		if (t->deadline_ns < next)
+			next = t->deadline_ns;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
 /** evloop_run_once() - evloop_run_timed() without the measurement */
 int evloop_run_once(int timeout_ms)
 {

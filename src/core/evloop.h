@@ -39,6 +39,8 @@ void evloop_del(struct ev_handler *h);
 void evloop_timer_arm(struct ev_timer *t, ev_timer_fn *fn, uint64_t delay_ns);
 void evloop_timer_cancel(struct ev_timer *t);
 int evloop_run_once(int timeout_ms);
+int evloop_fd(void);
+int evloop_next_timer_ms(void);
 int evloop_run_timed(int timeout_ms, uint64_t *work_ns);
 
 #endif /* VMSW_EVLOOP_H */

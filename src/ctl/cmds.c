@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cmds.c - what the control socket's commands do: show, stats, fdb, ports */
 #include <errno.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/words.h"
 #include "ctl/ctl.h"
 #include "ctl/metrics.h"
+#include "switch/threads.h"
 
 #define CTL_MAX_ARGS	256	/* words in one request (a long filter has many) */
 
@@ -177,6 +179,8 @@ static void show_one(struct cmd *c, struct port *port)
 		port_state(port));
 	options_text(&port->policy.opt, c->out);
 	fputc('\n', c->out);
+	if (c->vs->dp.threads)
+		dp_threads_port_show(c->vs->dp.threads, port, c->out);
 	if (port->ops->show)
 		port->ops->show(port, c->out);
 }
@@ -256,7 +260,9 @@ static int cmd_show(struct cmd *c)
 	rc = each_port(c, c->argc > 1 ? c->argv[1] : NULL, show_one);
 	if (c->json)
 		json_print(c, c->list);
-	else if (!rc && c->argc == 1)
+	else if (!rc && c->argc == 1 && c->vs->dp.threads)
+		dp_threads_show(c->vs->dp.threads, c->out);
+	if (!c->json && !rc && c->argc == 1)
 		evpn_show(&c->vs->evpn, c->out);
 	return rc;
 }
@@ -468,6 +474,51 @@ static int cmd_reload(struct cmd *c)
 	return vmswitch_reload(c->vs, c->why, c->whylen);
 }
 
+/* "PORT=THREAD" or "PORT=any": pin a port's receive queues, or unpin them. */
+static int pin_port(struct cmd *c, struct dp_threads *s, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[PORT_NAME_MAX], *end;
+	struct port *port;
+	long t = -1;
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(name))
+		return fail(c, -EINVAL, "rebalance: expected PORT=THREAD, not '%s'", arg);
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+	port = bridge_find(&c->vs->bridge, name);
+	if (!port)
+		return fail(c, -ENOENT, "no port %s", name);
+	if (strcmp(eq + 1, "any") != 0) {
+		t = strtol(eq + 1, &end, 10);
+		if (!eq[1] || *end || t < 0 || t > INT_MAX)
+			return fail(c, -EINVAL, "rebalance: '%s' is not a thread", eq + 1);
+	}
+	if (dp_threads_pin(s, port, (int)t))
+		return fail(c, -ERANGE, "rebalance: there is no thread %s", eq + 1);
+	return 0;
+}
+
+/*
+ * Place the receive queues on the datapath threads again, by the load
+ * measured since the last placement and the pins given; done when the
+ * command's pause ends.
+ */
+static int cmd_rebalance(struct cmd *c)
+{
+	int i, rc;
+
+	if (!c->vs->dp.threads) {
+		fprintf(c->out, "one thread (no --cpus): nothing to balance\n");
+		return 0;
+	}
+	for (i = 1; i < c->argc; i++)
+		if ((rc = pin_port(c, c->vs->dp.threads, c->argv[i])))
+			return rc;
+	dp_threads_rebalance(c->vs->dp.threads);
+	fprintf(c->out, "queues placed again by load when this command ends\n");
+	return 0;
+}
+
 /* Prometheus text format (metrics.c); `vmswitch exporter` relays it. */
 static int cmd_metrics(struct cmd *c)
 {
@@ -483,7 +534,7 @@ static const struct {
 } commands[] = {
 	{ "show", cmd_show }, { "stats", cmd_stats }, { "fdb", cmd_fdb },
 	{ "port", cmd_port }, { "capture", cmd_capture }, { "reload", cmd_reload },
-	{ "metrics", cmd_metrics },
+	{ "metrics", cmd_metrics }, { "rebalance", cmd_rebalance },
 };
 
 /* Split @line at blanks; "--json" anywhere sets c->json. */
@@ -531,5 +582,5 @@ int ctl_execute(struct vmswitch *vs, char *line, FILE *out, char *why,
 		if (!strcmp(commands[i].name, c.argv[0]))
 			return commands[i].fn(&c);
 	return fail(&c, -EINVAL, "unknown command '%s' (show, stats, fdb, port, "
-		    "capture, reload, metrics)", c.argv[0]);
+		    "capture, reload, metrics, rebalance)", c.argv[0]);
 }

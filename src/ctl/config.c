@@ -237,6 +237,24 @@ static int load_ports(const char *file, const config_setting_t *list,
 	return rc ? -EINVAL : 0;
 }
 
+/* The optional top-level "cpus" string, as for run --cpus. */
+static int read_cpus(const char *path, const config_t *c, struct config *cfg,
+		     char *why, size_t whylen)
+{
+	const config_setting_t *s = config_lookup(c, "cpus");
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    strlen(config_setting_get_string(s)) >= sizeof(cfg->cpus)) {
+		snprintf(why, whylen, "%s:%d: cpus must be a string such as \"0,1\"",
+			 path, config_setting_source_line(s));
+		return -EINVAL;
+	}
+	snprintf(cfg->cpus, sizeof(cfg->cpus), "%s", config_setting_get_string(s));
+	return 0;
+}
+
 /**
  * config_load() - read and check a config file
  * @path:	file name
@@ -267,7 +285,10 @@ int config_load(const char *path, struct config *cfg, char *why, size_t whylen)
 		return -EINVAL;
 	}
 	ports = config_lookup(&c, "ports");
-	if (!ports) {
+	rc = read_cpus(path, &c, cfg, why, whylen);
+	if (rc) {
+		/* why is set */
+	} else if (!ports) {
 		snprintf(why, whylen, "%s: no 'ports' list", path);
 		rc = -EINVAL;
 	} else {

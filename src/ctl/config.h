@@ -30,6 +30,7 @@ struct port_config {
 struct config {
 	struct port_config *port;
 	unsigned int nports;
+	char cpus[256];		/* "cpus" (run --cpus), "" if not set */
 };
 
 int config_load(const char *path, struct config *cfg, char *why, size_t whylen);

@@ -81,6 +81,9 @@ static const char run_options[] =
 "  --poll              always poll, never sleep (lowest latency, one core\n"
 "                      at 100%%)\n"
 "  --burst N           frames taken from a ring per pass (default %d)\n"
+"  --cpus LIST         one datapath thread per CPU of LIST (\"0,1\", \"2-5\"),\n"
+"                      pinned; the main thread runs the control plane\n"
+"                      (vhost-user ports only so far)\n"
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
 "  --mac-table N       most MACs learned (default %d)\n"
 "  --packets N         packet buffers in the pool (default %d)\n"
@@ -121,7 +124,11 @@ static const char ctl_commands[] =
 "  capture stop PORT   close the capture; says how many frames were written\n"
 "  top                 per-port packets/s, Mbit/s and drops/s, each second\n"
 "  metrics             the counters in Prometheus text format\n"
-"  reload              read the config file again, apply the differences\n";
+"  reload              read the config file again, apply the differences\n"
+"  rebalance [PORT=THREAD|PORT=any]...\n"
+"                      with --cpus: place the ports' receive queues on the\n"
+"                      datapath threads again, by the load measured since;\n"
+"                      PORT=THREAD pins a port to a thread, PORT=any unpins\n";
 
 static const char ctl_options[] =
 "Options:\n"

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "ctl/vmswitch.h"
+#include "switch/threads.h"
 
 /* Point every port's mirror at the port it names (ports come and go). */
 static void resolve_mirrors(struct vmswitch *vs)
@@ -75,7 +76,9 @@ int vmswitch_add_port(struct vmswitch *vs, const char *spec,
 		port_destroy(port);
 		return -EADDRINUSE;
 	}
-	rc = policy_set(&port->policy, opt ? opt : &none, why, whylen);
+	rc = port_threaded ? dp_threads_port_ok(port, why, whylen) : 0;
+	if (!rc)
+		rc = policy_set(&port->policy, opt ? opt : &none, why, whylen);
 	if (!rc)
 		rc = bridge_add_port(&vs->bridge, port);
 	if (rc) {

@@ -71,4 +71,23 @@ static inline unsigned int link_flush(struct link *l)
 	return n;
 }
 
+/** link_flush_home() - link_flush() from a thread the packets may not belong to */
+static inline unsigned int link_flush_home(struct link *l)
+{
+	unsigned int n = 0;
+
+	while (!link_empty(l)) {
+		packet_free_home(link_get(l));
+		n++;
+	}
+	return n;
+}
+
+/** link_move() - move every packet of @from behind those of @to, in order */
+static inline void link_move(struct link *to, struct link *from)
+{
+	while (!link_empty(from) && !link_full(to))
+		link_put(to, link_get(from));
+}
+
 #endif /* VMSW_LINK_H */

@@ -1,12 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /* packet.c - the packet pool, allocated once at startup */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
 #include "pkt/packet.h"
 
-struct packet_pool packet_pool;
+__thread struct packet_pool packet_pool;
+
+/* Every live pool, for packet_free_home(): control path only. */
+#define POOLS_MAX	65
+static struct packet_pool *pools[POOLS_MAX];
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void pools_set(struct packet_pool *old, struct packet_pool *new)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&pools_lock);
+	for (i = 0; i < POOLS_MAX; i++)
+		if (pools[i] == old) {
+			pools[i] = new;
+			break;
+		}
+	pthread_mutex_unlock(&pools_lock);
+}
 
 #define LARGE_BUF_SIZE	(PACKET_HEADROOM + PACKET_LARGE_MAX)
 
@@ -38,8 +57,8 @@ static int large_pool_init(void)
 }
 
 /**
- * packet_pool_init() - allocate @npackets buffers and the free list
- * @npackets:	pool size; bounds the packets in flight in the whole switch
+ * packet_pool_init() - allocate this thread's pool
+ * @npackets:	pool size; bounds the packets in flight in the thread
  *
  * The buffers are mapped lazily by the kernel, so an idle pool costs little
  * resident memory.
@@ -73,6 +92,7 @@ int packet_pool_init(unsigned int npackets)
 		packet_pool_destroy();
 		return -ENOMEM;
 	}
+	pools_set(NULL, &packet_pool);
 	return 0;
 }
 
@@ -86,7 +106,55 @@ void packet_pool_destroy(void)
 		munmap(packet_pool.large_mem,
 		       (size_t)packet_pool.large_size * LARGE_BUF_SIZE);
 	free(packet_pool.large_free);
+	pools_set(&packet_pool, NULL);
 	packet_pool = (struct packet_pool){ 0 };
+}
+
+static bool holds(const void *a, size_t size, const void *mem, unsigned int n)
+{
+	return mem && (const uint8_t *)a >= (const uint8_t *)mem &&
+	       (const uint8_t *)a < (const uint8_t *)mem + (size_t)n * size;
+}
+
+/* The live pool whose buffers (@large: large buffers) hold @a, or NULL. */
+static struct packet_pool *pool_of(const void *a, bool large)
+{
+	unsigned int i;
+
+	for (i = 0; i < POOLS_MAX; i++) {
+		struct packet_pool *pp = pools[i];
+
+		if (pp && (large ? holds(a, LARGE_BUF_SIZE, pp->large_mem, pp->large_size) :
+				   holds(a, sizeof(struct packet), pp->mem, pp->size)))
+			return pp;
+	}
+	return NULL;
+}
+
+/**
+ * packet_free_home() - packet_free() into the pool @p came from
+ * @p:		packet of any pool; its pool's thread must be paused (or be
+ *		this one)
+ *
+ * For the control thread, which frees what a removed port still held.
+ * Slow (a search of the pools): never on the data path.
+ */
+void packet_free_home(struct packet *p)
+{
+	struct packet_pool *pp;
+
+	pthread_mutex_lock(&pools_lock);
+	p->ext = NULL;
+	if (p->large) {
+		pp = pool_of(p->large, true);
+		pp = pp ? pp : &packet_pool;
+		pp->large_free[pp->nlarge_free++] = p->large;
+		p->large = NULL;
+	}
+	pp = pool_of(p, false);
+	pp = pp ? pp : &packet_pool;
+	pp->free[pp->nfree++] = p;
+	pthread_mutex_unlock(&pools_lock);
 }
 
 /**

@@ -78,6 +78,12 @@ struct packet {
 /**
  * struct packet_pool - LIFO free list: the buffer freed last is reused
  * first, so the working set stays in cache.
+ *
+ * One per thread that moves packets (thread-local: each datapath thread
+ * allocates, borrows, settles and frees in its own). Only the control
+ * thread reaches into another thread's pool, while that thread is paused:
+ * packet_alloc_from() for a frame it injects on a port the thread polls (a
+ * RARP), packet_free_home() for what a removed port still held.
  */
 struct packet_pool {
 	struct packet **free;
@@ -94,23 +100,25 @@ struct packet_pool {
 	uint64_t large_short;		/* frames refused: no large buffer */
 };
 
-extern struct packet_pool packet_pool;
+extern __thread struct packet_pool packet_pool;
 
 int packet_pool_init(unsigned int npackets);
 void packet_pool_destroy(void);
+void packet_free_home(struct packet *p);
 
 /**
- * packet_alloc() - take a buffer from the pool, frame empty
+ * packet_alloc_from() - take a buffer from @pp, frame empty
+ * @pp:		this thread's pool, or a paused thread's (control thread)
  *
  * Return: a packet the caller now owns, or NULL when the pool is empty
  */
-static inline struct packet *packet_alloc(void)
+static inline struct packet *packet_alloc_from(struct packet_pool *pp)
 {
 	struct packet *p;
 
-	if (unlikely(!packet_pool.nfree))
+	if (unlikely(!pp->nfree))
 		return NULL;
-	p = packet_pool.free[--packet_pool.nfree];
+	p = pp->free[--pp->nfree];
 	p->data = p->buf + PACKET_HEADROOM;
 	p->ext_len = 0;		/* ext is NULL: cleared by packet_free() */
 	p->len = 0;
@@ -119,6 +127,12 @@ static inline struct packet *packet_alloc(void)
 	p->ofl.csum = PKT_CSUM_NONE;
 	p->ofl.gso_type = PKT_GSO_NONE;
 	return p;
+}
+
+/** packet_alloc() - take a buffer from this thread's pool; NULL: empty */
+static inline struct packet *packet_alloc(void)
+{
+	return packet_alloc_from(&packet_pool);
 }
 
 /** pkt_offloaded() - does @p ask anything of the ports it crosses? */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "ports/port.h"
 
@@ -23,6 +24,21 @@ static const struct port_type port_types[] = {
 
 unsigned int port_active_gen;
 bool port_rx_injected;
+bool port_threaded;
+__thread struct link *port_stage;
+int port_control_fd = -1;
+
+/**
+ * port_want_control() - from a datapath thread: have ops->control run on
+ * the control thread (e.g. to close a connection whose guest broke a rule:
+ * other threads may be transmitting to it)
+ * @port:	port with an ops->control
+ */
+void port_want_control(struct port *port)
+{
+	__atomic_store_n(&port->want_control, true, __ATOMIC_RELEASE);
+	eventfd_write(port_control_fd, 1);
+}
 
 /** port_init() - common fields of a new port; polled unless the type says not */
 void port_init(struct port *port, const char *name, const struct port_ops *ops)
@@ -120,9 +136,10 @@ void port_print_stats(struct port *port, FILE *out)
 /* Copy @p to the mirror port @to, untouched otherwise. */
 static void mirror(struct port *to, const struct packet *p)
 {
+	struct link *l = port_stage ? &port_stage[to->idx] : &to->tx;
 	struct packet *c;
 
-	if (!to->up || link_full(&to->tx)) {
+	if (!to->up || link_full(l)) {
 		port_drop(to, to->up ? DROP_LINK_FULL : DROP_PORT_DOWN, 1);
 		return;
 	}
@@ -131,7 +148,10 @@ static void mirror(struct port *to, const struct packet *p)
 		port_drop(to, DROP_NO_PACKET, 1);
 		return;
 	}
-	port_enqueue(to, c);
+	if (port_stage)
+		link_put(l, c);	/* prepared when the thread sends it */
+	else
+		port_enqueue(to, c);
 }
 
 /**

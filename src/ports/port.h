@@ -57,6 +57,11 @@ struct port_queue_stats {
  * @queues:	optional: per-queue counters (see below)
  * @endpoint:	optional: what outside the switch the port takes for itself
  *		(a socket path): a second port of the type on it is refused
+ * @wake_fds:	datapath threads only (port_threaded): the fds that signal
+ *		work for the port (kick eventfds), which the polling thread
+ *		sleeps on instead of the control loop; returns how many
+ * @control:	datapath threads only: the port asked for the control
+ *		thread (port_want_control()); called there, threads paused
  */
 struct port_ops {
 	const char *type;
@@ -72,6 +77,8 @@ struct port_ops {
 	unsigned int (*queues)(struct port *port, struct port_queue_stats *out,
 			       unsigned int max);
 	const char *(*endpoint)(struct port *port);
+	unsigned int (*wake_fds)(struct port *port, int *fds, unsigned int max);
+	void (*control)(struct port *port);
 };
 
 /**
@@ -93,6 +100,10 @@ struct port_ops {
  *		switch resolved it), or NULL
  * @rx:		frames received from the port, for the bridge
  * @tx:		frames the bridge queued for the port, for ops->tx
+ * @rx_pool:	datapath threads only: the pool of the thread polling the
+ *		port, for frames the control thread injects (port_inject_rx())
+ * @want_control: set by a datapath thread (port_want_control()), cleared
+ *		by the control thread
  */
 struct port {
 	char name[PORT_NAME_MAX];
@@ -107,6 +118,8 @@ struct port {
 	struct port *mirror;
 	struct link rx;
 	struct link tx;
+	struct packet_pool *rx_pool;
+	bool want_control;
 };
 
 /** port_drop() - count @n packets dropped for @why */
@@ -163,6 +176,24 @@ extern unsigned int port_active_gen;
 /* A frame was put on a port's rx link outside ops->rx (e.g. SEND_RARP). */
 extern bool port_rx_injected;
 
+/*
+ * run --cpus: datapath threads poll the ports, the control loop runs in
+ * its own thread. Set once at startup, before any port exists.
+ */
+extern bool port_threaded;
+
+/*
+ * A datapath thread's own tx links, one per port slot, where it queues
+ * frames for any port (mirror copies included); NULL in the single thread,
+ * where frames go straight onto port->tx.
+ */
+extern __thread struct link *port_stage;
+
+/* Eventfd the control thread watches for port_want_control() (-1: none). */
+extern int port_control_fd;
+
+void port_want_control(struct port *port);
+
 /**
  * port_rx_put() - a frame @port received goes on its rx link, counted
  * @port:	ingress port; its rx link has room (the caller checked)
@@ -175,6 +206,15 @@ static inline void port_rx_put(struct port *port, struct packet *p)
 	port->stats.rx_packets++;
 	port->stats.rx_bytes += p->len;
 	link_put(&port->rx, p);
+}
+
+/**
+ * port_alloc_injected() - a packet for port_inject_rx() on @port: from the
+ * pool of the thread that polls it (paused), or this thread's
+ */
+static inline struct packet *port_alloc_injected(struct port *port)
+{
+	return port->rx_pool ? packet_alloc_from(port->rx_pool) : packet_alloc();
 }
 
 /**

@@ -65,7 +65,8 @@ struct port_vhost {
 	unsigned int nrx, ntx;
 	struct vu_vq *rx_vq[VU_MAX_QUEUE_PAIRS];	/* guest TX, started */
 	struct vu_vq *tx_vq[VU_MAX_QUEUE_PAIRS];	/* guest RX, started, enabled */
-	struct vring_chain scratch[2];
+	struct vring_chain scratch[2];		/* receiving (the polling thread) */
+	struct vring_chain tx_scratch[2];	/* sending (under the tx lock) */
 };
 
 static struct port_vhost *to_vhost(struct port *port)
@@ -128,6 +129,19 @@ static void disconnect(struct port_vhost *pv)
 		pv->waiting_logged = false;
 		evloop_timer_arm(&pv->retry, try_connect, RECONNECT_NS);
 	}
+}
+
+/*
+ * A broken rule seen on the datapath closes the connection. With datapath
+ * threads, others may be sending to this guest or polling its rings: the
+ * control thread closes it, with every thread paused (vhost_control()).
+ */
+static void disconnect_from_datapath(struct port_vhost *pv)
+{
+	if (port_threaded)
+		port_want_control(&pv->port);
+	else
+		disconnect(pv);
 }
 
 /*
@@ -340,7 +354,8 @@ static void vq_started(struct vu_dev *dev, struct vu_vq *vq)
 {
 	struct port_vhost *pv = dev->owner;
 
-	if (vq->kick_fd >= 0 &&
+	/* With datapath threads, the polling thread sleeps on it (vhost_wake_fds()). */
+	if (vq->kick_fd >= 0 && !port_threaded &&
 	    evloop_add(&vq->kick_ev, vq->kick_fd, on_kick, EPOLLIN) < 0)
 		vu_dev_fail(dev, "cannot watch the kick fd of ring %u", vq->index);
 	/*
@@ -357,7 +372,8 @@ static void vq_started(struct vu_dev *dev, struct vu_vq *vq)
 static void vq_stopping(struct vu_dev *dev, struct vu_vq *vq)
 {
 	ring_publish(&vq->ring, vq->packed);
-	evloop_del(&vq->kick_ev);
+	if (!port_threaded)
+		evloop_del(&vq->kick_ev);
 	debug("port %s: ring %u stopped at %u", ((struct port_vhost *)dev->owner)->port.name,
 	      vq->index, vq->packed ? vq->vp.last_avail : vq->vr.last_avail);
 }
@@ -386,7 +402,7 @@ static void vhost_send_rarp(struct vu_dev *dev, const uint8_t mac[6])
 {
 	struct port_vhost *pv = dev->owner;
 	struct port *port = &pv->port;
-	struct packet *p = packet_alloc();
+	struct packet *p = port_alloc_injected(port);
 
 	if (!p) {
 		port_drop(port, DROP_NO_PACKET, 1);
@@ -582,7 +598,7 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
-		disconnect(pv);
+		disconnect_from_datapath(pv);
 	return n;
 }
 
@@ -595,9 +611,9 @@ BURST_INLINE int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *
 {
 	struct port *port = &pv->port;
 	int rc = packed ?
-		vnet_packet_to_guest_packed(&vq->vp, pv->scratch, p, pv->dev.hdr_len,
+		vnet_packet_to_guest_packed(&vq->vp, pv->tx_scratch, p, pv->dev.hdr_len,
 					    pv->dev.mergeable, pv->dev.tx_offloads) :
-		vnet_packet_to_guest(&vq->vr, pv->scratch, p, pv->dev.hdr_len,
+		vnet_packet_to_guest(&vq->vr, pv->tx_scratch, p, pv->dev.hdr_len,
 				     pv->dev.mergeable, pv->dev.tx_offloads);
 
 	if (likely(rc == 0) || rc == -ENOBUFS)
@@ -674,7 +690,7 @@ BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
 	if (unlikely(pv->dev.broken))
-		disconnect(pv);
+		disconnect_from_datapath(pv);
 	return n;
 }
 
@@ -729,6 +745,29 @@ static void vhost_sleep_finish(struct port *port)
 	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++)
 		if (pv->dev.vq[i].started)
 			ring_kick_enable(&pv->dev.vq[i].ring, pv->dev.vq[i].packed, false);
+}
+
+/* ---- datapath threads --------------------------------------------------- */
+
+/* The kick fds of the started rings: the polling thread sleeps on them. */
+static unsigned int vhost_wake_fds(struct port *port, int *fds, unsigned int max)
+{
+	struct port_vhost *pv = to_vhost(port);
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 2 * pv->dev.max_queue_pairs && n < max; i++)
+		if (pv->dev.vq[i].started && pv->dev.vq[i].kick_fd >= 0)
+			fds[n++] = pv->dev.vq[i].kick_fd;
+	return n;
+}
+
+/* On the control thread, threads paused: a datapath thread saw a broken rule. */
+static void vhost_control(struct port *port)
+{
+	struct port_vhost *pv = to_vhost(port);
+
+	if (pv->dev.broken)
+		disconnect(pv);
 }
 
 /* ---- setup and reporting ------------------------------------------------ */
@@ -825,6 +864,8 @@ static const struct port_ops vhost_ops = {
 	.tx = vhost_tx,
 	.sleep_prepare = vhost_sleep_prepare,
 	.sleep_finish = vhost_sleep_finish,
+	.wake_fds = vhost_wake_fds,
+	.control = vhost_control,
 	.settle = vhost_settle,
 	.show = vhost_show,
 	.destroy = vhost_destroy,

@@ -51,7 +51,9 @@ void bridge_remove_port(struct bridge *b, struct port *port)
 	b->slot[port->idx] = NULL;
 	port_active_gen++;
 	fdb_flush_port(&b->fdb, port->idx);
-	link_flush(&port->rx);
+	if (b->port_leaving)
+		b->port_leaving(b, port);
+	link_flush_home(&port->rx);	/* may be a datapath thread's */
 	link_flush(&port->tx);
 	for (i = 0; i < b->nports; i++)
 		if (b->port[i]->mirror == port) {
@@ -85,6 +87,41 @@ static inline void deliver(struct bridge *b, struct port *dst, struct packet *p)
 		port_enqueue(dst, p);
 }
 
+/*
+ * deliver() on a datapath thread: onto the thread's own tx link for @dst.
+ * Other threads send to @dst too, so what changes @dst's state (the
+ * egress policy's buckets and captures, drop counters) runs under its
+ * transmit lock; the frame is made fit for @dst (port_enqueue()) when the
+ * thread sends it, under the lock as well.
+ */
+static void deliver_staged(struct bridge_pass *bp, struct port *dst,
+			   struct packet *p)
+{
+	struct link *l = &bp->stage[dst->idx];
+	bool queued = false;
+
+	if (unlikely(p->ext) && !dst->tx_borrowed)
+		packet_linearize(p);
+	if (likely(!dst->policy.active_out) && likely(dst->up) && likely(!link_full(l))) {
+		link_put(l, p);
+		return;
+	}
+	bp->lock(bp->ctx, dst);
+	if (!dst->policy.active_out || port_policy_out(dst, p, bp->now)) {
+		if (!dst->up)
+			port_drop(dst, DROP_PORT_DOWN, 1);
+		else if (link_full(l))
+			port_drop(dst, DROP_LINK_FULL, 1);
+		else
+			queued = true;
+	}
+	if (queued)
+		link_put(l, p);
+	bp->unlock(bp->ctx, dst);
+	if (!queued)
+		packet_free(p);
+}
+
 static inline bool vlan_member(const struct port *port, uint16_t vlan)
 {
 	if (likely(!port->policy.active_out))
@@ -92,13 +129,26 @@ static inline bool vlan_member(const struct port *port, uint16_t vlan)
 	return policy_vlan_member(&port->policy, vlan);
 }
 
+#define FORWARD_INLINE static inline __attribute__((always_inline))
+
+/* deliver() or deliver_staged(): @mt is a constant in each instance. */
+FORWARD_INLINE void deliver_any(struct bridge *b, struct bridge_pass *bp,
+				struct port *dst, struct packet *p, const bool mt)
+{
+	if (mt)
+		deliver_staged(bp, dst, p);
+	else
+		deliver(b, dst, p);
+}
+
 /* Send @p to every port but its ingress; clones all but the last copy. */
-static void flood(struct bridge *b, struct packet *p)
+FORWARD_INLINE void flood(struct bridge *b, struct bridge_pass *bp,
+			  struct bridge_stats *st, struct packet *p, const bool mt)
 {
 	struct port *last = NULL;
 	unsigned int i;
 
-	b->stats.flooded++;
+	st->flooded++;
 	for (i = 0; i < b->nports; i++) {
 		struct port *dst = b->port[i];
 		struct packet *c;
@@ -108,14 +158,14 @@ static void flood(struct bridge *b, struct packet *p)
 		if (last) {
 			c = packet_clone(p);
 			if (!c)
-				port_drop(last, DROP_NO_PACKET, 1);
+				port_drop(last, DROP_NO_PACKET, 1);	/* racy with --cpus */
 			else
-				deliver(b, last, c);
+				deliver_any(b, bp, last, c, mt);
 		}
 		last = dst;
 	}
 	if (last)
-		deliver(b, last, p);
+		deliver_any(b, bp, last, p, mt);
 	else
 		packet_free(p);
 }
@@ -155,8 +205,8 @@ static inline void remember_pair(struct burst_cache *bc, const struct packet *p,
 }
 
 /* Learn the source, look up the destination: the port, or FDB_NO_PORT to flood. */
-static uint16_t classify(struct bridge *b, struct burst_cache *bc,
-			 const struct packet *p, uint16_t in)
+FORWARD_INLINE uint16_t classify(struct bridge *b, struct burst_cache *bc,
+				 const struct packet *p, uint16_t in)
 {
 	const uint8_t *dmac = p->data, *smac = p->data + 6;
 	uint16_t out;
@@ -174,6 +224,56 @@ static uint16_t classify(struct bridge *b, struct burst_cache *bc,
 	return out;
 }
 
+/*
+ * port_policy_in(); on a datapath thread under @src's lock, since a capture
+ * of both directions writes one file and other threads send to @src.
+ */
+FORWARD_INLINE bool policy_in(struct bridge_pass *bp, struct port *src,
+			      struct packet *p, uint64_t now, const bool mt)
+{
+	bool pass;
+
+	if (!mt)
+		return port_policy_in(src, p, now);
+	bp->lock(bp->ctx, src);
+	pass = port_policy_in(src, p, now);
+	bp->unlock(bp->ctx, src);
+	return pass;
+}
+
+/*
+ * Switch every packet waiting in @src's rx link. @mt (a constant in each
+ * instance): a datapath thread's pass, with its own counters and tx links
+ * in @bp; otherwise @b's and the ports' own tx links, @bp unused.
+ */
+FORWARD_INLINE void forward(struct bridge *b, struct bridge_pass *bp,
+			    struct port *src, const bool mt)
+{
+	struct bridge_stats *st = mt ? &bp->stats : &b->stats;
+	uint64_t now = mt ? bp->now : b->now;
+	struct burst_cache bc = { .valid = false };
+
+	while (!link_empty(&src->rx)) {
+		struct packet *p = link_get(&src->rx);
+		uint16_t out;
+
+		if (unlikely(src->policy.active_in) && !policy_in(bp, src, p, now, mt)) {
+			packet_free(p);
+			continue;
+		}
+		out = classify(b, &bc, p, src->idx);
+		if (unlikely(out == src->idx)) {
+			st->filtered++;
+			packet_free(p);
+		} else if (likely(out != FDB_NO_PORT && b->slot[out] != NULL)) {
+			st->unicast++;
+			deliver_any(b, bp, b->slot[out], p, mt);
+		} else {
+			flood(b, bp, st, p, mt);	/* unknown, multicast, or a port just gone */
+		}
+	}
+}
+
 /**
  * bridge_forward() - switch every packet waiting in @src's rx link
  * @b:		bridge
@@ -181,25 +281,19 @@ static uint16_t classify(struct bridge *b, struct burst_cache *bc,
  */
 void bridge_forward(struct bridge *b, struct port *src)
 {
-	struct burst_cache bc = { .valid = false };
+	static struct bridge_pass unused;	/* never touched: mt is false */
 
-	while (!link_empty(&src->rx)) {
-		struct packet *p = link_get(&src->rx);
-		uint16_t out;
+	forward(b, &unused, src, false);
+}
 
-		if (unlikely(src->policy.active_in) && !port_policy_in(src, p, b->now)) {
-			packet_free(p);
-			continue;
-		}
-		out = classify(b, &bc, p, src->idx);
-		if (unlikely(out == src->idx)) {
-			b->stats.filtered++;
-			packet_free(p);
-		} else if (likely(out != FDB_NO_PORT && b->slot[out] != NULL)) {
-			b->stats.unicast++;
-			deliver(b, b->slot[out], p);
-		} else {
-			flood(b, p);	/* unknown, multicast, or a port just gone */
-		}
-	}
+/**
+ * bridge_forward_staged() - bridge_forward() on a datapath thread
+ * @b:		bridge
+ * @bp:		the thread's pass: clock, counters, tx links, port locks
+ * @src:	ingress port the thread polls; its rx link is emptied
+ */
+void bridge_forward_staged(struct bridge *b, struct bridge_pass *bp,
+			   struct port *src)
+{
+	forward(b, bp, src, true);
 }

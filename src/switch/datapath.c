@@ -222,9 +222,11 @@ void datapath_print_stats_loop(struct datapath *dp, FILE *out)
 {
 	const struct datapath_stats *s = &dp->stats;
 	const struct bridge *b = dp->bridge;
+	struct fdb_stats fs;
 	struct rusage ru;
 	double cpu_s;
 
+	fdb_stats_get(&b->fdb, &fs);
 	getrusage(RUSAGE_SELF, &ru);
 	cpu_s = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -232,11 +234,9 @@ void datapath_print_stats_loop(struct datapath *dp, FILE *out)
 		"mac table %u entries (%llu learned, %llu moved, %llu aged, %llu refused)\n",
 		(unsigned long long)b->stats.unicast,
 		(unsigned long long)b->stats.flooded,
-		(unsigned long long)b->stats.filtered, b->fdb.count,
-		(unsigned long long)b->fdb.stats.learned,
-		(unsigned long long)b->fdb.stats.moved,
-		(unsigned long long)b->fdb.stats.aged,
-		(unsigned long long)b->fdb.stats.full);
+		(unsigned long long)b->stats.filtered, fdb_entries(&b->fdb),
+		(unsigned long long)fs.learned, (unsigned long long)fs.moved,
+		(unsigned long long)fs.aged, (unsigned long long)fs.full);
 	fprintf(out, "datapath: %llu packets in busy passes, %llu busy cycles, "
 		"%.1f busy cycles/packet, %.3f s busy, %.3f s process cpu, "
 		"%llu passes, %llu sleeps\n",

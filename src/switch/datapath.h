@@ -24,8 +24,11 @@ struct datapath_stats {
 				 * counting sleeps), since `stats --json` read it */
 };
 
+struct dp_threads;
+
 struct datapath {
 	struct bridge *bridge;
+	struct dp_threads *threads;	/* run --cpus: the datapath threads */
 	bool busy_poll;		/* never sleep (for benchmarks) */
 	unsigned int burst;	/* frames per ring per pass */
 	uint64_t poll_window;	/* idle time before sleeping, in TSC cycles:

@@ -236,7 +236,8 @@ def command_line(cmd, d):
             "port set": ["port", "set", "vm1", "vlan=7"], "port del": ["port", "del", "t1"],
             "capture": ["capture", "vm1", f"{d}/c.pcap", "--count", "5"],
             "capture stop": ["capture", "stop", "vm1"],
-            "metrics": ["metrics"], "reload": ["reload"]}[cmd]
+            "metrics": ["metrics"], "reload": ["reload"],
+            "rebalance": ["rebalance"]}[cmd]
 
 
 @test

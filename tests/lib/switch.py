@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -79,7 +80,10 @@ class Switch:
         os.makedirs(os.path.dirname(self.ctl_path), exist_ok=True)
         if os.path.exists(self.ctl_path):
             os.unlink(self.ctl_path)
-        cmd = [*self.prefix, binary(), "run", "--ctl-socket", self.ctl_path, *self.args]
+        # VMSW_RUN_ARGS (e.g. "--cpus 0,1") runs every test's switch with them.
+        extra = shlex.split(os.environ.get("VMSW_RUN_ARGS", ""))
+        cmd = [*self.prefix, binary(), "run", "--ctl-socket", self.ctl_path, *self.args,
+               *extra]
         for spec in self.ports:
             cmd += ["--port", spec]
         for path in self.sockets():

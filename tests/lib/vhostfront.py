@@ -651,6 +651,19 @@ class BufferPool:
 # Split virtqueue (driver side)
 # =============================================================================
 
+def send_vring_setup(fe, index, size, base, addrs, kickfd, callfd):
+    """SET_VRING_NUM/BASE/ADDR/KICK/CALL for vring index, either layout.
+
+    addrs: the QVAs SET_VRING_ADDR carries as desc, used and avail (a packed
+    ring's ring, device area and driver area). A None fd sends the NOFD bit.
+    """
+    fe.set_vring_num(index, size)
+    fe.set_vring_base(index, base)
+    fe.set_vring_addr(index, *addrs)
+    fe.set_vring_kick(index, kickfd)
+    fe.set_vring_call(index, callfd)
+
+
 class SplitVirtqueue:
     """A virtio 1.x split virtqueue in guest memory, driver side.
 
@@ -704,13 +717,10 @@ class SplitVirtqueue:
         """
         self.index = index
         self.avail_idx = self._kicked_avail = self.last_used = base
-        fe.set_vring_num(index, self.size)
-        fe.set_vring_base(index, base)
-        mem = self.memory
-        fe.set_vring_addr(index, mem.qva(self.desc_gpa), mem.qva(self.used_gpa),
-                          mem.qva(self.avail_gpa))
-        fe.set_vring_kick(index, self.kickfd if kick else None)
-        fe.set_vring_call(index, self.callfd if call else None)
+        send_vring_setup(fe, index, self.size, base,
+                         [self.memory.qva(g) for g in (self.desc_gpa, self.used_gpa,
+                                                       self.avail_gpa)],
+                         self.kickfd if kick else None, self.callfd if call else None)
 
     # --- raw access -----------------------------------------------------------
 
@@ -994,13 +1004,10 @@ class PackedVirtqueue:
                 self.next_avail, self.avail_wrap = ai, aw
                 self.next_used, self.used_wrap = ui, uw
         self._write_driver_event()
-        fe.set_vring_num(index, self.size)
-        fe.set_vring_base(index, base)
-        mem = self.memory
-        fe.set_vring_addr(index, mem.qva(self.desc_gpa), mem.qva(self.device_gpa),
-                          mem.qva(self.driver_gpa))
-        fe.set_vring_kick(index, self.kickfd if kick else None)
-        fe.set_vring_call(index, self.callfd if call else None)
+        send_vring_setup(fe, index, self.size, base,
+                         [self.memory.qva(g) for g in (self.desc_gpa, self.device_gpa,
+                                                       self.driver_gpa)],
+                         self.kickfd if kick else None, self.callfd if call else None)
 
     # --- raw access -----------------------------------------------------------
 

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Datapath threads (run --cpus 0,1, issue 16).
+
+dpdk_queues_2 / dpdk_queues_4: two DPDK virtio-user ports with 2 and 4
+queue pairs in a closed io-forwarding loop; ctl show places one port on
+each thread; every frame the frontend sent was received and every frame
+received was delivered.
+order_under_churn: sequence-numbered frames from one frontend to another
+arrive all and in order while ctl rebalance moves the sender's queues
+between the threads and ports are added, removed and reloaded.
+
+vmsw-tsan: two datapath threads and the control thread share the MAC table,
+the ports' tx links and locks, and the pause handshake.
+"""
+
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from contextlib import ExitStack
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from dpdkfe import VirtioUserPmd  # noqa: E402
+from switch import Switch  # noqa: E402
+from testlib import check, main, skip, test  # noqa: E402
+from vhostfront import NetDevice, make_frame  # noqa: E402
+
+RUN = "/tmp/vmsw-threads"
+CPUS = ["--cpus", "0,1"]
+if os.environ.get("VMSW_THREADS_OFF"):	# the same checks on one thread, for comparison
+    CPUS = []
+
+
+def workdir(name):
+    d = os.path.join(RUN, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def need_two_cpus():
+    if len(os.sched_getaffinity(0)) < 2 or not {0, 1} <= os.sched_getaffinity(0):
+        skip("needs CPUs 0 and 1")
+
+
+def placement(sw):
+    """ctl show: {port: thread} and the thread lines."""
+    rc, out, err = sw.ctl("show")
+    check(rc == 0, f"ctl show: {rc} {err}")
+    owner, port = {}, None
+    for line in out.splitlines():
+        m = re.match(r"port (\S+) \(", line)
+        if m:
+            port = m.group(1)
+        m = re.match(r"\s+queues: thread (\d+)", line)
+        if m and port:
+            owner[port] = int(m.group(1))
+    threads = re.findall(r"^thread (\d+): cpu \d+, busy [\d.]+%, ports(.*)$", out, re.M)
+    return owner, threads
+
+
+def dpdk_loop(queues):
+    need_two_cpus()
+    d = workdir(f"loop{queues}")
+    socks = [f"{d}/p0.sock", f"{d}/p1.sock"]
+    with ExitStack() as s:
+        sw = s.enter_context(Switch([f"a=vhost-user:{socks[0]}", f"b=vhost-user:{socks[1]}"],
+                                    name=f"threads-loop{queues}", args=CPUS))
+        fe = s.enter_context(VirtioUserPmd(socks, name=f"threads{queues}", args=[
+            "--forward-mode=io", "--txpkts=64", "--burst=32",
+            "--eth-peer=0,02:00:00:00:00:11", "--eth-peer=1,02:00:00:00:00:10"],
+            mrg_rxbuf=1, in_order=1, queues=queues))
+        # 256 frames in flight each way, as test_dpdk: a link's size, so that
+        # none is dropped for a full link while a guest is slow to take them.
+        fe.cmd(f"start tx_first {8 // queues}")
+        time.sleep(3)
+        owner, threads = placement(sw)
+        fe.cmd("stop")
+        # Drain: frames waiting for the guests' buffers are delivered, so that
+        # every frame received must have been delivered.
+        fe.cmd("set fwd rxonly")
+        fe.cmd("start")
+        time.sleep(1)
+        fe.cmd("stop")
+        time.sleep(0.5)
+        fst = fe.port_stats()
+        st = sw.stats()["ports"]
+    a, b = st["a"], st["b"]
+    print(f"  queues={queues}: owners {owner}, threads {threads}; a rx {a['rx_packets']} -> "
+          f"b tx {b['tx_packets']}, b rx {b['rx_packets']} -> a tx {a['tx_packets']}")
+    check(len(threads) == 2, f"ctl show lists {len(threads)} threads, not 2")
+    check(sorted(owner.values()) == [0, 1], f"the ports are not on both threads: {owner}")
+    check(a["rx_packets"] > 10000 and b["rx_packets"] > 10000, "too little traffic flowed")
+    check(not a["drops"] and not b["drops"], f"drops: {a['drops']} {b['drops']}")
+    check(fst[0]["tx_packets"] == a["rx_packets"], "port 0 sent != switch received")
+    check(fst[1]["tx_packets"] == b["rx_packets"], "port 1 sent != switch received")
+    check(a["rx_packets"] == b["tx_packets"] and b["rx_packets"] == a["tx_packets"],
+          "switch received != switch delivered")
+    for port, out in ((0, a), (1, b)):
+        check(fst[port]["rx_packets"] == out["tx_packets"],
+              f"port {port}: the switch delivered {out['tx_packets']}, "
+              f"the frontend took {fst[port]['rx_packets']}")
+
+
+@test
+def dpdk_queues_2():
+    dpdk_loop(2)
+
+
+@test
+def dpdk_queues_4():
+    dpdk_loop(4)
+
+
+def write_config(path, d, with_r):
+    extra = f', {{ name = "r"; type = "vhost-user"; path = "{d}/r.sock"; }}' if with_r else ""
+    with open(path + ".tmp", "w") as f:
+        f.write(f'cpus = "0,1";\nports = ( {{ name = "c"; type = "vhost-user"; '
+                f'path = "{d}/c.sock"; }}{extra} );\n')
+    os.replace(path + ".tmp", path)
+
+
+def churn(sw, d, conf, stop, seen, errors, rounds):
+    """Move port a between the threads, add and remove ports, reload."""
+    i = 0
+    while not stop.is_set():
+        for cmd in (["rebalance", f"a={i % 2}", f"b={(i + 1) % 2}"],
+                    ["port", "add", f"x=vhost-user:{d}/x.sock"], ["port", "del", "x"]):
+            rc, _, err = sw.ctl(*cmd)
+            if rc:
+                errors.append(f"{' '.join(cmd)}: {err.strip()}")
+        write_config(conf, d, i % 2 == 0)
+        rc, _, err = sw.ctl("reload")
+        if rc:
+            errors.append(f"reload: {err.strip()}")
+        owner, _ = placement(sw)
+        seen.add(owner.get("a"))
+        i += 1
+        rounds[0] = i
+    return i
+
+
+CHURN_ROUNDS = 4	# the stream lasts at least this many churn rounds
+STREAM_MAX_S = 120	# ... unless a slow build (ThreadSanitizer) takes longer
+
+
+@test
+def order_under_churn():
+    need_two_cpus()
+    d = workdir("order")
+    conf = f"{d}/vmswitch.conf"
+    write_config(conf, d, False)
+    ma, mb = b"\x02\x00\x00\x00\x7b\x01", b"\x02\x00\x00\x00\x7b\x02"
+    total, batch = 3000, 32
+    got, seen, errors, rounds = [], set(), [], [0]
+    stop = threading.Event()
+    with ExitStack() as s:
+        sw = s.enter_context(Switch([f"a=vhost-user:{d}/a.sock", f"b=vhost-user:{d}/b.sock"],
+                                    name="threads-order", args=["--config", conf]))
+        a, b = NetDevice.connect(f"{d}/a.sock"), NetDevice.connect(f"{d}/b.sock")
+        s.callback(a.close)
+        s.callback(b.close)
+        b.send_frame(make_frame(60, 0, src=mb, dst=mb))	# b's MAC is learned
+        b.wait_tx_done(2)
+        worker = threading.Thread(target=lambda: churn(sw, d, conf, stop, seen, errors, rounds))
+        worker.start()
+        end = time.monotonic() + STREAM_MAX_S
+        try:
+            start = 0
+            while start < total or (rounds[0] < CHURN_ROUNDS and time.monotonic() < end):
+                for seq in range(start, start + batch):
+                    a.send_frame(make_frame(64, seq, src=ma, dst=mb))
+                start += batch
+                deadline = time.monotonic() + 5
+                while len(got) < start and time.monotonic() < deadline:
+                    got += [int.from_bytes(f[14:18], "big")
+                            for f in b.recv_frames(timeout=0.5) if f[6:12] == ma]
+            total = start
+        finally:
+            stop.set()
+            worker.join()
+    print(f"  {len(got)} of {total} frames arrived over {rounds[0]} churn rounds; "
+          f"port a was on threads {sorted(seen, key=str)}")
+    check(not errors, f"control commands failed: {errors[:3]}")
+    check({0, 1} <= seen, f"port a never moved between the threads: {seen}")
+    check(len(got) == total, f"{total - len(got)} frames lost")
+    late = [i for i, (x, y) in enumerate(zip(got, range(total))) if x != y]
+    check(not late, f"frames arrived out of order: first difference at {late[:1]}")
+
+
+if __name__ == "__main__":
+    main()
