@@ -114,7 +114,7 @@ $(B)/obj/afxdp-$(HAVE_AFXDP).stamp:
 	rm -f $(B)/obj/afxdp-*.stamp
 	touch $@
 
-$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h | $(B)/tests
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h tests/unit/testaddr.h | $(B)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
 $(B)/tests:

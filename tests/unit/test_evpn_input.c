@@ -14,6 +14,7 @@
 #include "evpn/evpn.h"
 #include "evpn/nl_neigh.h"
 #include "ports/port_vxlan.h"
+#include "testaddr.h"
 #include "unit.h"
 
 #define VX_IFINDEX	7
@@ -74,16 +75,6 @@ static int setup(struct fixture *f)
 	f->e.nvni = 1;
 	f->r = port_vxlan_evpn(f->port);
 	return 0;
-}
-
-static union vx_addr v4(const char *s)
-{
-	union vx_addr a;
-
-	memset(&a, 0, sizeof(a));
-	a.v4.sin_family = AF_INET;
-	inet_pton(AF_INET, s, &a.v4.sin_addr);
-	return a;
 }
 
 TEST(remote_macs_and_flood_list_follow_zebra)

@@ -9,17 +9,8 @@
 #include <time.h>
 
 #include "switch/fdb.h"
+#include "testaddr.h"
 #include "unit.h"
-
-static void mac_of(uint32_t n, uint8_t mac[6])
-{
-	mac[0] = 0x02;
-	mac[1] = 0;
-	mac[2] = (uint8_t)(n >> 24);
-	mac[3] = (uint8_t)(n >> 16);
-	mac[4] = (uint8_t)(n >> 8);
-	mac[5] = (uint8_t)n;
-}
 
 TEST(learn_lookup_move)
 {

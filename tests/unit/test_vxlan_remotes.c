@@ -10,27 +10,8 @@
 
 #include "core/macmap.h"
 #include "ports/vxlan_remotes.h"
+#include "testaddr.h"
 #include "unit.h"
-
-static void mac_of(uint32_t n, uint8_t mac[6])
-{
-	mac[0] = 0x02;
-	mac[1] = 0;
-	mac[2] = (uint8_t)(n >> 24);
-	mac[3] = (uint8_t)(n >> 16);
-	mac[4] = (uint8_t)(n >> 8);
-	mac[5] = (uint8_t)n;
-}
-
-static union vx_addr v4(const char *s)
-{
-	union vx_addr a;
-
-	memset(&a, 0, sizeof(a));
-	a.v4.sin_family = AF_INET;
-	inet_pton(AF_INET, s, &a.v4.sin_addr);
-	return a;
-}
 
 TEST(macmap_set_get_del)
 {
