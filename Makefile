@@ -133,14 +133,17 @@ deps:
 # whose source says vmsw-tsan: the ones with threads sharing state.
 # The sanitizer pass leaves out the QEMU guest tests that take longest (the
 # plain pass runs them), so that .ci/run stays within its time, and the
-# package test, whose package is an ordinary build whatever SANITIZE says.
+# tests that run no part of the sanitized build: the package test (its
+# package is an ordinary build), the fuzz smoke test (the fuzzers are always
+# built with ASan and UBSan) and the harness self-tests (testpmd, no vmswitch).
 SLOW_GUEST_TESTS := test_qemu.py,test_offload_qemu.py,test_migration.py
+NOT_SANITIZED := test_package.py:builds and installs its own package (an ordinary build) - run by the plain make check,test_fuzz_smoke.py:the fuzz targets are built with ASan and UBSan in every pass - run by the plain make check,test_harness_testpmd.py:runs testpmd and no vmswitch - run by the plain make check,test_vhostfront_testpmd.py:runs testpmd and no vmswitch - run by the plain make check
 ifeq ($(TSAN),1)
 BUILD_DEPS += clang
 CHECK_ENV := VMSW_TSAN=1
 endif
 ifeq ($(SANITIZE),1)
-CHECK_ENV := VMSW_SKIP="$(SLOW_GUEST_TESTS),test_package.py:builds and installs its own package (an ordinary build) - run by the plain make check" VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass"
+CHECK_ENV := VMSW_SKIP="$(SLOW_GUEST_TESTS),$(NOT_SANITIZED)" VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass"
 endif
 
 check: deps

@@ -7,7 +7,7 @@ Environment: B = build directory holding tests/ (default: build).
 Environment: VMSW_SKIP = comma-separated test file names left out, each
 counted as one skip; NAME:REASON gives that file's reason, a bare NAME has
 VMSW_SKIP_WHY (the sanitizer pass leaves out the slowest QEMU guest tests and
-the package build, which the plain pass runs).
+the tests that run no sanitized code, which the plain pass runs).
 
 Environment: VMSW_TSAN=1 (make check TSAN=1) runs only the programs whose
 source holds the marker "vmsw-tsan" (a unit test's tests/unit/NAME.c, or the
