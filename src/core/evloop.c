@@ -7,8 +7,6 @@
 #include "core/cycles.h"
 #include "core/evloop.h"
 
-#define EVLOOP_MAX_EVENTS	64
-
 /*
  * struct ev_batch - the events of one epoll_wait() being dispatched. A
  * callback may remove (and free) the owner of a handler whose event comes
@@ -169,6 +167,72 @@ restart:
 }
 
 /**
+ * evloop_take() - wait up to @timeout_ms for fd events and take them,
+ * without running their callbacks (timers are not looked at)
+ * @r:		filled with the events
+ * @timeout_ms:	as epoll_wait()
+ *
+ * Dispatch them (evloop_dispatch()) before anything else can remove a
+ * handler: only a batch being dispatched forgets removed handlers.
+ *
+ * Return: number of events taken, or -errno (EINTR is not an error)
+ */
+int evloop_take(struct ev_ready *r, int timeout_ms)
+{
+	r->n = epoll_wait(epfd, r->ev, EVLOOP_MAX_EVENTS, timeout_ms);
+	if (r->n >= 0)
+		return r->n;
+	r->n = 0;
+	return errno == EINTR ? 0 : -errno;
+}
+
+/**
+ * evloop_ready_scope() - the scope every taken event's handler shares
+ * (struct ev_handler), or NULL: none taken, or not all of one scope
+ */
+void *evloop_ready_scope(const struct ev_ready *r)
+{
+	void *scope = NULL;
+	int i;
+
+	for (i = 0; i < r->n; i++) {
+		const struct ev_handler *h = r->ev[i].data.ptr;
+
+		if (!h->scope || (scope && h->scope != scope))
+			return NULL;
+		scope = h->scope;
+	}
+	return scope;
+}
+
+/**
+ * evloop_dispatch() - run the callbacks of the events taken in @r
+ *
+ * Return: the thread CPU time they took, in ns (0 when none ran)
+ */
+uint64_t evloop_dispatch(struct ev_ready *r)
+{
+	struct ev_batch batch = { .ev = r->ev, .n = r->n, .outer = dispatching };
+	uint64_t t0;
+	int i;
+
+	if (!r->n)
+		return 0;
+	dispatching = &batch;
+	t0 = thread_cpu_ns();
+	for (i = 0; i < r->n; i++) {
+		struct ev_handler *h = r->ev[i].data.ptr;
+
+		/* NULL: an earlier callback of this batch removed it. */
+		if (h)
+			h->fn(h, r->ev[i].events);
+	}
+	dispatching = batch.outer;
+	r->n = 0;
+	return thread_cpu_ns() - t0;
+}
+
+/**
  * evloop_run_timed() - run due timers, then wait for fd events
  * @timeout_ms:	longest wait; 0 polls, -1 waits until an event or timer
  * @work_ns:	set to the thread CPU time the callbacks took (0 when none
@@ -179,32 +243,16 @@ restart:
  */
 int evloop_run_timed(int timeout_ms, uint64_t *work_ns)
 {
-	struct epoll_event ev[EVLOOP_MAX_EVENTS];
-	struct ev_batch batch = { .ev = ev, .outer = dispatching };
-	int next_timer, i, n;
-	uint64_t t0;
+	struct ev_ready r;
+	int next_timer, n;
 
 	*work_ns = 0;
 	next_timer = run_timers(work_ns);
 	if (next_timer >= 0 && (timeout_ms < 0 || next_timer < timeout_ms))
 		timeout_ms = next_timer;
-	n = epoll_wait(epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (!n)
-		return 0;
-	batch.n = n;
-	dispatching = &batch;
-	t0 = thread_cpu_ns();
-	for (i = 0; i < n; i++) {
-		struct ev_handler *h = ev[i].data.ptr;
-
-		/* NULL: an earlier callback of this batch removed it. */
-		if (h)
-			h->fn(h, ev[i].events);
-	}
-	*work_ns += thread_cpu_ns() - t0;
-	dispatching = batch.outer;
+	n = evloop_take(&r, timeout_ms);
+	if (n > 0)
+		*work_ns += evloop_dispatch(&r);
 	return n;
 }
 

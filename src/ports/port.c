@@ -139,8 +139,8 @@ static void mirror(struct port *to, const struct packet *p)
 	struct link *l = port_stage ? &port_stage[to->idx] : &to->tx;
 	struct packet *c;
 
-	if (!to->up || link_full(l)) {
-		port_drop(to, to->up ? DROP_LINK_FULL : DROP_PORT_DOWN, 1);
+	if (!port_is_up(to) || link_full(l)) {
+		port_drop(to, port_is_up(to) ? DROP_LINK_FULL : DROP_PORT_DOWN, 1);
 		return;
 	}
 	c = packet_clone(p);

@@ -235,13 +235,38 @@ static inline void port_inject_rx(struct port *port, struct packet *p)
 	port_rx_injected = true;
 }
 
-/** port_set_active() - include @port in the loop's passes, or leave it out */
+/*
+ * port->up, read by datapath threads sending to the port while the
+ * control thread runs the port's own events (switch/threads.c): relaxed
+ * atomics, plain loads and stores on every CPU we build for.
+ */
+static inline bool port_is_up(const struct port *port)
+{
+	return __atomic_load_n(&port->up, __ATOMIC_RELAXED);
+}
+
+static inline void port_set_up(struct port *port, bool up)
+{
+	__atomic_store_n(&port->up, up, __ATOMIC_RELAXED);
+}
+
+/*
+ * port_set_active() - include @port in the loop's passes, or leave it out.
+ * port->active is read by datapath threads rebuilding their port lists
+ * while the control thread may run another port's own events: relaxed
+ * atomics (port_is_active()).
+ */
 static inline void port_set_active(struct port *port, bool active)
 {
 	if (port->active != active) {
-		port->active = active;
+		__atomic_store_n(&port->active, active, __ATOMIC_RELAXED);
 		port_active_gen++;
 	}
+}
+
+static inline bool port_is_active(const struct port *port)
+{
+	return __atomic_load_n(&port->active, __ATOMIC_RELAXED);
 }
 void port_print_stats(struct port *port, FILE *out);
 bool port_policy_in(struct port *port, struct packet *p, uint64_t now);

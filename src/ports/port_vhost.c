@@ -100,7 +100,7 @@ static void update_rings(struct port_vhost *pv)
 		if (tx->started && tx->enabled)
 			pv->tx_vq[pv->ntx++] = tx;
 	}
-	pv->port.up = pv->ntx > 0;
+	port_set_up(&pv->port, pv->ntx > 0);
 	pv->port.tx_offloads = pv->dev.tx_offloads;
 }
 
@@ -1014,6 +1014,9 @@ int port_vhost_create(const char *name, const char *args, struct port **out,
 	}
 	pv->listen_fd = pv->sock = -1;
 	pv->listen_ev.fd = pv->sock_ev.fd = -1;
+	/* A frontend's messages change this port only: with datapath threads,
+	 * only the threads that use it stop for them (switch/threads.c). */
+	pv->listen_ev.scope = pv->sock_ev.scope = &pv->port;
 	vu_dev_init(&pv->dev, pv->port.name, qp, &vhost_dev_ops, pv);
 	if (pv->no_offloads)
 		pv->dev.offered &= ~VU_OFFLOAD_FEATURES;

@@ -81,7 +81,7 @@ static inline void deliver(struct bridge *b, struct port *dst, struct packet *p)
 		packet_linearize(p);
 	if (unlikely(dst->policy.active_out) && !port_policy_out(dst, p, b->now))
 		packet_free(p);
-	else if (unlikely(!dst->up))
+	else if (unlikely(!port_is_up(dst)))
 		port_drop_packet(dst, DROP_PORT_DOWN, p);
 	else
 		port_enqueue(dst, p);
@@ -102,13 +102,13 @@ static void deliver_staged(struct bridge_pass *bp, struct port *dst,
 
 	if (unlikely(p->ext) && !dst->tx_borrowed)
 		packet_linearize(p);
-	if (likely(!dst->policy.active_out) && likely(dst->up) && likely(!link_full(l))) {
+	if (likely(!dst->policy.active_out) && likely(port_is_up(dst)) && likely(!link_full(l))) {
 		link_put(l, p);
 		return;
 	}
 	bp->lock(bp->ctx, dst);
 	if (!dst->policy.active_out || port_policy_out(dst, p, bp->now)) {
-		if (!dst->up)
+		if (!port_is_up(dst))
 			port_drop(dst, DROP_PORT_DOWN, 1);
 		else if (link_full(l))
 			port_drop(dst, DROP_LINK_FULL, 1);
@@ -153,7 +153,7 @@ FORWARD_INLINE void flood(struct bridge *b, struct bridge_pass *bp,
 		struct port *dst = b->port[i];
 		struct packet *c;
 
-		if (dst->idx == p->in_port || !dst->up || !vlan_member(dst, p->vlan))
+		if (dst->idx == p->in_port || !port_is_up(dst) || !vlan_member(dst, p->vlan))
 			continue;
 		if (last) {
 			c = packet_clone(p);

@@ -69,7 +69,7 @@ static void refresh(struct dp_thread *t)
 	for (i = 0; i < b->nports; i++) {
 		struct port *port = b->port[i];
 
-		if (!port->active)
+		if (!port_is_active(port))
 			continue;
 		t->all[t->nall++] = port;
 		if (s->owner[port->idx] == (int)t->index)
@@ -100,6 +100,7 @@ static void park(struct dp_thread *t)
 
 	pthread_mutex_lock(&s->lock);
 	t->parked = true;
+	t->parks++;
 	s->nparked++;
 	pthread_cond_broadcast(&s->cond);
 	while (__atomic_load_n(&t->pause, __ATOMIC_ACQUIRE))
@@ -114,13 +115,17 @@ static void park(struct dp_thread *t)
  * Send this thread's frames for @port. Under the lock, port->tx is empty
  * when taken and when given back: the frames go onto it (made fit for the
  * port), ops->tx sends what the guest takes, and the rest returns to the
- * thread's link in the same order, ahead of anything queued later.
+ * thread's link in the same order, ahead of anything queued later. While
+ * the control thread runs the port's own events (it holds the lock), the
+ * frames wait here rather than the thread spinning.
  */
 static unsigned int send_staged(struct dp_thread *t, struct port *port)
 {
 	struct link *stage = &t->stage[port->idx];
 	unsigned int n;
 
+	if (__atomic_load_n(&t->set->quiesced[port->idx], __ATOMIC_RELAXED))
+		return 0;
 	dp_thread_tx_lock(t->set, port);
 	while (!link_empty(stage))
 		port_enqueue(port, link_get(stage));

@@ -360,25 +360,104 @@ void dp_threads_stop(struct dp_threads *s)
 	s->bridge->port_leaving = NULL;
 }
 
+/* Park thread @t alone; the others go on. */
+static void pause_thread(struct dp_threads *s, struct dp_thread *t)
+{
+	__atomic_store_n(&t->pause, true, __ATOMIC_RELEASE);
+	eventfd_write(t->wake_fd, 1);	/* if it sleeps */
+	pthread_mutex_lock(&s->lock);
+	while (!t->parked)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void resume_thread(struct dp_threads *s, struct dp_thread *t)
+{
+	pthread_mutex_lock(&s->lock);
+	__atomic_store_n(&t->pause, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * The grace period of one port's own events: the thread polling it parks
+ * (its rings, kick fds and borrowed frames), then its transmit lock is
+ * held, so no thread sends to it (senders keep their frames staged) or
+ * counts a drop on it. Returns the parked thread, or NULL.
+ */
+static struct dp_thread *quiesce_port(struct dp_threads *s, struct port *port)
+{
+	int owner = s->owner[port->idx];
+	struct dp_thread *t = owner >= 0 ? &s->t[owner] : NULL;
+
+	/* First the owner: it may be waiting for this very lock. */
+	if (t)
+		pause_thread(s, t);
+	__atomic_store_n(&s->quiesced[port->idx], true, __ATOMIC_RELAXED);
+	dp_thread_tx_lock(s, port);
+	return t;
+}
+
+static void release_port(struct dp_threads *s, struct port *port, struct dp_thread *t)
+{
+	__atomic_store_n(&s->quiesced[port->idx], false, __ATOMIC_RELAXED);
+	dp_thread_tx_unlock(s, port);
+	if (t)
+		resume_thread(s, t);
+}
+
+/*
+ * Events of one port only (a vhost-user frontend's messages: memory
+ * table, rings, dirty log): only what uses that port stops. If they made
+ * a port come or go, every thread parks once more, for the new placement.
+ */
+static uint64_t run_port_events(struct dp_threads *s, struct port *port,
+				struct ev_ready *r)
+{
+	unsigned int gen = port_active_gen;
+	struct dp_thread *t = quiesce_port(s, port);
+	uint64_t dt = evloop_dispatch(r);
+
+	release_port(s, port, t);
+	s->port_pauses++;
+	if (port_active_gen != gen) {
+		dp_threads_pause(s);
+		dp_threads_resume(s);
+	}
+	return dt;
+}
+
 /*
  * Wait for a control event without running it, then run it (and every
- * other one ready) with the threads paused.
+ * other one ready) with the threads paused: only those that use its port
+ * if every event ready is one port's own, else all of them.
  */
 static void control_once(struct dp_threads *s, struct datapath *dp)
 {
 	struct pollfd pfd = { .fd = evloop_fd(), .events = POLLIN };
 	int ms = evloop_next_timer_ms();
-	uint64_t dt;
+	struct port *port = NULL;
+	struct ev_ready r;
+	uint64_t dt, more;
 
 	if (ms < 0 || ms > CONTROL_WAIT_MAX_MS)
 		ms = CONTROL_WAIT_MAX_MS;
 	if (poll(&pfd, 1, ms) <= 0 && evloop_next_timer_ms() != 0)
 		return;
-	dp_threads_pause(s);
-	evloop_run_timed(0, &dt);
+	evloop_take(&r, 0);
+	if (evloop_next_timer_ms() != 0)
+		port = evloop_ready_scope(&r);
+	if (port) {
+		dt = run_port_events(s, port, &r);
+	} else {
+		dp_threads_pause(s);
+		dt = evloop_dispatch(&r);
+		evloop_run_timed(0, &more);
+		dt += more;
+		dp_threads_resume(s);
+	}
 	if (dt > dp->stats.max_pause_ns)
 		dp->stats.max_pause_ns = dt;
-	dp_threads_resume(s);
 }
 
 /**
@@ -431,8 +510,11 @@ void dp_threads_show(const struct dp_threads *s, FILE *out)
 		for (k = 0; k < b->nports; k++)
 			if (s->owner[b->port[k]->idx] == (int)i)
 				fprintf(out, " %s", b->port[k]->name);
-		fputc('\n', out);
+		fprintf(out, "\n  parked %llu times\n", (unsigned long long)t->parks);
 	}
+	fprintf(out, "control events: %llu with every thread parked, %llu with "
+		"only a port's users stopped\n", (unsigned long long)s->pauses,
+		(unsigned long long)s->port_pauses);
 }
 
 /** dp_threads_port_show() - the thread polling @port's receive queues */

@@ -38,6 +38,7 @@ struct dp_threads;
  * @wake_fd:	eventfd the control thread writes to wake it
  * @pause:	the control thread asks it to park at the end of a pass
  * @parked:	it is parked (under set->lock)
+ * @parks:	times it parked (under set->lock)
  */
 struct dp_thread {
 	struct dp_threads *set;
@@ -59,6 +60,7 @@ struct dp_thread {
 	int wake_fd;
 	bool pause;
 	bool parked;
+	uint64_t parks;
 	int start_rc;		/* the thread's pool: 0 or -errno */
 	uint64_t busy_all;	/* busy cycles since it started, folded */
 };
@@ -70,11 +72,15 @@ struct dp_thread {
  * @pin:	by port slot: the thread the port is pinned to, or -1
  * @tx_lock:	by port slot: held to send to the port or change its state
  * @tx_contended: by port slot: times @tx_lock was found taken
+ * @quiesced:	by port slot: the control thread runs the port's own events
+ *		and holds its @tx_lock: senders keep their frames staged
  * @lock, @cond: the pause handshake
  * @nparked:	threads parked now
  * @quit:	the threads end
  * @active_gen:	port_active_gen the assignment was made at
  * @rebalance:	re-run the assignment at the next resume
+ * @pauses:	control events run with every thread parked
+ * @port_pauses: control events run with only the port's own users stopped
  */
 struct dp_threads {
 	struct bridge *bridge;
@@ -84,6 +90,7 @@ struct dp_threads {
 	int pin[PORT_MAX];
 	pthread_spinlock_t tx_lock[PORT_MAX];
 	uint64_t tx_contended[PORT_MAX];
+	bool quiesced[PORT_MAX];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned int nparked;
@@ -96,6 +103,7 @@ struct dp_threads {
 	bool rebalance;
 	struct ev_handler control_ev;
 	uint64_t pauses;
+	uint64_t port_pauses;
 	struct datapath *dp;	/* where counters are folded into */
 	uint64_t start_ns;
 };

@@ -7,7 +7,12 @@ each thread; every frame the frontend sent was received and every frame
 received was delivered.
 order_under_churn: sequence-numbered frames from one frontend to another
 arrive all and in order while ctl rebalance moves the sender's queues
-between the threads and ports are added, removed and reloaded.
+between the threads, ports are added, removed and reloaded, and the
+sender's frontend sends its memory table again.
+port_events_stop_one_thread: a frontend's own messages (SET_MEM_TABLE, 200
+times) park only the thread polling its port; the other thread goes on
+(it parks only for the events that stop every thread: timers, ctl), and
+both ports still forward afterwards.
 
 vmsw-tsan: two datapath threads and the control thread share the MAC table,
 the ports' tx links and locks, and the pause handshake.
@@ -60,6 +65,17 @@ def placement(sw):
             owner[port] = int(m.group(1))
     threads = re.findall(r"^thread (\d+): cpu \d+, busy [\d.]+%, ports(.*)$", out, re.M)
     return owner, threads
+
+
+def park_counts(sw):
+    """ctl show: times each thread parked, and the control events run with
+    every thread parked and with only a port's users stopped."""
+    rc, out, err = sw.ctl("show")
+    check(rc == 0, f"ctl show: {rc} {err}")
+    parks = [int(n) for n in re.findall(r"^thread \d+: .*\n  parked (\d+) times$", out, re.M)]
+    m = re.search(r"^control events: (\d+) with every thread parked, (\d+) with only", out, re.M)
+    check(m is not None, f"ctl show has no control event counts:\n{out}")
+    return parks, int(m.group(1)), int(m.group(2))
 
 
 def dpdk_loop(queues):
@@ -174,6 +190,8 @@ def order_under_churn():
                 for seq in range(start, start + batch):
                     a.send_frame(make_frame(64, seq, src=ma, dst=mb))
                 start += batch
+                if start % (8 * batch) == 0:	# the same memory, mapped anew
+                    a.fe.set_mem_table(a.memory)
                 deadline = time.monotonic() + 5
                 while len(got) < start and time.monotonic() < deadline:
                     got += [int.from_bytes(f[14:18], "big")
@@ -189,6 +207,52 @@ def order_under_churn():
     check(len(got) == total, f"{total - len(got)} frames lost")
     late = [i for i, (x, y) in enumerate(zip(got, range(total))) if x != y]
     check(not late, f"frames arrived out of order: first difference at {late[:1]}")
+
+
+MEM_TABLES = 200
+
+
+@test
+def port_events_stop_one_thread():
+    need_two_cpus()
+    if not CPUS:
+        skip("VMSW_THREADS_OFF: one thread, nothing to stop per port")
+    d = workdir("scoped")
+    ma, mb = b"\x02\x00\x00\x00\x7c\x01", b"\x02\x00\x00\x00\x7c\x02"
+    with ExitStack() as s:
+        sw = s.enter_context(Switch([f"a=vhost-user:{d}/a.sock", f"b=vhost-user:{d}/b.sock"],
+                                    name="threads-scoped", args=CPUS))
+        a, b = NetDevice.connect(f"{d}/a.sock"), NetDevice.connect(f"{d}/b.sock")
+        s.callback(a.close)
+        s.callback(b.close)
+        rc, _, err = sw.ctl("rebalance", "a=0", "b=1")
+        check(rc == 0, f"ctl rebalance: {err}")
+        owner, _ = placement(sw)
+        check(owner == {"a": 0, "b": 1}, f"ports not placed as pinned: {owner}")
+        parks0, all0, port0 = park_counts(sw)
+        for _ in range(MEM_TABLES):
+            a.fe.set_mem_table(a.memory)
+        a.fe.sync()
+        parks1, all1, port1 = park_counts(sw)
+        b.send_frame(make_frame(60, 1, src=mb, dst=ma))
+        a.send_frame(make_frame(60, 2, src=ma, dst=mb))
+        got_a = [f for f in a.recv_frames(timeout=2) if f[6:12] == mb]
+        got_b = [f for f in b.recv_frames(timeout=2) if f[6:12] == ma]
+    print(f"  {MEM_TABLES} memory tables on port a: thread 0 parked "
+          f"{parks1[0] - parks0[0]} times, thread 1 {parks1[1] - parks0[1]}; control events "
+          f"{all1 - all0} with all parked, {port1 - port0} with port a's users only")
+    # Several messages may be read per event: count events, not messages.
+    check(port1 - port0 > all1 - all0,
+          f"of the events while {MEM_TABLES} memory tables came, {all1 - all0} stopped "
+          f"every thread and only {port1 - port0} port a's users")
+    # Thread 1 parks only for the events that stop every thread (timers,
+    # the second ctl show), never for port a's own.
+    check(parks1[1] - parks0[1] <= all1 - all0,
+          f"thread 1 parked {parks1[1] - parks0[1]} times, more than the "
+          f"{all1 - all0} events that stop every thread")
+    check(parks1[0] > parks0[0], "port a's thread never parked for its port's events")
+    check(got_a and got_b, f"no forwarding after the memory tables: to a {len(got_a)}, "
+          f"to b {len(got_b)}")
 
 
 if __name__ == "__main__":
