@@ -446,6 +446,8 @@ def check_no_crossing_from_vni200(switches):
     for dst in guests(100):
         ns_ping(src.name, dst.addr, count=2)
     crossed = port_tx(switches, vni100_ports) - before
+    print(f"  {src.name} (VNI 200) pinged the VNI 100 addresses: {crossed} frames reached "
+          f"VNI 100 guest ports")
     check(crossed == 0, f"{crossed} frames from VNI 200 reached VNI 100 guests")
 
 
@@ -495,21 +497,37 @@ def move_guest(stack, switches, g, h_to):
     return moved
 
 
+def withdrawn_from(sw, host, gone, now):
+    """host's kernel and switch hold nothing of `gone`: its guests' MACs are
+    off the shadow devices, the switch's remote MACs are those of the
+    guests elsewhere (now: where each guest is) and its VTEP is off the
+    flood lists."""
+    fdb = shadow_fdb(host) + shadow_fdb(host, 200)
+    if any(g.mac in fdb for g in guests(host=gone, kind=now)):
+        return False
+    for vni, vteps in ((100, len(VTEPS) - 2), (200, len(HOSTS) - 2)):
+        remote = len([g for g in guests(vni, kind=now) if g.host not in (host, gone)])
+        if evpn_state(sw, vni) != (remote, vteps):
+            return False
+    return True
+
+
 def check_withdrawn(switches, gone, moved):
     """FRR on host `gone` stops: the other switches drop its guests' MACs and
     its VTEP."""
+    now = [moved if g.name == moved.name else g for g in ALL_GUESTS]
+    start = time.monotonic()
     stop_frr(gone)
-    macs = [g.mac for g in guests(host=gone) + [moved]]
     for host in HOSTS:
         if host == gone:
             continue
         wait_for(f"{gone} withdrawn from {host}",
-                 lambda h=host: not any(m in shadow_fdb(h) + shadow_fdb(h, 200) for m in macs)
-                 and evpn_state(switches[h])[1] == len(VTEPS) - 2
-                 and evpn_state(switches[h], 200)[1] == len(HOSTS) - 2,
+                 lambda h=host: withdrawn_from(switches[h], h, gone, now),
                  state=lambda h=host: host_state(h, switches[h]))
         out = shadow_fdb(host) + shadow_fdb(host, 200)
         check(HOSTS[gone] not in out, f"{gone}'s entries stayed on {host}: {out}")
+    print(f"  {gone}'s FRR stopped: withdrawn from the other hosts after "
+          f"{time.monotonic() - start:.1f} s")
 
 
 def check_foreign_entries_ignored(host, sw):
@@ -529,6 +547,10 @@ def check_foreign_entries_ignored(host, sw):
              state=lambda: (before, evpn_counters(sw)))
     check(evpn_state(sw) == state, f"foreign entries changed {host}'s table: "
                                    f"{state} -> {evpn_state(sw)}")
+    after = evpn_counters(sw)
+    print(f"  foreign netlink entries on {host}: on other devices "
+          f"+{after['on other devices'] - before['on other devices']}, skipped "
+          f"+{after['skipped'] - before['skipped']}, table unchanged")
     sh("ip", "-n", host, "link", "del", "vx999")
 
 
