@@ -1,31 +1,52 @@
 #!/usr/bin/env python3
 """BGP EVPN through FRR: vmswitch hosts learn each other's guests.
 
-Three hosts as network namespaces on an underlay bridge (in vmsw-evul):
-vmsw-evh1 and vmsw-evh2 (172.31.0.1 and .2) run vmswitch with an EVPN
-VXLAN port (vxlan:vni=100,local=VTEP,evpn) and a guest: a namespace
-(vmsw-evg1, vmsw-evg2) behind a veth pair whose host end is an afpacket
-port. vmsw-evh3 (172.31.0.3) is a plain Linux host: a kernel VXLAN device
-(VNI 100, port 4789) in a bridge with 10.100.0.3. Every host runs FRR's
-zebra and bgpd (iBGP full mesh, address-family l2vpn evpn,
-advertise-all-vni); on the vmswitch hosts zebra sees the shadow devices as
-an ordinary EVPN VTEP. Checked:
-- the guests reach each other and the Linux host (ping);
-- a second VNI (200) on the vmswitch hosts, a second EVPN port and guest
-  each, in VLAN 200 of the switch: its guests reach each other and not
-  those of VNI 100 (same IP subnet);
-- the vmswitch hosts' BGP tables list both guest MACs as type-2 routes and
-  all three hosts as type-3 routes, and each switch took the other
-  switch's guest MAC from the kernel;
-- once learned, unicast to the other guest reaches only its host (the Linux
-  host's VXLAN counters stay flat);
+Four hosts as network namespaces on an underlay bridge (in vmsw-evul).
+vmsw-evh1, vmsw-evh2 and vmsw-evh3 (172.31.0.1 to .3) run vmswitch with two
+EVPN VXLAN ports: ev (vxlan:vni=100,local=VTEP,evpn) and ev200 (VNI 200,
+UDP port 4790, in VLAN 200 of the switch). vmsw-evhl (172.31.0.9) is a
+plain Linux host: a kernel VXLAN device (VNI 100, port 4789) in a bridge
+with 10.100.0.9. Every host runs FRR's zebra and bgpd (iBGP full mesh,
+address-family l2vpn evpn, advertise-all-vni); on the vmswitch hosts zebra
+sees the shadow devices as an ordinary EVPN VTEP.
+
+Guests, all in 10.100.0.0/24 whatever their VNI:
+- virtio guests: one dpdk-testpmd whose six net_virtio_user ports are
+  vhost-user ports v100 and v200 (VLAN 200) on each vmswitch host, in
+  icmpecho mode (it answers ARP and ICMP echo requests);
+- namespace guests behind veth pairs (afpacket ports g and g200): vmsw-evg1
+  and vmsw-evg3 on host 1, vmsw-evg2 and vmsw-evg4 on host 2. They and the
+  Linux host do the pinging.
+testpmd's icmpecho answers every ARP request and every echo request it
+gets, whatever the address, with the MACs swapped: a flooded echo request
+would come back from the wrong guest with someone else's source MAC. So
+IPv6 is off in the guests (no multicast chatter), the pinging side has
+permanent neighbour entries for the guests of its VNI, and every guest
+announces its MAC (a broadcast) before anyone sends to it. Checked:
+- broadcast reaches every guest of its VNI on every other host and none of
+  the other VNI (each virtio guest counts exactly the others' broadcasts);
+- guests reach the virtio and namespace guests of their VNI on every host,
+  and the Linux host reaches those of VNI 100 (ping); frames sent from VNI
+  200 towards VNI 100 addresses reach no VNI 100 guest port;
+- every host's BGP table lists every guest MAC as a type-2 route and all
+  four hosts as type-3 routes; zebra installed remote MACs on the shadow
+  VXLAN devices;
+- once learned, unicast to a remote guest reaches only its host (the EVPN
+  ports of the third vmswitch host, the Linux host's VXLAN device and the
+  other virtio guests count no new frame);
 - a guest moved from host 1 to host 2 (its port deleted on host 1, a new
-  one on host 2) is reached there within seconds;
-- a host whose FRR stops is withdrawn: its guest's MAC and its VTEP leave
-  the other switch's table;
+  one on host 2) is reached there within seconds, by the Linux host and by
+  the virtio guests of hosts 1 and 3;
+- a host whose FRR stops is withdrawn: its guests' MACs and its VTEP leave
+  the other switches' tables;
+- netlink entries that are not zebra's (a VXLAN device of an unknown VNI, a
+  MAC without extern_learn) are ignored and counted; malformed messages
+  cannot be made through the kernel and are left to the unit test
+  (tests/unit/test_evpn_input.c) and the fuzz target;
 - the shadow devices go when the ports go.
 
-FRR comes from Debian's frr package (installed if missing). Needs root.
+FRR comes from Debian's frr package, testpmd from dpdk (installed if
+missing). Needs root.
 """
 
 import json
@@ -35,29 +56,40 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import namedtuple
 from contextlib import ExitStack
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from hostutil import ensure_packages  # noqa: E402
+from dpdkfe import VirtioUserPmd  # noqa: E402
+from hostutil import ensure_packages, wait_for_path  # noqa: E402
 from netns import in_ns, netns, ns_ping, sh, wait_switch_ready  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import check, main, require_root, skip, test  # noqa: E402
 
 RUN = "/tmp/vmsw-evpn"
 FRR = "/usr/lib/frr"
-VNI = 100
-HOSTS = {  # name: (underlay address, guest namespace, guest address, guest MAC)
-    "vmsw-evh1": ("172.31.0.1", "vmsw-evg1", "10.100.0.1", "52:54:00:00:01:01"),
-    "vmsw-evh2": ("172.31.0.2", "vmsw-evg2", "10.100.0.2", "52:54:00:00:02:01"),
-}
-VNI200_GUESTS = {  # host: (guest namespace, address, MAC), VNI 200
-    "vmsw-evh1": ("vmsw-evg3", "10.100.0.11", "52:54:00:00:01:02"),
-    "vmsw-evh2": ("vmsw-evg4", "10.100.0.12", "52:54:00:00:02:02"),
-}
-LINUX_HOST, LINUX_VTEP, LINUX_ADDR = "vmsw-evh3", "172.31.0.3", "10.100.0.3"
+HOSTS = {"vmsw-evh1": "172.31.0.1", "vmsw-evh2": "172.31.0.2",  # vmswitch hosts: VTEP
+         "vmsw-evh3": "172.31.0.3"}
+LINUX_HOST, LINUX_VTEP, LINUX_ADDR = "vmsw-evhl", "172.31.0.9", "10.100.0.9"
 UNDERLAY = "vmsw-evul"
-VTEPS = [v for v, *_ in HOSTS.values()] + [LINUX_VTEP]
+VTEPS = [*HOSTS.values(), LINUX_VTEP]
+EVPN_PORT = {100: "ev", 200: "ev200"}  # the EVPN port of each VNI on a vmswitch host
+VLAN = {100: None, 200: 200}           # the switch VLAN of each VNI
+ANNOUNCE_BURST = 8                     # broadcasts each virtio guest sends at start
+
+# name: a namespace (ns guests) or a switch port (virtio guests, "v100"/"v200")
+Guest = namedtuple("Guest", "name host vni addr mac")
+NS_GUESTS = [
+    Guest("vmsw-evg1", "vmsw-evh1", 100, "10.100.0.1", "52:54:00:00:01:01"),
+    Guest("vmsw-evg2", "vmsw-evh2", 100, "10.100.0.2", "52:54:00:00:02:01"),
+    Guest("vmsw-evg3", "vmsw-evh1", 200, "10.100.0.11", "52:54:00:00:01:02"),
+    Guest("vmsw-evg4", "vmsw-evh2", 200, "10.100.0.12", "52:54:00:00:02:02"),
+]
+VIRTIO_GUESTS = [Guest(f"v{vni}", host, vni, f"10.100.0.{vni // 100 * 10 + 10 + i}",
+                       f"52:54:00:00:{i:02x}:{vni // 100 * 16:02x}")
+                 for i, host in enumerate(HOSTS, 1) for vni in (100, 200)]
+ALL_GUESTS = NS_GUESTS + VIRTIO_GUESTS
 
 BGPD_CONF = """\
 frr defaults datacenter
@@ -72,6 +104,18 @@ router bgp 65000
 """
 
 
+def guests(vni=None, host=None, kind=ALL_GUESTS):
+    return [g for g in kind if vni in (None, g.vni) and host in (None, g.host)]
+
+
+def ns_guest(name):
+    return next(g for g in NS_GUESTS if g.name == name)
+
+
+def virtio_guest(host, vni):
+    return guests(vni, host, VIRTIO_GUESTS)[0]
+
+
 def bgpd_conf(host, d, vtep):
     """iBGP to every other VTEP, EVPN only."""
     peers = [p for p in VTEPS if p != vtep]
@@ -84,11 +128,19 @@ def bgpd_conf(host, d, vtep):
 
 def setup():
     require_root()
-    ensure_packages(["frr", "iproute2"])
+    ensure_packages(["frr", "iproute2", "dpdk"])
     if not os.path.exists(f"{FRR}/zebra"):
         skip(f"no {FRR}/zebra after installing frr")
     shutil.rmtree(RUN, ignore_errors=True)
     os.makedirs(RUN)
+
+
+def no_ipv6(ns, dev=None):
+    """IPv6 off in ns (for devices made later too), or on dev only: no
+    router solicitations or MLD reports to flood into the VNIs."""
+    keys = [f"net.ipv6.conf.{dev}.disable_ipv6=1"] if dev else \
+        ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]
+    sh(*in_ns(ns, "sysctl", "-qw", *keys))
 
 
 def underlay(stack):
@@ -98,6 +150,10 @@ def underlay(stack):
     sh("ip", "-n", UNDERLAY, "link", "set", "ulbr", "up")
     for i, (h, a) in enumerate(zip([*HOSTS, LINUX_HOST], VTEPS)):
         netns(stack, h)
+        # IPv6 off here too: the shadow advertise device's peer (vmsw-apN)
+        # would send ND/MLD into vmsw-brN, whose MAC zebra then advertises
+        # as one more type-2 route of the host.
+        no_ipv6(h)
         sh("ip", "-n", UNDERLAY, "link", "add", f"p{i}", "type", "veth", "peer", "name", "ul",
            "netns", h)
         sh("ip", "-n", UNDERLAY, "link", "set", f"p{i}", "master", "ulbr", "up")
@@ -107,7 +163,8 @@ def underlay(stack):
 
 def linux_vtep():
     """LINUX_HOST: a kernel VXLAN device in a bridge holding LINUX_ADDR."""
-    for cmd in (["link", "add", "vx100", "type", "vxlan", "id", str(VNI), "local",
+    no_ipv6(LINUX_HOST)
+    for cmd in (["link", "add", "vx100", "type", "vxlan", "id", "100", "local",
                  LINUX_VTEP, "dstport", "4789", "nolearning"],
                 ["link", "add", "br100", "type", "bridge"],
                 ["link", "set", "vx100", "master", "br100", "up"],
@@ -116,25 +173,85 @@ def linux_vtep():
         sh("ip", "-n", LINUX_HOST, *cmd)
 
 
-def guest(stack, host, gns, addr, mac, dev="g"):
-    """Guest namespace gns behind veth dev (host side, an afpacket port)."""
-    netns(stack, gns)
-    sh("ip", "-n", host, "link", "add", dev, "type", "veth", "peer", "name", "eth0",
-       "netns", gns)
-    sh("ip", "-n", host, "link", "set", dev, "up")
-    sh("ip", "-n", gns, "link", "set", "eth0", "address", mac)
-    sh("ip", "-n", gns, "addr", "add", f"{addr}/24", "dev", "eth0")
-    sh("ip", "-n", gns, "link", "set", "eth0", "up")
+def port_dev(g):
+    """The host end of namespace guest g's veth: the switch port's device."""
+    return "g" if g.vni == 100 else "g200"
 
 
-def vni200(stack, sw, host, vtep):
-    """VNI 200 beside 100 on a vmswitch host: its own EVPN port (UDP port
-    4790: one socket per port) and guest, both in VLAN 200 of the switch."""
-    gns, addr, mac = VNI200_GUESTS[host]
-    guest(stack, host, gns, addr, mac, dev="g200")
-    for spec in (f"ev200=vxlan:vni=200,local={vtep},port=4790,evpn", "g200=afpacket:g200"):
-        rc, out, err = sw.ctl("port", "add", spec, "vlan=200")
-        check(rc == 0, f"port add {spec}: {out} {err}")
+def guest_ns(stack, g, dev):
+    """Namespace guest g behind veth dev in its host (the end an afpacket port
+    takes), IPv6 off, permanent neighbour entries for its VNI, announced."""
+    netns(stack, g.name)
+    no_ipv6(g.name)
+    sh("ip", "-n", g.host, "link", "add", dev, "type", "veth", "peer", "name", "eth0",
+       "netns", g.name)
+    no_ipv6(g.host, dev)
+    sh("ip", "-n", g.host, "link", "set", dev, "up")
+    sh("ip", "-n", g.name, "link", "set", "eth0", "address", g.mac)
+    sh("ip", "-n", g.name, "addr", "add", f"{g.addr}/24", "dev", "eth0")
+    sh("ip", "-n", g.name, "link", "set", "eth0", "up")
+    neighbours = guests(g.vni) + ([Guest("linux", LINUX_HOST, 100, LINUX_ADDR, linux_mac())]
+                                  if g.vni == 100 else [])
+    permanent_neighbours(g.name, "eth0", [n for n in neighbours if n.name != g.name])
+
+
+def linux_mac():
+    return json.loads(sh("ip", "-n", LINUX_HOST, "-j", "link", "show", "br100"))[0]["address"]
+
+
+def permanent_neighbours(ns, dev, entries):
+    """ARP entries that never expire: nobody asks, so no testpmd guest answers."""
+    for n in entries:
+        sh("ip", "-n", ns, "neigh", "replace", n.addr, "lladdr", n.mac, "dev", dev,
+           "nud", "permanent")
+
+
+def announce(ns, dev):
+    """One broadcast frame of a local experimental EtherType (0x88b5) from
+    dev in ns, so the switches learn its MAC: nothing answers it."""
+    code = ("import socket,sys;s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);"
+            "s.bind((sys.argv[1],0));m=s.getsockname()[4];"
+            "s.send(b'\\xff'*6+m+b'\\x88\\xb5'+bytes(46))")
+    sh(*in_ns(ns, sys.executable, "-c", code, dev))
+
+
+def add_port(sw, spec, vni):
+    args = [spec] + ([f"vlan={VLAN[vni]}"] if VLAN[vni] else [])
+    rc, out, err = sw.ctl("port", "add", *args)
+    check(rc == 0, f"port add {' '.join(args)}: {out} {err}")
+
+
+def vhost_socket(g):
+    return f"{RUN}/{g.host}-{g.name}.sock"
+
+
+def vmswitch_host(stack, host, vtep):
+    """vmswitch in host: EVPN ports for VNI 100 and 200, a vhost-user port per
+    virtio guest, an afpacket port per namespace guest."""
+    sw = wait_switch_ready(stack.enter_context(Switch(
+        [f"ev=vxlan:vni=100,local={vtep},evpn"], name=host, prefix=in_ns(host))))
+    add_port(sw, f"ev200=vxlan:vni=200,local={vtep},port=4790,evpn", 200)
+    for g in guests(host=host, kind=VIRTIO_GUESTS):
+        add_port(sw, f"{g.name}=vhost-user:{vhost_socket(g)}", g.vni)
+        wait_for_path(vhost_socket(g), 10)
+    for g in guests(host=host, kind=NS_GUESTS):
+        guest_ns(stack, g, port_dev(g))
+        add_port(sw, f"{port_dev(g)}=afpacket:{port_dev(g)}", g.vni)
+    out = sh("ip", "-n", host, "-d", "link", "show", "vmsw-vx100")
+    check(f"vxlan id 100 local {vtep}" in out and "nolearning" in out,
+          f"shadow VXLAN device on {host}: {out}")
+    return sw
+
+
+def virtio_frontends(stack):
+    """One testpmd, one lcore polling: a net_virtio_user port per virtio guest,
+    each answering on itself (loop topology); `start tx_first` later makes
+    each send ANNOUNCE_BURST broadcasts."""
+    pmd = VirtioUserPmd(
+        [vhost_socket(g) for g in VIRTIO_GUESTS], name="evpn", macs=[g.mac for g in VIRTIO_GUESTS],
+        args=["--forward-mode=icmpecho", "--port-topology=loop", f"--burst={ANNOUNCE_BURST}",
+              *[f"--eth-peer={i},ff:ff:ff:ff:ff:ff" for i in range(len(VIRTIO_GUESTS))]])
+    return stack.enter_context(pmd)
 
 
 def frr_dir(host):
@@ -195,12 +312,20 @@ def vtysh(host, cmd):
     return r.stdout + r.stderr
 
 
-def evpn_state(sw, port="ev"):
+def evpn_state(sw, vni=100):
     """(remote MACs, flood-list VTEPs) of an EVPN port, from `ctl show PORT`."""
-    rc, out, err = sw.ctl("show", port)
+    rc, out, err = sw.ctl("show", EVPN_PORT[vni])
     m = re.search(r"evpn: (\d+) remote MACs, (\d+) VTEPs on the flood list", out)
     check(rc == 0 and m, f"no evpn line in ctl show: {out} {err}")
     return int(m.group(1)), int(m.group(2))
+
+
+def evpn_counters(sw):
+    """The EVPN counters of `ctl show`, by name ("on other devices": N, ...)."""
+    out = sw.ctl("show")[1]
+    line = re.search(r"^\s+\d+ remote MACs added.*$", out, re.M)
+    check(line, f"no EVPN counters in ctl show: {out}")
+    return {name.strip(): int(n) for n, name in re.findall(r"(\d+) ([a-zA-Z ]+)", line.group(0))}
 
 
 def wait_for(what, cond, timeout=30, state=lambda: ""):
@@ -211,10 +336,14 @@ def wait_for(what, cond, timeout=30, state=lambda: ""):
         time.sleep(0.5)
 
 
+def shadow_fdb(host, vni=100):
+    return sh("bridge", "-n", host, "fdb", "show", "dev", f"vmsw-vx{vni}")
+
+
 def host_state(host, sw):
     """What the switch and the kernel hold, for a failure message."""
-    return (sw.ctl("show")[1] + sh("bridge", "-n", host, "fdb", "show", "dev", f"vmsw-vx{VNI}") +
-            sh("bridge", "-n", host, "fdb", "show", "dev", f"vmsw-ad{VNI}"))
+    return (sw.ctl("show")[1] + shadow_fdb(host) + shadow_fdb(host, 200) +
+            sh("bridge", "-n", host, "fdb", "show", "dev", "vmsw-ad100"))
 
 
 def linux_rx_packets():
@@ -223,26 +352,23 @@ def linux_rx_packets():
     return out[0]["stats64"]["rx"]["packets"]
 
 
-def move_guest(stack, switches, h_from, h_to, gns, addr, mac):
-    """The guest leaves h_from (its port goes, as when a VM migrates) and comes
-    back on h_to with its MAC and address; the Linux host reaches it there."""
-    rc, out, err = switches[h_from].ctl("port", "del", "g")
-    check(rc == 0, f"port del g on {h_from}: {out} {err}")
-    sh("ip", "netns", "del", gns)
-    guest(stack, h_to, gns, addr, mac, dev="gm")
-    rc, out, err = switches[h_to].ctl("port", "add", "gm=afpacket:gm")
-    check(rc == 0, f"port add gm on {h_to}: {out} {err}")
-    start = time.monotonic()
-    sh(*in_ns(gns, "ping", "-c", "1", "-W", "1", LINUX_ADDR), check_rc=False)
-    vtep = HOSTS[h_to][0]
-    wait_for(f"the Linux host to learn {mac} at {h_to}",
-             lambda: f"{mac} dst {vtep}" in sh("bridge", "-n", LINUX_HOST, "fdb", "show",
-                                               "dev", "vx100"),
-             timeout=15, state=lambda: sh("bridge", "-n", LINUX_HOST, "fdb", "show"))
-    sent, got = ns_ping(LINUX_HOST, addr, count=5)
-    print(f"  {gns} moved from {h_from} to {h_to}: reached there after "
-          f"{time.monotonic() - start:.1f} s")
-    check(got == sent, f"the Linux host -> {addr} after the move: {got}/{sent}")
+def label(g):
+    return f"{g.name}@{g.host}"
+
+
+def virtio_rx(pmd):
+    """{virtio guest's label: frames its testpmd port received}."""
+    stats = pmd.port_stats()
+    return {label(g): stats[i]["rx_packets"] for i, g in enumerate(VIRTIO_GUESTS)}
+
+
+def port_tx(switches, port_names):
+    """Frames the switches sent out of the named guest ports, all together."""
+    total = 0
+    for sw in switches.values():
+        ports = sw.ports_json()
+        total += sum(ports[p]["tx_packets"] for p in port_names if p in ports)
+    return total
 
 
 def routes_listed(out, macs, vteps):
@@ -251,78 +377,228 @@ def routes_listed(out, macs, vteps):
         all(f"[3]:[0]:[32]:[{v}]" in out for v in vteps)
 
 
+def ping_ok(src, g, count=3):
+    sent, got = ns_ping(src, g.addr, count=count)
+    check(got == sent, f"{src} -> {g.name} on {g.host} ({g.addr}, VNI {g.vni}): {got}/{sent}")
+
+
+def wait_flood_lists(switches):
+    """Every vmswitch host has the other hosts of each VNI on its flood list."""
+    for host, sw in switches.items():
+        for vni, others in ((100, len(VTEPS) - 1), (200, len(HOSTS) - 1)):
+            wait_for(f"{host}'s VNI {vni} flood list",
+                     lambda h=host, v=vni, n=others: evpn_state(switches[h], v)[1] == n,
+                     state=lambda h=host: host_state(h, switches[h]))
+
+
+def check_broadcast_stays_in_its_vni(pmd):
+    """Each virtio guest broadcast ANNOUNCE_BURST frames: every other virtio
+    guest of its VNI got them, through the EVPN head-end replication, and no
+    guest of the other VNI (nothing else floods: IPv6 is off)."""
+    pmd.cmd("start tx_first")
+    expect = {label(g): ANNOUNCE_BURST * (len(guests(g.vni, kind=VIRTIO_GUESTS)) - 1)
+              for g in VIRTIO_GUESTS}
+    wait_for("the virtio guests' broadcasts", lambda: virtio_rx(pmd) == expect, timeout=10,
+             state=lambda: virtio_rx(pmd))
+    time.sleep(0.5)
+    got = virtio_rx(pmd)
+    print(f"  each virtio guest got {sorted(set(got.values()))} of the "
+          f"{ANNOUNCE_BURST}-frame broadcasts (only those of its VNI)")
+    check(got == expect, f"broadcasts crossed VNIs: {got}, wanted {expect}")
+
+
+def wait_routes(switches, macs):
+    """Every host lists every guest MAC (type 2) and every VTEP (type 3), and
+    each switch took the other hosts' guests of VNI 100 from the kernel."""
+    for host in [*HOSTS, LINUX_HOST]:
+        wait_for(f"type-2 and type-3 routes on {host}",
+                 lambda h=host: routes_listed(vtysh(h, "show bgp l2vpn evpn route"), macs, VTEPS),
+                 state=lambda h=host: vtysh(h, "show bgp l2vpn evpn route"))
+    for host, sw in switches.items():
+        for vni in (100, 200):
+            remote = len([g for g in guests(vni) if g.host != host])
+            wait_for(f"{host}'s VNI {vni} remote MACs",
+                     lambda s=sw, v=vni, n=remote: evpn_state(s, v)[0] == n,
+                     state=lambda h=host: host_state(h, switches[h]))
+
+
+def check_pings_in_each_vni():
+    """Namespace guests reach every guest of their VNI on every host; the
+    Linux host reaches every guest of VNI 100."""
+    for src in NS_GUESTS:
+        for dst in guests(src.vni):
+            if dst.name != src.name:
+                ping_ok(src.name, dst)
+    for dst in guests(100):
+        ping_ok(LINUX_HOST, dst)
+    for src in guests(100, kind=NS_GUESTS):
+        sent, got = ns_ping(src.name, LINUX_ADDR, count=3)
+        check(got == sent, f"{src.name} -> the Linux host over EVPN: {got}/{sent}")
+
+
+def check_no_crossing_from_vni200(switches):
+    """A VNI 200 guest asks for VNI 100 addresses (ARP: testpmd's VNI 200
+    guests answer for any address, so the pings themselves may succeed): no
+    frame reaches a VNI 100 guest port on any host."""
+    src = ns_guest("vmsw-evg3")
+    vni100_ports = ["g", "v100"]
+    before = port_tx(switches, vni100_ports)
+    for dst in guests(100):
+        ns_ping(src.name, dst.addr, count=2)
+    crossed = port_tx(switches, vni100_ports) - before
+    print(f"  {src.name} (VNI 200) pinged the VNI 100 addresses: {crossed} frames reached "
+          f"VNI 100 guest ports")
+    check(crossed == 0, f"{crossed} frames from VNI 200 reached VNI 100 guests")
+
+
+def check_unicast_reaches_only_its_host(switches, pmd):
+    """Known unicast from host 1 to host 2's virtio guest: host 2 counts it, the
+    third vmswitch host, the Linux host and the other virtio guests do not."""
+    h1, h2, h3 = HOSTS
+    src, dst = ns_guest("vmsw-evg1"), virtio_guest(h2, 100)
+    evs = {h: switches[h].ports_json()["ev"]["rx_packets"] for h in (h2, h3)}
+    linux, rx = linux_rx_packets(), virtio_rx(pmd)
+    ping_ok(src.name, dst, count=20)
+    evs = {h: switches[h].ports_json()["ev"]["rx_packets"] - n for h, n in evs.items()}
+    linux = linux_rx_packets() - linux
+    rx = {g: n - rx[g] for g, n in virtio_rx(pmd).items()}
+    others = sum(n for g, n in rx.items() if g != label(dst))
+    print(f"  20 pings {src.name} -> {dst.name} on {h2}: {evs[h2]} frames in at {h2}, "
+          f"{evs[h3]} at {h3}, {linux} at the Linux host, {others} at other virtio guests")
+    check(evs[h2] >= 20 and rx[label(dst)] >= 20, f"the pings did not arrive at {h2}: {evs} {rx}")
+    check(evs[h3] == 0 and linux == 0 and others == 0,
+          f"unicast reached other hosts: {h3} {evs[h3]}, Linux {linux}, virtio {others}")
+
+
+def move_guest(stack, switches, g, h_to):
+    """The guest leaves its host (its port goes, as when a VM migrates) and comes
+    back on h_to with its MAC and address; the Linux host and the virtio
+    guests of the other hosts reach it there."""
+    rc, out, err = switches[g.host].ctl("port", "del", port_dev(g))
+    check(rc == 0, f"port del {port_dev(g)} on {g.host}: {out} {err}")
+    sh("ip", "netns", "del", g.name)
+    moved = g._replace(host=h_to)
+    guest_ns(stack, moved, "gm")
+    rc, out, err = switches[h_to].ctl("port", "add", "gm=afpacket:gm")
+    check(rc == 0, f"port add gm on {h_to}: {out} {err}")
+    start = time.monotonic()
+    announce(moved.name, "eth0")
+    vtep = HOSTS[h_to]
+    wait_for(f"the Linux host to learn {g.mac} at {h_to}",
+             lambda: f"{g.mac} dst {vtep}" in sh("bridge", "-n", LINUX_HOST, "fdb", "show",
+                                                 "dev", "vx100"),
+             timeout=15, state=lambda: sh("bridge", "-n", LINUX_HOST, "fdb", "show"))
+    ping_ok(LINUX_HOST, moved)
+    print(f"  {g.name} moved from {g.host} to {h_to}: reached there after "
+          f"{time.monotonic() - start:.1f} s")
+    for host in HOSTS:
+        if host != h_to:
+            ping_ok(moved.name, virtio_guest(host, 100))
+    return moved
+
+
+def withdrawn_from(sw, host, gone, now):
+    """host's kernel and switch hold nothing of `gone`: its guests' MACs are
+    off the shadow devices, the switch's remote MACs are those of the
+    guests elsewhere (now: where each guest is) and its VTEP is off the
+    flood lists."""
+    fdb = shadow_fdb(host) + shadow_fdb(host, 200)
+    if any(g.mac in fdb for g in guests(host=gone, kind=now)):
+        return False
+    for vni, vteps in ((100, len(VTEPS) - 2), (200, len(HOSTS) - 2)):
+        remote = len([g for g in guests(vni, kind=now) if g.host not in (host, gone)])
+        if evpn_state(sw, vni) != (remote, vteps):
+            return False
+    return True
+
+
+def check_withdrawn(switches, gone, moved):
+    """FRR on host `gone` stops: the other switches drop its guests' MACs and
+    its VTEP."""
+    now = [moved if g.name == moved.name else g for g in ALL_GUESTS]
+    start = time.monotonic()
+    stop_frr(gone)
+    for host in HOSTS:
+        if host == gone:
+            continue
+        wait_for(f"{gone} withdrawn from {host}",
+                 lambda h=host: withdrawn_from(switches[h], h, gone, now),
+                 state=lambda h=host: host_state(h, switches[h]))
+        out = shadow_fdb(host) + shadow_fdb(host, 200)
+        check(HOSTS[gone] not in out, f"{gone}'s entries stayed on {host}: {out}")
+    print(f"  {gone}'s FRR stopped: withdrawn from the other hosts after "
+          f"{time.monotonic() - start:.1f} s")
+
+
+def check_foreign_entries_ignored(host, sw):
+    """Entries zebra would not make (a VXLAN device of an unknown VNI, a MAC on
+    the shadow device without extern_learn) are counted and not used."""
+    before, state = evpn_counters(sw), evpn_state(sw)
+    sh("ip", "-n", host, "link", "add", "vx999", "type", "vxlan", "id", "999", "local",
+       HOSTS[host], "dstport", "60999", "nolearning")
+    for cmd in (["append", "00:00:00:00:00:00", "dev", "vx999", "dst", "172.31.0.77"],
+                ["add", "52:54:00:99:99:99", "dev", "vx999", "dst", "172.31.0.77", "self"],
+                ["add", "52:54:00:99:99:98", "dev", "vmsw-vx100", "dst", "172.31.0.77",
+                 "self"]):
+        sh("bridge", "-n", host, "fdb", *cmd)
+    wait_for("the foreign entries to be counted",
+             lambda: evpn_counters(sw)["on other devices"] >= before["on other devices"] + 2
+             and evpn_counters(sw)["skipped"] >= before["skipped"] + 1, timeout=5,
+             state=lambda: (before, evpn_counters(sw)))
+    check(evpn_state(sw) == state, f"foreign entries changed {host}'s table: "
+                                   f"{state} -> {evpn_state(sw)}")
+    after = evpn_counters(sw)
+    print(f"  foreign netlink entries on {host}: on other devices "
+          f"+{after['on other devices'] - before['on other devices']}, skipped "
+          f"+{after['skipped'] - before['skipped']}, table unchanged")
+    sh("ip", "-n", host, "link", "del", "vx999")
+
+
+def check_shadow_devices_go(host, sw):
+    for port in EVPN_PORT.values():
+        rc, out, err = sw.ctl("port", "del", port)
+        check(rc == 0, f"port del {port}: {out} {err}")
+    links = sh("ip", "-n", host, "link", "show")
+    check(not re.search(r"^\d+: vmsw-", links, re.M),
+          f"shadow devices left after the port went: {links}")
+
+
 @test
-def evpn_hosts_and_a_linux_host_through_frr():
-    """Guests reach each other and a Linux VTEP; routes; withdrawal when FRR stops."""
+def evpn_three_vmswitch_hosts_and_a_linux_host_through_frr():
+    """Virtio and namespace guests over EVPN; routes; unicast; move; withdrawal."""
     setup()
+    start = time.monotonic()
     with ExitStack() as s:
         underlay(s)
-        switches = {}
-        for host, (vtep, gns, addr, mac) in HOSTS.items():
-            guest(s, host, gns, addr, mac)
-            switches[host] = wait_switch_ready(s.enter_context(Switch(
-                [f"ev=vxlan:vni={VNI},local={vtep},evpn", "g=afpacket:g"],
-                name=host, prefix=in_ns(host))))
-            vni200(s, switches[host], host, vtep)
-            out = sh("ip", "-n", host, "-d", "link", "show", f"vmsw-vx{VNI}")
-            check(f"vxlan id {VNI} local {vtep}" in out and "nolearning" in out,
-                  f"shadow VXLAN device on {host}: {out}")
-        (h1, (v1, g1, a1, m1)), (h2, (v2, g2, a2, m2)) = HOSTS.items()
         linux_vtep()
+        permanent_neighbours(LINUX_HOST, "br100", guests(100))
+        switches = {h: vmswitch_host(s, h, vtep) for h, vtep in HOSTS.items()}
+        pmd = virtio_frontends(s)
         for host, vtep in zip([*HOSTS, LINUX_HOST], VTEPS):
             start_frr(s, host, vtep)
-        for host in HOSTS:
-            wait_for(f"{host}'s flood list", lambda h=host: evpn_state(switches[h])[1] == 2,
-                     state=lambda h=host: host_state(h, switches[h]))
-            wait_for(f"{host}'s VNI 200 flood list",
-                     lambda h=host: evpn_state(switches[h], "ev200")[1] == 1,
-                     state=lambda h=host: host_state(h, switches[h]))
-        (g3, a3, m3), (g4, a4, m4) = VNI200_GUESTS.values()
-        sent, got = ns_ping(g3, a4, count=10)
-        check(got == sent, f"{g3} -> {a4} over EVPN VNI 200: {got}/{sent}")
-        sent, got = ns_ping(g3, a2, count=3)
-        check(got == 0, f"{g3} (VNI 200) reached {a2} (VNI 100): {got}/{sent}")
-        sent, got = ns_ping(g1, a2, count=10)
-        check(got == sent, f"{g1} -> {a2} over EVPN: {got}/{sent}")
-        sent, got = ns_ping(g2, a1, count=10)
-        check(got == sent, f"{g2} -> {a1} over EVPN: {got}/{sent}")
-        for g in (g1, g2):
-            sent, got = ns_ping(g, LINUX_ADDR, count=10)
-            check(got == sent, f"{g} -> the Linux host over EVPN: {got}/{sent}")
-        for host in HOSTS:
-            wait_for(f"type-2 and type-3 routes on {host}",
-                     lambda h=host: routes_listed(vtysh(h, "show bgp l2vpn evpn route"),
-                                                  (m1, m2, m3, m4), VTEPS))
-            wait_for(f"{host}'s remote MACs", lambda h=host: evpn_state(switches[h])[0] >= 1,
-                     state=lambda h=host: host_state(h, switches[h]))
-        print("  " + "\n  ".join(l for l in vtysh(h1, "show bgp l2vpn evpn route").splitlines()
-                                 if "[2]" in l or "[3]" in l))
-        out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
-        check(f"{m2} dst {v2} self extern_learn" in out,
-              f"zebra did not install {m2} on {h1}: {out}")
-        # Known unicast goes to its host only: the Linux host sees none of it
-        # (a few frames of the guests' own multicast may cross meanwhile).
-        before, ev2 = linux_rx_packets(), switches[h2].ports_json()["ev"]["rx_packets"]
-        sent, got = ns_ping(g1, a2, count=20)
-        check(got == sent, f"{g1} -> {a2}: {got}/{sent}")
-        crossed = linux_rx_packets() - before
-        ev2 = switches[h2].ports_json()["ev"]["rx_packets"] - ev2
-        print(f"  20 pings {g1} -> {g2}: {ev2} frames in at {h2}, {crossed} at the Linux host")
-        check(ev2 >= 20 and crossed < 5, f"unicast reached the Linux host: {crossed} frames")
-        move_guest(s, switches, h1, h2, g1, a1, m1)
-        stop_frr(h2)
-        wait_for(f"{h2} withdrawn from {h1}",
-                 lambda: m2 not in sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
-                 and evpn_state(switches[h1])[1] == 1,
-                 state=lambda: host_state(h1, switches[h1]))
-        out = sh("bridge", "-n", h1, "fdb", "show", "dev", f"vmsw-vx{VNI}")
-        check(m2 not in out and v2 not in out, f"{h2}'s entries stayed on {h1}: {out}")
-        for port in ("ev", "ev200"):
-            rc, out, err = switches[h1].ctl("port", "del", port)
-            check(rc == 0, f"port del {port}: {out} {err}")
-        links = sh("ip", "-n", h1, "link", "show")
-        check(not re.search(r"^\d+: vmsw-", links, re.M),
-              f"shadow devices left after the port went: {links}")
+        wait_flood_lists(switches)
+        check_broadcast_stays_in_its_vni(pmd)
+        for g in NS_GUESTS:
+            announce(g.name, "eth0")
+        announce(LINUX_HOST, "br100")
+        wait_routes(switches, [g.mac for g in ALL_GUESTS])
+        print(f"  EVPN converged {time.monotonic() - start:.1f} s after the start; routes on "
+              f"vmsw-evh1:\n  " + "\n  ".join(
+                  l for l in vtysh("vmsw-evh1", "show bgp l2vpn evpn route").splitlines()
+                  if "[2]" in l or "[3]" in l))
+        h1, h2, h3 = HOSTS
+        g2 = ns_guest("vmsw-evg2")
+        out = shadow_fdb(h1)
+        check(f"{g2.mac} dst {HOSTS[h2]} self extern_learn" in out,
+              f"zebra did not install {g2.mac} on {h1}: {out}")
+        check_pings_in_each_vni()
+        check_no_crossing_from_vni200(switches)
+        check_unicast_reaches_only_its_host(switches, pmd)
+        moved = move_guest(s, switches, ns_guest("vmsw-evg1"), h2)
+        check_withdrawn(switches, h2, moved)
+        check_foreign_entries_ignored(h3, switches[h3])
+        check_shadow_devices_go(h1, switches[h1])
+    print(f"  wall time {time.monotonic() - start:.1f} s")
 
 
 if __name__ == "__main__":
