@@ -20,7 +20,8 @@ Guests, all in 10.100.0.0/24 whatever their VNI:
 testpmd's icmpecho answers every ARP request and every echo request it
 gets, whatever the address, with the MACs swapped: a flooded echo request
 would come back from the wrong guest with someone else's source MAC. So
-IPv6 is off in the guests (no multicast chatter), the pinging side has
+IPv6 is off in the guests (no multicast chatter; the vmswitch hosts keep
+it, and vmswitch turns it off on its shadow devices), the pinging side has
 permanent neighbour entries for the guests of its VNI, and every guest
 announces its MAC (a broadcast) before anyone sends to it. Checked:
 - broadcast reaches every guest of its VNI on every other host and none of
@@ -150,10 +151,12 @@ def underlay(stack):
     sh("ip", "-n", UNDERLAY, "link", "set", "ulbr", "up")
     for i, (h, a) in enumerate(zip([*HOSTS, LINUX_HOST], VTEPS)):
         netns(stack, h)
-        # IPv6 off here too: the shadow advertise device's peer (vmsw-apN)
-        # would send ND/MLD into vmsw-brN, whose MAC zebra then advertises
-        # as one more type-2 route of the host.
-        no_ipv6(h)
+        # IPv6 stays on in the vmswitch hosts: vmswitch turns it off on its
+        # shadow devices (else vmsw-apN's ND/MLD would put its MAC in
+        # vmsw-brN, and zebra would advertise it as one more type-2 route),
+        # which the exact route counts check.
+        if h == LINUX_HOST:
+            no_ipv6(h)
         sh("ip", "-n", UNDERLAY, "link", "add", f"p{i}", "type", "veth", "peer", "name", "ul",
            "netns", h)
         sh("ip", "-n", UNDERLAY, "link", "set", f"p{i}", "master", "ulbr", "up")
@@ -554,6 +557,21 @@ def check_foreign_entries_ignored(host, sw):
     sh("ip", "-n", host, "link", "del", "vx999")
 
 
+def check_shadow_ipv6_off():
+    """vmswitch turned IPv6 off on its shadow devices (the hosts have it on),
+    and no host advertises a MAC that is not a guest's."""
+    for host in HOSTS:
+        def sysctl(dev):
+            return sh(*in_ns(host, "sysctl", "-n", f"net.ipv6.conf.{dev}.disable_ipv6")).strip()
+        check(sysctl("default") == "0", f"{host}: IPv6 is off for every device")
+        for dev in ("vmsw-br100", "vmsw-vx100", "vmsw-ad100", "vmsw-ap100", "vmsw-ap200"):
+            check(sysctl(dev) == "1", f"{host}: IPv6 is on on the shadow device {dev}")
+    guest_macs = {g.mac for g in ALL_GUESTS}
+    routes = vtysh("vmsw-evh1", "show bgp l2vpn evpn route")
+    extra = set(re.findall(r"\[2\]:\[0\]:\[48\]:\[([0-9a-f:]{17})\]", routes)) - guest_macs
+    check(not extra, f"MACs advertised that are no guest's: {sorted(extra)}")
+
+
 def check_shadow_devices_go(host, sw):
     for port in EVPN_PORT.values():
         rc, out, err = sw.ctl("port", "del", port)
@@ -592,6 +610,7 @@ def evpn_three_vmswitch_hosts_and_a_linux_host_through_frr():
         check(f"{g2.mac} dst {HOSTS[h2]} self extern_learn" in out,
               f"zebra did not install {g2.mac} on {h1}: {out}")
         check_pings_in_each_vni()
+        check_shadow_ipv6_off()
         check_no_crossing_from_vni200(switches)
         check_unicast_reaches_only_its_host(switches, pmd)
         moved = move_guest(s, switches, ns_guest("vmsw-evg1"), h2)
