@@ -41,6 +41,7 @@ struct options {
 	const char *config;
 	const char *ctl_socket;
 	const char *cpus;		/* --cpus, or NULL */
+	bool auto_rebalance;		/* --auto-rebalance */
 	char default_spec[2][200];
 	int cpu[DP_THREADS_MAX];	/* the datapath threads' CPUs */
 	unsigned int ncpus;		/* 0: one thread, as without --cpus */
@@ -76,6 +77,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "ctl-socket", required_argument, NULL, 'C' },
 		{ "cpus", required_argument, NULL, 'T' },
+		{ "auto-rebalance", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -101,6 +103,7 @@ static void parse_run_options(int argc, char **argv, struct options *o)
 		case 'c': o->config = optarg; break;
 		case 'C': o->ctl_socket = optarg; break;
 		case 'T': o->cpus = optarg; break;
+		case 'R': o->auto_rebalance = true; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_WARN; break;
 		case 'h': usage_run(stdout); exit(0);
@@ -309,6 +312,8 @@ static int cmd_run(int argc, char **argv)
 		if (o.ncpus && (rc = dp_threads_start(&threads, &vs.bridge, o.cpu, o.ncpus,
 						      o.busy_poll, o.burst, o.pool)))
 			err("cannot start the datapath threads: %s", strerror(-rc));
+		else if (o.ncpus && (o.auto_rebalance || vs.cfg.auto_rebalance))
+			dp_threads_auto_rebalance(&threads);
 	}
 	if (!rc) {
 		info("switching between %u ports%s on %u thread%s; control socket %s",

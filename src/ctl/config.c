@@ -255,6 +255,23 @@ static int read_cpus(const char *path, const config_t *c, struct config *cfg,
 	return 0;
 }
 
+/* The optional top-level "auto_rebalance" switch, as for run --auto-rebalance. */
+static int read_auto_rebalance(const char *path, const config_t *c, struct config *cfg,
+			       char *why, size_t whylen)
+{
+	const config_setting_t *s = config_lookup(c, "auto_rebalance");
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		snprintf(why, whylen, "%s:%d: auto_rebalance must be true or false",
+			 path, config_setting_source_line(s));
+		return -EINVAL;
+	}
+	cfg->auto_rebalance = config_setting_get_bool(s);
+	return 0;
+}
+
 /**
  * config_load() - read and check a config file
  * @path:	file name
@@ -285,7 +302,8 @@ int config_load(const char *path, struct config *cfg, char *why, size_t whylen)
 		return -EINVAL;
 	}
 	ports = config_lookup(&c, "ports");
-	rc = read_cpus(path, &c, cfg, why, whylen);
+	rc = read_cpus(path, &c, cfg, why, whylen) ?:
+	     read_auto_rebalance(path, &c, cfg, why, whylen);
 	if (rc) {
 		/* why is set */
 	} else if (!ports) {

@@ -31,6 +31,7 @@ struct config {
 	struct port_config *port;
 	unsigned int nports;
 	char cpus[256];		/* "cpus" (run --cpus), "" if not set */
+	bool auto_rebalance;	/* "auto_rebalance" (run --auto-rebalance) */
 };
 
 int config_load(const char *path, struct config *cfg, char *why, size_t whylen);

@@ -84,6 +84,8 @@ static const char run_options[] =
 "  --cpus LIST         one datapath thread per CPU of LIST (\"0,1\", \"2-5\"),\n"
 "                      pinned; the main thread runs the control plane\n"
 "                      (vhost-user ports only so far)\n"
+"  --auto-rebalance    with --cpus: place the ports on the threads again\n"
+"                      when the load stays uneven (as ctl rebalance)\n"
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
 "  --mac-table N       most MACs learned (default %d)\n"
 "  --packets N         packet buffers in the pool (default %d)\n"

@@ -68,3 +68,49 @@ void assign_threads(struct assign_item *item, unsigned int nitems,
 		placed[big] = true;
 	}
 }
+
+/**
+ * assign_busiest() - the load of the busiest thread, with every item on
+ * its item[].thread (one below 0 or at or beyond @nthreads counts nowhere)
+ */
+uint64_t assign_busiest(const struct assign_item *item, unsigned int nitems,
+			unsigned int nthreads)
+{
+	uint64_t load[ASSIGN_THREADS_MAX] = { 0 }, most = 0;
+	unsigned int i;
+
+	nthreads = MIN(nthreads, (unsigned int)ASSIGN_THREADS_MAX);
+	for (i = 0; i < nitems; i++)
+		if (item[i].thread >= 0 && (unsigned int)item[i].thread < nthreads)
+			load[item[i].thread] += item[i].load;
+	for (i = 0; i < nthreads; i++)
+		most = MAX(most, load[i]);
+	return most;
+}
+
+/**
+ * assign_would_even_out() - would placing @item again (assign_threads())
+ * take at least @gain_pct percent off the busiest thread's load?
+ * @item:	the queues where they are now (item[].thread), with their loads
+ * @nitems:	how many, at most 256
+ * @nthreads:	datapath threads
+ * @gain_pct:	the least worth a move, in percent
+ *
+ * @item is not changed.
+ */
+bool assign_would_even_out(const struct assign_item *item, unsigned int nitems,
+			   unsigned int nthreads, unsigned int gain_pct)
+{
+	struct assign_item again[256];
+	uint64_t now, then;
+	unsigned int i;
+
+	if (nitems > 256)
+		return false;
+	for (i = 0; i < nitems; i++)
+		again[i] = item[i];
+	assign_threads(again, nitems, nthreads);
+	now = assign_busiest(item, nitems, nthreads);
+	then = assign_busiest(again, nitems, nthreads);
+	return now && (now - then) * 100 >= now * gain_pct;
+}

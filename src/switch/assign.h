@@ -6,6 +6,7 @@
 #ifndef VMSW_ASSIGN_H
 #define VMSW_ASSIGN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define ASSIGN_NONE	(-1)	/* not to be polled / not pinned */
@@ -24,5 +25,9 @@ struct assign_item {
 
 void assign_threads(struct assign_item *item, unsigned int nitems,
 		    unsigned int nthreads);
+uint64_t assign_busiest(const struct assign_item *item, unsigned int nitems,
+			unsigned int nthreads);
+bool assign_would_even_out(const struct assign_item *item, unsigned int nitems,
+			   unsigned int nthreads, unsigned int gain_pct);
 
 #endif /* VMSW_ASSIGN_H */

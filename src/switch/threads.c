@@ -171,27 +171,40 @@ static bool may_move(const struct dp_threads *s)
  * new to the threads goes at once; one that would move stays where it is
  * while moves are not safe, and the placement is tried again next time.
  */
-static void assign(struct dp_threads *s)
+/*
+ * The active ports as items to place: their busy cycles since the last
+ * placement, pins, and where they are now. Returns how many.
+ */
+static unsigned int gather(const struct dp_threads *s, struct assign_item *item,
+			   struct port **port)
 {
-	struct bridge *b = s->bridge;
-	struct assign_item item[PORT_MAX];
-	struct port *port[PORT_MAX];
-	bool safe = may_move(s), held = false;
-	int old[PORT_MAX];
+	const struct bridge *b = s->bridge;
 	unsigned int i, k, n = 0;
 
-	for (i = 0; i < PORT_MAX; i++) {
-		old[i] = s->owner[i];
-		s->owner[i] = -1;
-	}
 	for (i = 0; i < b->nports; i++) {
 		if (!b->port[i]->active)
 			continue;
 		port[n] = b->port[i];
-		item[n] = (struct assign_item){ .pin = s->pin[port[n]->idx] };
+		item[n] = (struct assign_item){ .pin = s->pin[port[n]->idx],
+						.thread = s->owner[port[n]->idx] };
 		for (k = 0; k < s->n; k++)
 			item[n].load += s->t[k].port_cycles[port[n]->idx];
 		n++;
+	}
+	return n;
+}
+
+static void assign(struct dp_threads *s)
+{
+	struct assign_item item[PORT_MAX];
+	struct port *port[PORT_MAX];
+	bool safe = may_move(s), held = false;
+	int old[PORT_MAX];
+	unsigned int i, k, n = gather(s, item, port);
+
+	for (i = 0; i < PORT_MAX; i++) {
+		old[i] = s->owner[i];
+		s->owner[i] = -1;
 	}
 	assign_threads(item, n, s->n);
 	for (i = 0; i < n; i++) {
@@ -223,6 +236,61 @@ void dp_threads_resume(struct dp_threads *s)
 		__atomic_store_n(&s->t[i].pause, false, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Automatic rebalancing, as OVS's pmd-auto-lb: every AUTO_LB_PERIOD_MS the
+ * control thread (threads parked: a timer stops every thread) looks at the
+ * last period. If the busiest thread was busy at least AUTO_LB_BUSY_PCT of
+ * it and a new placement would take AUTO_LB_GAIN_PCT off that thread's
+ * load, the period counts as uneven; after AUTO_LB_PERIODS uneven ones in
+ * a row the ports are placed again (the next resume, when moves are safe).
+ */
+#define AUTO_LB_PERIOD_MS	1000
+#define AUTO_LB_BUSY_PCT	50
+#define AUTO_LB_GAIN_PCT	25
+#define AUTO_LB_PERIODS		3
+
+/* Was the busiest thread busy at least AUTO_LB_BUSY_PCT since the last look? */
+static bool busy_enough(struct dp_threads *s)
+{
+	uint64_t now = now_ns(), most = 0, period;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++) {
+		most = MAX(most, s->t[i].busy_all - s->lb_busy[i]);
+		s->lb_busy[i] = s->t[i].busy_all;
+	}
+	period = (uint64_t)((double)(now - s->lb_last_ns) / 1e9 * cycles_per_second());
+	s->lb_last_ns = now;
+	return period && most * 100 >= period * AUTO_LB_BUSY_PCT;
+}
+
+static void auto_rebalance(struct ev_timer *tm)
+{
+	struct dp_threads *s = container_of(tm, struct dp_threads, lb_timer);
+	struct assign_item item[PORT_MAX];
+	struct port *port[PORT_MAX];
+	unsigned int n = gather(s, item, port);
+	bool uneven = busy_enough(s) &&
+		      assign_would_even_out(item, n, s->n, AUTO_LB_GAIN_PCT);
+
+	s->lb_uneven = uneven ? s->lb_uneven + 1 : 0;
+	if (s->lb_uneven >= AUTO_LB_PERIODS) {
+		info("datapath threads: load uneven for %u s, placing the ports again",
+		     AUTO_LB_PERIODS * AUTO_LB_PERIOD_MS / 1000);
+		s->rebalance = true;
+		s->auto_rebalances++;
+		s->lb_uneven = 0;
+	}
+	evloop_timer_arm(tm, auto_rebalance, AUTO_LB_PERIOD_MS * 1000000ull);
+}
+
+/** dp_threads_auto_rebalance() - place the ports again when the load stays uneven */
+void dp_threads_auto_rebalance(struct dp_threads *s)
+{
+	s->lb_last_ns = now_ns();
+	evloop_timer_arm(&s->lb_timer, auto_rebalance, AUTO_LB_PERIOD_MS * 1000000ull);
 }
 
 /* A thread's frames for a port that is going away; the thread is parked. */
@@ -355,6 +423,7 @@ void dp_threads_stop(struct dp_threads *s)
 	}
 	s->n = 0;
 	evloop_del(&s->control_ev);
+	evloop_timer_cancel(&s->lb_timer);
 	close(port_control_fd);
 	port_control_fd = -1;
 	s->bridge->port_leaving = NULL;
@@ -515,6 +584,9 @@ void dp_threads_show(const struct dp_threads *s, FILE *out)
 	fprintf(out, "control events: %llu with every thread parked, %llu with "
 		"only a port's users stopped\n", (unsigned long long)s->pauses,
 		(unsigned long long)s->port_pauses);
+	if (s->lb_timer.fn)
+		fprintf(out, "automatic rebalancing: on, %llu so far\n",
+			(unsigned long long)s->auto_rebalances);
 }
 
 /** dp_threads_port_show() - the thread polling @port's receive queues */

@@ -81,6 +81,11 @@ struct dp_thread {
  * @rebalance:	re-run the assignment at the next resume
  * @pauses:	control events run with every thread parked
  * @port_pauses: control events run with only the port's own users stopped
+ * @lb_timer:	automatic rebalancing's period (fn NULL: off)
+ * @lb_busy:	each thread's busy_all at the last period
+ * @lb_last_ns:	when the last period ended
+ * @lb_uneven:	uneven periods in a row
+ * @auto_rebalances: placements the load asked for
  */
 struct dp_threads {
 	struct bridge *bridge;
@@ -104,6 +109,11 @@ struct dp_threads {
 	struct ev_handler control_ev;
 	uint64_t pauses;
 	uint64_t port_pauses;
+	struct ev_timer lb_timer;
+	uint64_t lb_busy[DP_THREADS_MAX];
+	uint64_t lb_last_ns;
+	unsigned int lb_uneven;
+	uint64_t auto_rebalances;
 	struct datapath *dp;	/* where counters are folded into */
 	uint64_t start_ns;
 };
@@ -119,6 +129,7 @@ void dp_threads_stop(struct dp_threads *s);
 void dp_threads_pause(struct dp_threads *s);
 void dp_threads_resume(struct dp_threads *s);
 void dp_threads_rebalance(struct dp_threads *s);
+void dp_threads_auto_rebalance(struct dp_threads *s);
 int dp_threads_pin(struct dp_threads *s, const struct port *port, int thread);
 void dp_threads_show(const struct dp_threads *s, FILE *out);
 void dp_threads_port_show(const struct dp_threads *s, const struct port *port,

@@ -9,6 +9,9 @@ order_under_churn: sequence-numbered frames from one frontend to another
 arrive all and in order while ctl rebalance moves the sender's queues
 between the threads, ports are added, removed and reloaded, and the
 sender's frontend sends its memory table again.
+auto_rebalance_evens_out: with --auto-rebalance, two busy ports that the
+placement put on one thread (the other holds two idle pinned ports) are
+spread over both threads within seconds, and every frame still arrives.
 port_events_stop_one_thread: a frontend's own messages (SET_MEM_TABLE, 200
 times) park only the thread polling its port; the other thread goes on
 (it parks only for the events that stop every thread: timers, ctl), and
@@ -207,6 +210,67 @@ def order_under_churn():
     check(len(got) == total, f"{total - len(got)} frames lost")
     late = [i for i, (x, y) in enumerate(zip(got, range(total))) if x != y]
     check(not late, f"frames arrived out of order: first difference at {late[:1]}")
+
+
+def wait_placement(sw, want, timeout):
+    """Poll ctl show until want(owner) holds; returns the last placement."""
+    end = time.monotonic() + timeout
+    while True:
+        owner, _ = placement(sw)
+        if want(owner) or time.monotonic() > end:
+            return owner
+        time.sleep(0.2)
+
+
+@test
+def auto_rebalance_evens_out():
+    need_two_cpus()
+    if not CPUS:
+        skip("VMSW_THREADS_OFF: one thread, nothing to rebalance")
+    d = workdir("autolb")
+    socks = [f"{d}/p.sock", f"{d}/q.sock"]
+    with ExitStack() as s:
+        sw = s.enter_context(Switch([f"i0=vhost-user:{d}/i0.sock", f"i1=vhost-user:{d}/i1.sock",
+                                     f"p=vhost-user:{socks[0]}", f"q=vhost-user:{socks[1]}"],
+                                    name="threads-autolb", args=[*CPUS, "--auto-rebalance"]))
+        for name in ("i0", "i1"):
+            dev = NetDevice.connect(f"{d}/{name}.sock")
+            s.callback(dev.close)
+        rc, _, err = sw.ctl("rebalance", "i0=1", "i1=1")
+        check(rc == 0, f"ctl rebalance: {err}")
+        # p and q come next, with no load measured: by count, both onto thread 0.
+        fe = s.enter_context(VirtioUserPmd(socks, name="threads-autolb", args=[
+            "--forward-mode=io", "--txpkts=64", "--burst=32",
+            "--eth-peer=0,02:00:00:00:00:11", "--eth-peer=1,02:00:00:00:00:10"]))
+        before = wait_placement(sw, lambda o: "p" in o and "q" in o, 10)
+        fe.cmd("start tx_first 8")
+        t0 = time.monotonic()
+        after = wait_placement(sw, lambda o: o.get("p") != o.get("q"), 15)
+        took = time.monotonic() - t0
+        _, out, _ = sw.ctl("show")
+        fe.cmd("stop")
+        fe.cmd("set fwd rxonly")	# drain, as dpdk_loop
+        fe.cmd("start")
+        time.sleep(1)
+        fe.cmd("stop")
+        time.sleep(0.5)
+        fst = fe.port_stats()
+        st = sw.stats()["ports"]
+    m = re.search(r"^automatic rebalancing: on, (\d+) so far$", out, re.M)
+    print(f"  placement before the traffic {before}, {took:.1f} s later {after}; "
+          f"{m.group(0) if m else 'no automatic rebalancing line'}")
+    check(before.get("p") == before.get("q") == 0,
+          f"the busy ports did not start together on thread 0: {before}")
+    check(after.get("p") != after.get("q"), f"the busy ports stayed together: {after}")
+    check(after.get("i0") == after.get("i1") == 1, f"the pinned ports moved: {after}")
+    check(m is not None and int(m.group(1)) >= 1, "ctl show counts no automatic rebalancing")
+    p, q = st["p"], st["q"]
+    check(p["rx_packets"] > 10000, "too little traffic flowed")
+    check(fst[0]["tx_packets"] == p["rx_packets"] and fst[1]["tx_packets"] == q["rx_packets"],
+          "the frontend sent != the switch received")
+    check(p["rx_packets"] == q["tx_packets"] and q["rx_packets"] == p["tx_packets"],
+          f"frames lost across the move: p rx {p['rx_packets']} q tx {q['tx_packets']}, "
+          f"q rx {q['rx_packets']} p tx {p['tx_packets']}")
 
 
 MEM_TABLES = 200

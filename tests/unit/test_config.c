@@ -158,6 +158,28 @@ TEST(one_socket_path_per_port)
 	CHECK_EQ(why[0], '\0');
 }
 
+/* The threads' keys: cpus a string, auto_rebalance a boolean. */
+TEST(thread_keys)
+{
+	static const char ports[] =
+		"ports = ( { name = \"a\"; type = \"vhost-user\"; path = \"/x\"; } );\n";
+	char text[512];
+	struct config cfg;
+	const char *why;
+
+	snprintf(text, sizeof(text), "cpus = \"0,1\";\nauto_rebalance = true;\n%s", ports);
+	why = load(text, &cfg);
+	CHECK_EQ(why[0], '\0');
+	CHECK(cfg.auto_rebalance);
+	CHECK(!strcmp(cfg.cpus, "0,1"));
+	snprintf(text, sizeof(text), "%s", ports);
+	load(text, &cfg);
+	CHECK(!cfg.auto_rebalance);
+	snprintf(text, sizeof(text), "\nauto_rebalance = 1;\n%s", ports);
+	why = load(text, &cfg);
+	CHECK(strstr(why, ":2: auto_rebalance must be true or false") != NULL);
+}
+
 UNIT_MAIN(T(good_file_gives_specs_and_options), T(evpn_vxlan_port_needs_no_remote), T(errors_name_file_line_and_field),
 	  T(values_cannot_add_spec_options), T(numbers_out_of_range_are_refused),
-	  T(one_socket_path_per_port))
+	  T(one_socket_path_per_port), T(thread_keys))
