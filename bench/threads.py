@@ -31,7 +31,8 @@ windows, clean-window rules and medians are those of the throughput rows.
 Reported: aggregate Mpps (the sum of the frontend's 2N ports' Rx-pps), busy
 cycles per packet, the switch's busy share per thread, the frontend's busy
 share per lcore (>= 90%: the generator, not the switch, is the limit) and
-Mpps(N) / Mpps(1).
+Mpps(N) / Mpps(1). A window in which a port pair carried nothing (its loop
+lost its frames) is named in the output and in its record (dead_pairs).
 
 --threads-oversubscribe runs every N up to --threads-max (default 2 then)
 even without 2N CPUs, the CPUs taken round-robin: a functional dry run of the
@@ -233,6 +234,12 @@ def run(B, args, results):
                     for r in recs:
                         r.update(threads=n, frame=frame, oversubscribed=oversub,
                                  fe_cpus=fe_cpus, sw_cpus=sw_cpus)
+                        pps = r.get("rx_pps") or []
+                        dead = [k for k in range(len(pps) // 2) if not pps[2 * k] + pps[2 * k + 1]]
+                        if dead:    # a loop that lost its frames hides behind the sum
+                            r["dead_pairs"] = dead
+                            B.log(f"  {label} {kind} w{r['window']}: port pair(s) "
+                                  f"{', '.join(map(str, dead))} carried no traffic")
                     if kind == "ovs" and any("error" in r for r in recs):
                         B.log("bench: threads: OVS failed; its remaining rows are left out")
                         broken.add(kind)
@@ -289,3 +296,7 @@ def report(B, args, results):
     for r in recs:
         if "error" in r:
             B.log(f"  failed: {r['config']} {r['switch']} round {r['round']}: {r['error']}")
+        elif r.get("dead_pairs"):
+            B.log(f"  {r['config']} {r['switch']} round {r['round']} window {r['window']}: "
+                  f"port pair(s) {', '.join(map(str, r['dead_pairs']))} carried no traffic"
+                  + (f" ({OVERSUB})" if r.get("oversubscribed") else ""))
