@@ -8,8 +8,10 @@ side, one loop per switch thread:
             on CPU k (`show config fwd` is checked); the main lcore, which
             only answers commands, shares CPU N with the switch. `start
             tx_first 8`: 256 frames in flight per port, as in the throughput
-            rows. Port 2k's frames are addressed to port 2k+1 and back, so each
-            pair's traffic stays on its own loop.
+            rows. Port 2k's frames are addressed to port 2k+1 and back, and
+            the switch learns every port's MAC first (one burst per port
+            while the frontend drops what it receives; the MAC table is then
+            checked), so no frame is flooded into another pair's loop.
   vmswitch  `run --poll -q --cpus N..2N-1` under taskset on the same CPUs,
             ports a/b, a1/b1, ...; pair k is pinned to thread k (CPU N+k) with
             `ctl rebalance ak=k bk=k`, and `ctl show` must agree before anything
@@ -57,6 +59,7 @@ FWD_RX = re.compile(r"RX P=(\d+)/Q=\d+")
 SW_PORT = re.compile(r"^port (\S+) \(.*?\n  queues: thread (\d+) \(cpu (\d+)\)", re.M | re.S)
 OVS_PMD = re.compile(r"pmd thread numa_id \d+ core_id (\d+):(.*?)(?=pmd thread|\Z)", re.S)
 OVS_RXQ = re.compile(r"port:\s+(\S+)\s+queue-id:\s+0")
+MAC = re.compile(r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b")
 
 
 def add_args(p):
@@ -146,6 +149,25 @@ def check_fe_layout(fe, n):
     return {str(k): v for k, v in got.items()}
 
 
+def prelearn(fe):
+    """Teach the switch every frontend MAC before the loops start.
+
+    Until it knows them, the switch floods: a copy reaching another pair's
+    port would be io-forwarded with a foreign source address, the switch
+    would learn that MAC on the wrong port, and the pairs' loops would mix.
+    So each port sends one burst while the frontend only receives (rxonly:
+    flooded copies are dropped there); the io loops start afterwards."""
+    fe.cmd("set fwd rxonly")
+    fe.cmd("start tx_first 1")
+    time.sleep(1.0)
+    fe.cmd("stop")
+    fe.cmd("set fwd io")
+
+
+def fdb_want(macs, ports):
+    return {m: p for m, p in zip(macs, ports)}
+
+
 def wait_placement(read, want, what):
     """Poll read() until it returns want (PLACE_WAIT_S at most); return it."""
     deadline = time.monotonic() + PLACE_WAIT_S
@@ -177,7 +199,18 @@ def make_sut(B, kind, n, fe_cpus, sw_cpus):
                 raise RuntimeError(f"ctl rebalance {' '.join(pins)}: {err.strip() or code}")
             want = {p: i // 2 for i, p in enumerate(sut.port_names)}
             got = wait_placement(read, want, "vmswitch ctl show")
-            return {"fe_lcores": layout_fe, "sw_placement": got}
+            prelearn(fe)
+            fdb = wait_placement(read_fdb, fdb_want(fe_macs(n), sut.port_names),
+                                 "vmswitch fdb show")
+            return {"fe_lcores": layout_fe, "sw_placement": got, "sw_fdb": fdb}
+
+        def read_fdb():
+            code, out, err = sut.sw.ctl("fdb", "show")
+            if code:
+                raise RuntimeError(f"ctl fdb show: {err.strip() or code}")
+            names = set(sut.port_names)
+            return {m.group(0): p for line in out.splitlines() if (m := MAC.search(line))
+                    for p in line.split() if p in names}
     else:
         sut = B.OvsSut(1, ports=2 * n, pmd_cpus=sorted(set(sw_cpus)),
                        rxq_cpus=[sw_cpus[i // 2] for i in range(2 * n)])
@@ -191,7 +224,15 @@ def make_sut(B, kind, n, fe_cpus, sw_cpus):
             layout_fe = check_fe_layout(fe, n)
             want = {f"vh{i}.sock": sw_cpus[i // 2] for i in range(2 * n)}
             got = wait_placement(read, want, "OVS pmd-rxq-show")
-            return {"fe_lcores": layout_fe, "sw_placement": got}
+            prelearn(fe)
+            fdb = wait_placement(read_fdb, fdb_want(fe_macs(n), range(1, 2 * n + 1)),
+                                 "OVS fdb/show")
+            return {"fe_lcores": layout_fe, "sw_placement": got, "sw_fdb": fdb}
+
+        def read_fdb():     # " port  VLAN  MAC  Age" rows; port = ofport = index + 1
+            out = sut.appctl("fdb/show", "br0")
+            return {m.group(0): int(line.split()[0]) for line in out.splitlines()
+                    if (m := MAC.search(line)) and line.split()[0].isdigit()}
     sut.check_frontend = check
     sut.make_frontend = lambda frame, queues: make_frontend(B, sut.socks, frame, n, fe_cpus,
                                                             sw_cpus[0])
