@@ -238,7 +238,8 @@ fuzz: fuzz-build
 # ---- benchmark (not part of `make check`) ------------------------------------
 # `make bench` runs bench/bench.py as root: vmswitch beside testpmd's vhost
 # io-fwd and OVS-DPDK (throughput, busy cycles, scale, latency, callgrind,
-# packed rings beside split ones, ...).
+# packed rings beside split ones, thread scaling: N datapath threads beside
+# N OVS PMD threads for every N the CPUs allow, ...).
 # It installs dpdk, openvswitch-switch-dpdk and valgrind, reserves hugepages,
 # and tears everything down again. BENCH_ARGS=--quick for a short run;
 # `python3 bench/bench.py --help` lists the options.

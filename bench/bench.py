@@ -19,7 +19,10 @@ bench/cpu_rate.py), migration (bench/migration.py), tso64k (64 KiB TSO frames
 between two virtio-user ports, Gbit/s and cycles per byte, bench/tso64k.py),
 packed (the throughput loop with the frontend on packed or split rings, vmswitch
 and testpmd, 64/1518 bytes, 1/2 queues, bench/packed.py; callgrind measures
-packed rings too); not by default: guest_tcp (two QEMU guests, iperf3,
+packed rings too), threads (scaling rows: N = 1, 2, 4, ... datapath threads of
+vmswitch beside OVS-DPDK with N PMD threads, 64/1518 bytes, N port pairs and N
+frontend lcores, as many N as the machine has CPUs for, bench/threads.py); not
+by default: guest_tcp (two QEMU guests, iperf3,
 bench/guest_tcp.py). Python standard library only; run as root.
 """
 
@@ -49,6 +52,7 @@ import cpu_rate  # noqa: E402  (bench/: sections in their own modules)
 import guest_tcp  # noqa: E402
 import migration  # noqa: E402
 import packed  # noqa: E402
+import threads  # noqa: E402
 import tso64k  # noqa: E402
 
 RUN = "/tmp/vmsw-bench"                      # sockets
@@ -57,9 +61,9 @@ FE_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SWITCHES = ["vmswitch", "testpmd", "ovs"]
 SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
-            "tso64k", "packed", "guest_tcp"]
+            "tso64k", "packed", "threads", "guest_tcp"]
 DEFAULT_SECTIONS = ["throughput", "scale", "latency", "callgrind", "cpu_rate", "migration",
-                    "tso64k", "packed"]
+                    "tso64k", "packed", "threads"]
 CONFIGS = {  # name: (frame bytes, queue pairs)
     "64B": (64, 1), "512B": (512, 1), "1518B": (1518, 1), "64B-2q": (64, 2)}
 FE_BOUND_PCT = 90.0                          # frontend busy share that means "frontend-bound"
@@ -117,7 +121,8 @@ class Host:
         with open(path) as f:
             have = int(f.read())
         if have < pages:
-            self.hugepages_before = have
+            if self.hugepages_before is None:    # a second call (threads.py) keeps the first
+                self.hugepages_before = have
             with open(path, "w") as f:
                 f.write(str(pages))
         with open("/proc/mounts") as f:
@@ -327,9 +332,11 @@ class VmSwitchSut:
     server = False
 
     def __init__(self, queues, extra_ports=0, args=(), prefix=("taskset", "-c", "1"),
-                 tag="vh"):
-        self.socks = sockets(2, tag)
-        ports = [f"a=vhost-user:{self.socks[0]}", f"b=vhost-user:{self.socks[1]}"]
+                 tag="vh", pairs=1):
+        """pairs: port pairs (a, b), (a1, b1), ... each on two sockets (threads.py)."""
+        self.socks = sockets(2 * pairs, tag)
+        self.port_names = [f"{x}{k or ''}" for k in range(pairs) for x in "ab"]
+        ports = [f"{n}=vhost-user:{s}" for n, s in zip(self.port_names, self.socks)]
         self.idle_socks = [os.path.join(RUN, f"idle{i}.sock") for i in range(extra_ports)]
         ports += [f"p{i}=vhost-user:{s}" for i, s in enumerate(self.idle_socks)]
         self.sw = Switch(ports, name="bench-vmswitch", prefix=prefix,
@@ -409,11 +416,17 @@ class OvsSut:
     name = "ovs"
     server = False
 
-    def __init__(self, queues, nohuge=False, valgrind=None, other_config=()):
+    def __init__(self, queues, nohuge=False, valgrind=None, other_config=(), ports=2,
+                 pmd_cpus=(1,), rxq_cpus=None):
+        """ports: vhost-user ports vh0..; pmd_cpus: the PMD threads' CPUs (pmd-cpu-mask);
+        rxq_cpus: one CPU per port, its rx queue 0 pinned to that CPU's PMD
+        (pmd-rxq-affinity), or None for OVS's own placement."""
         self.base = os.path.join(WORK, "ovs")
         self.other_config = list(other_config)   # e.g. "userspace-tso-enable=true"
         self.run, self.db, self.logd = (os.path.join(self.base, d) for d in ("run", "db", "log"))
-        self.socks = [os.path.join(self.run, f"vh{i}.sock") for i in range(2)]
+        self.socks = [os.path.join(self.run, f"vh{i}.sock") for i in range(ports)]
+        self.pmd_mask = hex(sum(1 << c for c in pmd_cpus))
+        self.rxq_cpus = rxq_cpus
         self.env = dict(os.environ, OVS_RUNDIR=self.run, OVS_LOGDIR=self.logd,
                         OVS_DBDIR=self.db)
         self.nohuge, self.valgrind = nohuge, valgrind
@@ -456,7 +469,7 @@ class OvsSut:
                    "other_config:dpdk-socket-mem=1024", "other_config:dpdk-socket-limit=1024",
                    f'other_config:dpdk-extra="{mem}"')
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:dpdk-init=true",
-                   "other_config:dpdk-lcore-mask=0x1", "other_config:pmd-cpu-mask=0x2",
+                   "other_config:dpdk-lcore-mask=0x1", f"other_config:pmd-cpu-mask={self.pmd_mask}",
                    "other_config:n-handler-threads=1", "other_config:n-revalidator-threads=1",
                    *(f"other_config:{kv}" for kv in self.other_config))
         prefix = ["taskset", "-c", "0"] + (self.valgrind or [])
@@ -469,9 +482,11 @@ class OvsSut:
             self.sh(*argv, "--detach")
         self.vsctl("--timeout=120", "add-br", "br0", "--", "set", "bridge", "br0",
                    "datapath_type=netdev")
-        for i in range(2):
+        for i in range(len(self.socks)):
+            pin = ([f'other_config:pmd-rxq-affinity="0:{self.rxq_cpus[i]}"']
+                   if self.rxq_cpus else [])
             self.vsctl("add-port", "br0", f"vh{i}.sock", "--", "set", "Interface",
-                       f"vh{i}.sock", "type=dpdkvhostuser", f"ofport_request={i + 1}")
+                       f"vh{i}.sock", "type=dpdkvhostuser", f"ofport_request={i + 1}", *pin)
         self.sh("ovs-ofctl", "del-flows", "br0")
         self.sh("ovs-ofctl", "add-flow", "br0", "actions=NORMAL")
         for s in self.socks:
@@ -490,9 +505,8 @@ class OvsSut:
     def end(self, tsc_hz):
         out = self.appctl("dpif-netdev/pmd-stats-show")
 
-        def num(key):
-            m = re.search(rf"{key}:\s+([\d.]+)", out)
-            return float(m.group(1)) if m else 0.0
+        def num(key):    # summed over the PMD threads (and the main thread's section)
+            return sum(float(x) for x in re.findall(rf"{key}:\s+([\d.]+)", out))
         pkts, idle, proc = num("packets received"), num("idle cycles"), num("processing cycles")
         return {"sw_cyc_per_pkt": proc / pkts if pkts else None,
                 "sw_busy_pct": 100.0 * proc / (idle + proc) if idle + proc else None,
@@ -553,8 +567,10 @@ def measure_run(sut, frame, queues, args, label, rnd, preload=None):
             preload(sut)
         # A section may set the frontend's options (packed.py: its ring layout)
         # and check what was negotiated before anything is measured.
-        fe = Frontend(sut.socks, frame, queues, server=sut.server,
-                      **getattr(sut, "fe_kwargs", {}))
+        # threads.py: a frontend with more ports and forwarding lcores.
+        fe = (sut.make_frontend(frame, queues) if hasattr(sut, "make_frontend") else
+              Frontend(sut.socks, frame, queues, server=sut.server,
+                       **getattr(sut, "fe_kwargs", {})))
         fe.start()
         HOST.procs.append(fe.stop)
         negotiated = sut.check_frontend(fe) if hasattr(sut, "check_frontend") else {}
@@ -1131,6 +1147,7 @@ def parse_args(argv):
     migration.add_args(p)
     tso64k.add_args(p)
     packed.add_args(p)
+    threads.add_args(p)
     a = p.parse_args(argv)
     XCPU_FAR[0] = a.xcpu_far
     guest_tcp.finish_args(a, p)
@@ -1138,6 +1155,7 @@ def parse_args(argv):
     migration.finish_args(a, p)
     tso64k.finish_args(a, p)
     packed.finish_args(a, p)
+    threads.finish_args(a, p)
     q = a.quick
     for key, full, quick in (("rounds", 3, 1), ("nwin", 3, 2), ("win", 5.0, 2.0),
                              ("warmup", 3.0, 1.5), ("cg_seconds", 12.0, 5.0),
@@ -1181,11 +1199,12 @@ def main(argv=None):
                "git": git_rev(), "argv": sys.argv, "args": vars(args),
                "uname": os.uname().release, "ncpu": os.cpu_count(),
                "windows": [], "scale": [], "latency": [], "callgrind": [],
-               "cpu_rate": [], "guest_tcp": [], "tso64k": [], "packed": []}
+               "cpu_rate": [], "guest_tcp": [], "tso64k": [], "packed": [], "threads": []}
     with open("/proc/loadavg") as f:
         results["loadavg_start"] = f.read().split()[:3]
     HOST.prepare("ovs" in args.switches
-                 and bool({"throughput", "cpu_rate", "guest_tcp"} & set(args.sections)),
+                 and bool({"throughput", "cpu_rate", "guest_tcp", "threads"}
+                          & set(args.sections)),
                  "callgrind" in args.sections)
     results["vmswitch_sha256"] = HOST.binary_sha256
     t0 = time.monotonic()
@@ -1206,6 +1225,8 @@ def main(argv=None):
         tso64k.run(me, args, results)
     if "packed" in args.sections:
         packed.run(me, args, results)
+    if "threads" in args.sections:
+        threads.run(me, args, results)
     if "guest_tcp" in args.sections:
         guest_tcp.run(me, args, results)
     results["seconds"] = round(time.monotonic() - t0)
@@ -1251,6 +1272,8 @@ def report(args, results):
         tso64k.report(me, args, results)
     if results.get("packed"):
         packed.report(me, args, results)
+    if results.get("threads"):
+        threads.report(me, args, results)
     if results.get("guest_tcp"):
         log(f"\nGuest TCP: two QEMU TCG guests (1 vCPU, 256 MiB each), iperf3 "
             f"{args.gt_seconds} s per direction, {args.gt_rounds} interleaved rounds; median "
@@ -1261,7 +1284,7 @@ def report(args, results):
     errors = sum(1 for w in results["windows"] + results["scale"] + results["latency"]
                  + results["callgrind"] + results.get("cpu_rate", [])
                  + results.get("guest_tcp", []) + results.get("tso64k", [])
-                 + results.get("packed", []) if "error" in w)
+                 + results.get("packed", []) + results.get("threads", []) if "error" in w)
     log(f"\nbench: {results.get('seconds')} s, {errors} failed runs; every window in "
         f"{args.report or args.out}")
     return 1 if errors else 0
