@@ -292,6 +292,17 @@ def receive(peer, want, n, deadline):
     return got
 
 
+def wake_up_s(v, peer, src, dst):
+    """Seconds a frame from peer takes to reach the guest when the threads sleep."""
+    time.sleep(1.2)		# idle: past the poll window, asleep in epoll_wait
+    t0 = time.monotonic()
+    peer.send(make_frame(80, 0, src=src, dst=dst))
+    while time.monotonic() - t0 < 3:
+        if any(f[:6] == dst for f in v.recv_frames(timeout=0.05)):
+            return round(time.monotonic() - t0, 3)
+    return 3.0
+
+
 @test
 def host_ports_other_thread():
     """Guest <-> tap, afpacket and vxlan, each on the other thread: all arrive."""
@@ -334,18 +345,21 @@ def host_ports_other_thread():
         check(v.wait_tx_done(2), "the guest's frames were not all taken")
         deadline = time.monotonic() + 10
         to_port = {p: len(receive(peer[p], mac[p], n, deadline)) for p in peer}
+        wake = {p: wake_up_s(v, peer[p], mac[p], mv) for p in peer}
         time.sleep(0.3)
         st = sw.stats()["ports"]
+    print(f"  woken by a frame after sleeping: {wake} s")
+    check(max(wake.values()) < 0.25, f"a sleeping thread woke late for a frame: {wake}")
     print(f"  guest received {from_port}, host peers received {to_port}; "
           + ", ".join(f"{p} rx {st[p]['rx_packets']} tx {st[p]['tx_packets']}" for p in st))
     check(from_port == {p: n for p in peer}, f"the guest received {from_port}, not {n} each")
     check(to_port == {p: n for p in peer}, f"the host peers received {to_port}, not {n} each")
-    check(st["v"]["rx_packets"] == 1 + 3 * n and st["v"]["tx_packets"] == 3 * n,
+    check(st["v"]["rx_packets"] == 1 + 3 * n and st["v"]["tx_packets"] == 3 * n + 3,
           f"port v: rx {st['v']['rx_packets']} tx {st['v']['tx_packets']}")
     for p in peer:
-        check(st[p]["rx_packets"] == n and st[p]["tx_packets"] == n + 1,
+        check(st[p]["rx_packets"] == n + 1 and st[p]["tx_packets"] == n + 1,
               f"port {p}: rx {st[p]['rx_packets']} tx {st[p]['tx_packets']}, "
-              f"expected {n} and {n + 1}")
+              f"expected {n + 1} each")
     for p in st:
         check(not st[p]["drops"], f"port {p} dropped: {st[p]['drops']}")
 
