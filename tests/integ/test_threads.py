@@ -10,7 +10,9 @@ arrive all and in order while ctl rebalance moves the sender's queues
 between the threads and ports are added, removed and reloaded.
 host_ports_other_thread: a vhost-user port on thread 0, a tap, an afpacket
 port (veth to a namespace) and a vxlan port (UDP on loopback) on thread 1;
-frames both ways between the guest and each kernel peer, counted in and out.
+frames both ways between the guest and each kernel peer, counted in and out,
+a frame from each peer waking its sleeping thread at once, and the tap
+moved to thread 0 (its spare buffer back to thread 1's pool first).
 
 vmsw-tsan: two datapath threads and the control thread share the MAC table,
 the ports' tx links and locks, and the pause handshake; a host port's rx
@@ -346,6 +348,15 @@ def host_ports_other_thread():
         deadline = time.monotonic() + 10
         to_port = {p: len(receive(peer[p], mac[p], n, deadline)) for p in peer}
         wake = {p: wake_up_s(v, peer[p], mac[p], mv) for p in peer}
+        if CPUS:
+            # The tap moves to the guest's thread: its spare buffer goes home first.
+            rc, _, err = sw.ctl("rebalance", "t=0")
+            check(rc == 0 and placement(sw)[0]["t"] == 0, f"the tap did not move: {err}")
+        for seq in range(n):
+            peer["t"].send(make_frame(80, seq, src=mac["t"], dst=mv))
+        moved, deadline = 0, time.monotonic() + 10
+        while moved < n and time.monotonic() < deadline:
+            moved += sum(f[6:12] == mac["t"] for f in v.recv_frames(timeout=0.5))
         time.sleep(0.3)
         st = sw.stats()["ports"]
     print(f"  woken by a frame after sleeping: {wake} s")
@@ -353,13 +364,15 @@ def host_ports_other_thread():
     print(f"  guest received {from_port}, host peers received {to_port}; "
           + ", ".join(f"{p} rx {st[p]['rx_packets']} tx {st[p]['tx_packets']}" for p in st))
     check(from_port == {p: n for p in peer}, f"the guest received {from_port}, not {n} each")
+    check(moved == n, f"after the move the guest received {moved} of {n} frames from the tap")
     check(to_port == {p: n for p in peer}, f"the host peers received {to_port}, not {n} each")
-    check(st["v"]["rx_packets"] == 1 + 3 * n and st["v"]["tx_packets"] == 3 * n + 3,
+    check(st["v"]["rx_packets"] == 1 + 3 * n and st["v"]["tx_packets"] == 4 * n + 3,
           f"port v: rx {st['v']['rx_packets']} tx {st['v']['tx_packets']}")
     for p in peer:
-        check(st[p]["rx_packets"] == n + 1 and st[p]["tx_packets"] == n + 1,
+        rx = n + 1 + (n if p == "t" else 0)
+        check(st[p]["rx_packets"] == rx and st[p]["tx_packets"] == n + 1,
               f"port {p}: rx {st[p]['rx_packets']} tx {st[p]['tx_packets']}, "
-              f"expected {n + 1} each")
+              f"expected {rx} and {n + 1}")
     for p in st:
         check(not st[p]["drops"], f"port {p} dropped: {st[p]['drops']}")
 
