@@ -83,7 +83,6 @@ static const char run_options[] =
 "  --burst N           frames taken from a ring per pass (default %d)\n"
 "  --cpus LIST         one datapath thread per CPU of LIST (\"0,1\", \"2-5\"),\n"
 "                      pinned; the main thread runs the control plane\n"
-"                      (vhost-user ports only so far)\n"
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"
 "  --mac-table N       most MACs learned (default %d)\n"
 "  --packets N         packet buffers in the pool (default %d)\n"
