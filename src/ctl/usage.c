@@ -83,7 +83,6 @@ static const char run_options[] =
 "  --burst N           frames taken from a ring per pass (default %d)\n"
 "  --cpus LIST         one datapath thread per CPU of LIST (\"0,1\", \"2-5\"),\n"
 "                      pinned; the main thread runs the control plane\n"
-"                      (vhost-user ports only so far)\n"
 "  --auto-rebalance    with --cpus: place the ports on the threads again\n"
 "                      when the load stays uneven (as ctl rebalance)\n"
 "  --mac-aging SECONDS forget MACs silent this long (default %d)\n"

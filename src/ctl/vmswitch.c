@@ -76,9 +76,7 @@ int vmswitch_add_port(struct vmswitch *vs, const char *spec,
 		port_destroy(port);
 		return -EADDRINUSE;
 	}
-	rc = port_threaded ? dp_threads_port_ok(port, why, whylen) : 0;
-	if (!rc)
-		rc = policy_set(&port->policy, opt ? opt : &none, why, whylen);
+	rc = policy_set(&port->policy, opt ? opt : &none, why, whylen);
 	if (!rc)
 		rc = bridge_add_port(&vs->bridge, port);
 	if (rc) {

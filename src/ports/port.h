@@ -58,10 +58,19 @@ struct port_queue_stats {
  * @endpoint:	optional: what outside the switch the port takes for itself
  *		(a socket path): a second port of the type on it is refused
  * @wake_fds:	datapath threads only (port_threaded): the fds that signal
- *		work for the port (kick eventfds), which the polling thread
- *		sleeps on instead of the control loop; returns how many
- * @control:	datapath threads only: the port asked for the control
- *		thread (port_want_control()); called there, threads paused
+ *		work for the port (kick eventfds, a host port's socket or tap),
+ *		which the polling thread sleeps on instead of the control
+ *		loop; returns how many
+ * @wake_eventfds: the wake fds are eventfds, emptied by the thread they
+ *		woke (vhost-user kicks); otherwise they are sockets or devices,
+ *		readable while work waits, that only ops->rx reads
+ * @control:	optional, datapath threads only: the port asked for the
+ *		control thread (port_want_control()); called there, threads
+ *		paused
+ * @release:	optional, datapath threads only: give back what the port
+ *		keeps from its polling thread's pool between passes (a tap's
+ *		spare buffer), before it moves to another thread; called on
+ *		the control thread, threads paused
  */
 struct port_ops {
 	const char *type;
@@ -78,7 +87,9 @@ struct port_ops {
 			       unsigned int max);
 	const char *(*endpoint)(struct port *port);
 	unsigned int (*wake_fds)(struct port *port, int *fds, unsigned int max);
+	bool wake_eventfds;
 	void (*control)(struct port *port);
+	void (*release)(struct port *port);
 };
 
 /**

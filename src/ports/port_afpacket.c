@@ -80,7 +80,9 @@ struct port_afpacket {
 	uint64_t csum_done;		/* partial checksums completed here */
 	uint64_t large_rx;		/* frames received over PACKET_DATA_MAX */
 	uint64_t large_tx;		/* frames sent over PACKET_DATA_MAX */
-	struct ratelimit rl;
+	/* Two: with datapath threads, rx and tx run on different threads. */
+	struct ratelimit rx_rl;
+	struct ratelimit tx_rl;
 };
 
 static struct port_afpacket *to_afp(struct port *port)
@@ -230,7 +232,8 @@ static int afp_start(struct port *port)
 		return pa->ifindex;
 	}
 	rc = afp_open(pa);
-	if (!rc)
+	/* With datapath threads, the polling thread sleeps on it (afp_wake_fds()). */
+	if (!rc && !port_threaded)
 		rc = evloop_add(&pa->ev, pa->fd, on_ready, EPOLLIN);
 	if (rc) {
 		err("port %s: cannot attach to %s: %s%s", port->name, pa->ifname,
@@ -340,7 +343,7 @@ static int afp_check_header(struct port_afpacket *pa,
 		return afp_over_mtu(pa, p->len) ? -EMSGSIZE : 0;
 	if (pkt_offload_from_vnet_hdr(&vh, p->data, p->len, AFP_RX_CAPS,
 				      &p->ofl, &why)) {
-		if (ratelimit_ok(&pa->rl))
+		if (ratelimit_ok(&pa->rx_rl))
 			warn("port %s: bad vnet header from %s: %s",
 			     pa->port.name, pa->ifname, why);
 		return -EPROTO;
@@ -493,7 +496,7 @@ static int afp_tx_prepare(struct port_afpacket *pa, struct packet *p,
 static void afp_drop_front(struct port_afpacket *pa, enum port_drop why, int e)
 {
 	port_drop_packet(&pa->port, why, link_get(&pa->port.tx));
-	if (why == DROP_TX_ERROR && ratelimit_ok(&pa->rl))
+	if (why == DROP_TX_ERROR && ratelimit_ok(&pa->tx_rl))
 		warn("port %s: sending on %s: %s", pa->port.name, pa->ifname,
 		     strerror(e));
 }
@@ -568,13 +571,27 @@ static bool afp_sleep_prepare(struct port *port)
 	if (pa->left || (__atomic_load_n(&block_desc(pa, pa->block)->hdr.bh1.block_status,
 					 __ATOMIC_ACQUIRE) & TP_STATUS_USER))
 		return true;
-	afp_watch(pa, link_empty(&port->tx) ? EPOLLIN : EPOLLIN | EPOLLOUT);
+	/* Threads: not in the control loop; senders retry every 1 ms. */
+	if (!port_threaded)
+		afp_watch(pa, link_empty(&port->tx) ? EPOLLIN : EPOLLIN | EPOLLOUT);
 	return false;
 }
 
 static void afp_sleep_finish(struct port *port)
 {
-	afp_watch(to_afp(port), EPOLLIN);
+	if (!port_threaded)
+		afp_watch(to_afp(port), EPOLLIN);
+}
+
+/* The socket: readable while a block is handed over (datapath threads). */
+static unsigned int afp_wake_fds(struct port *port, int *fds, unsigned int max)
+{
+	struct port_afpacket *pa = to_afp(port);
+
+	if (pa->fd < 0 || !max)
+		return 0;
+	fds[0] = pa->fd;
+	return 1;
 }
 
 static void afp_show(struct port *port, FILE *out)
@@ -624,6 +641,7 @@ static const struct port_ops afp_ops = {
 	.sleep_finish = afp_sleep_finish,
 	.show = afp_show,
 	.destroy = afp_destroy,
+	.wake_fds = afp_wake_fds,
 };
 
 #define AFP_USAGE	"afpacket:IFNAME[,offloads=on|off]"

@@ -184,7 +184,9 @@ static unsigned int afxdp_rx(struct port *port, unsigned int budget)
 
 	if (unlikely(!port->up))
 		return 0;
-	service_tx(pa);
+	/* Threads: the TX side is the senders', under the port's lock. */
+	if (!port_threaded)
+		service_tx(pa);
 	n = xsk_ring_cons__peek(&pa->rxr, MIN(budget, link_room(&port->rx)), &idx);
 	if (!n)
 		return 0;
@@ -308,6 +310,22 @@ static bool afxdp_sleep_prepare(struct port *port)
 static void afxdp_sleep_finish(struct port *port)
 {
 	(void)port;
+}
+
+/*
+ * The socket, readable while the RX ring holds frames; none once it
+ * failed (an error would wake the thread for good). With datapath threads
+ * frames waiting for TX room are on their senders' links (retried every
+ * 1 ms), so EPOLLOUT is not asked for.
+ */
+static unsigned int afxdp_wake_fds(struct port *port, int *fds, unsigned int max)
+{
+	struct port_afxdp *pa = to_afxdp(port);
+
+	if (!port->up || pa->fd < 0 || !max)
+		return 0;
+	fds[0] = pa->fd;
+	return 1;
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -484,7 +502,12 @@ static int afxdp_start(struct port *port)
 	prime_frames(pa);
 	check_mtu(&pa->mtu_timer);
 	pa->zerocopy = is_zerocopy(pa->fd);
-	rc = evloop_add(&pa->ev, pa->fd, on_socket, EPOLLIN | EPOLLOUT | EPOLLET);
+	/*
+	 * With datapath threads the polling thread sleeps on the socket
+	 * (afxdp_wake_fds()); the control loop watches only for an error.
+	 */
+	rc = evloop_add(&pa->ev, pa->fd, on_socket, port_threaded ? EPOLLET :
+			EPOLLIN | EPOLLOUT | EPOLLET);
 	if (rc) {
 		close_socket(pa);
 		return rc;
@@ -548,6 +571,7 @@ static const struct port_ops afxdp_ops = {
 	.sleep_finish = afxdp_sleep_finish,
 	.show = afxdp_show,
 	.destroy = afxdp_destroy,
+	.wake_fds = afxdp_wake_fds,
 };
 
 /* One ",option" of an afxdp spec. */

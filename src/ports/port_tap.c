@@ -51,7 +51,9 @@ struct port_tap {
 	uint64_t tx_stalls;		/* writes refused with EAGAIN */
 	uint64_t large_rx;		/* frames read over PACKET_DATA_MAX */
 	uint64_t large_tx;		/* frames written over PACKET_DATA_MAX */
-	struct ratelimit rl;
+	/* Two: with datapath threads, rx and tx run on different threads. */
+	struct ratelimit rx_rl;
+	struct ratelimit tx_rl;
 };
 
 static struct port_tap *to_tap(struct port *port)
@@ -143,10 +145,13 @@ static int tap_start(struct port *port)
 	if (rc)
 		warn("port %s: cannot bring %s up: %s", port->name, pt->ifname,
 		     strerror(-rc));
-	rc = evloop_add(&pt->ev, pt->fd, on_ready, EPOLLIN);
-	if (rc)
-		return rc;
-	pt->watching = EPOLLIN;
+	/* With datapath threads, the polling thread sleeps on it (tap_wake_fds()). */
+	if (!port_threaded) {
+		rc = evloop_add(&pt->ev, pt->fd, on_ready, EPOLLIN);
+		if (rc)
+			return rc;
+		pt->watching = EPOLLIN;
+	}
 	port->up = true;
 	info("port %s: tap %s", port->name, pt->ifname);
 	return 0;
@@ -213,7 +218,7 @@ static int tap_check_header(struct port_tap *pt, struct packet *p)
 		return p->len <= PACKET_DATA_MAX ? 0 : -EMSGSIZE;
 	if (pkt_offload_from_vnet_hdr(&h, p->data, p->len, pt->rx_caps,
 				      &p->ofl, &why)) {
-		if (ratelimit_ok(&pt->rl))
+		if (ratelimit_ok(&pt->rx_rl))
 			warn("port %s: bad vnet header from %s: %s",
 			     pt->port.name, pt->ifname, why);
 		return -EPROTO;
@@ -291,7 +296,7 @@ static unsigned int tap_rx(struct port *port, unsigned int budget)
 
 	while (n < max && (rc = tap_read_one(pt)) == 0)
 		n++;
-	if (unlikely(rc < 0 && rc != -EAGAIN) && ratelimit_ok(&pt->rl))
+	if (unlikely(rc < 0 && rc != -EAGAIN) && ratelimit_ok(&pt->rx_rl))
 		warn("port %s: reading tap %s: %s", port->name, pt->ifname,
 		     strerror(-rc));
 	return n;
@@ -358,7 +363,7 @@ static unsigned int tap_tx(struct port *port)
 		if (rc < 0) {
 			/* EIO: the interface is down. */
 			port_drop(port, rc == -EIO ? DROP_PORT_DOWN : DROP_TX_ERROR, 1);
-			if (rc != -EIO && ratelimit_ok(&pt->rl))
+			if (rc != -EIO && ratelimit_ok(&pt->tx_rl))
 				warn("port %s: writing tap %s: %s", port->name,
 				     pt->ifname, strerror(-rc));
 		}
@@ -370,16 +375,49 @@ static unsigned int tap_tx(struct port *port)
 
 /* ---- sleeping, setup and reporting -------------------------------------- */
 
-/* Readable wakes us anyway (level-triggered); writable only if frames wait. */
+/*
+ * Readable wakes us anyway (level-triggered); writable only if frames wait.
+ * With datapath threads the tap is not in the control loop, and frames
+ * waiting for room are on their senders' links (who retry every 1 ms).
+ */
 static bool tap_sleep_prepare(struct port *port)
 {
-	tap_watch(to_tap(port), link_empty(&port->tx) ? EPOLLIN : EPOLLIN | EPOLLOUT);
+	if (!port_threaded)
+		tap_watch(to_tap(port), link_empty(&port->tx) ? EPOLLIN :
+			  EPOLLIN | EPOLLOUT);
 	return false;
 }
 
 static void tap_sleep_finish(struct port *port)
 {
-	tap_watch(to_tap(port), EPOLLIN);
+	if (!port_threaded)
+		tap_watch(to_tap(port), EPOLLIN);
+}
+
+/* ---- datapath threads --------------------------------------------------- */
+
+/* The tap's queue: readable while the host has frames for us. */
+static unsigned int tap_wake_fds(struct port *port, int *fds, unsigned int max)
+{
+	struct port_tap *pt = to_tap(port);
+
+	if (pt->fd < 0 || !max)
+		return 0;
+	fds[0] = pt->fd;
+	return 1;
+}
+
+/*
+ * The spare large buffer came from the polling thread's pool: back there
+ * before another thread polls the tap (threads paused).
+ */
+static void tap_release(struct port *port)
+{
+	struct port_tap *pt = to_tap(port);
+
+	if (pt->spare)
+		packet_free_home(pt->spare);
+	pt->spare = NULL;
 }
 
 static void tap_show(struct port *port, FILE *out)
@@ -405,7 +443,9 @@ static void tap_destroy(struct port *port)
 	struct port_tap *pt = to_tap(port);
 
 	evloop_del(&pt->ev);
-	if (pt->spare)
+	if (port_threaded)
+		tap_release(port);
+	else if (pt->spare)
 		packet_free(pt->spare);
 	if (pt->fd >= 0)
 		close(pt->fd);	/* a tap we created goes away with it */
@@ -421,6 +461,8 @@ static const struct port_ops tap_ops = {
 	.sleep_finish = tap_sleep_finish,
 	.show = tap_show,
 	.destroy = tap_destroy,
+	.wake_fds = tap_wake_fds,
+	.release = tap_release,
 };
 
 #define TAP_USAGE	"tap:IFNAME[,mtu=N][,offloads=on|off]"

@@ -865,6 +865,7 @@ static const struct port_ops vhost_ops = {
 	.sleep_prepare = vhost_sleep_prepare,
 	.sleep_finish = vhost_sleep_finish,
 	.wake_fds = vhost_wake_fds,
+	.wake_eventfds = true,
 	.control = vhost_control,
 	.settle = vhost_settle,
 	.show = vhost_show,

@@ -68,10 +68,13 @@ struct port_vxlan {
 	int tx_fd;			/* raw UDP socket, -1: closed */
 	struct ev_handler rx_ev;
 	struct ev_handler tx_ev;	/* watched only while frames wait */
+	/* Receiving; with datapath threads, only the polling thread's. */
 	struct mmsghdr msg[VX_BURST];
 	struct iovec iov[VX_BURST];
 	union vx_addr from[VX_BURST];
 	struct packet *pkt[VX_BURST];
+	/* Sending, under the port's lock with datapath threads. */
+	struct iovec txiov[VX_BURST];
 	struct mmsghdr txmsg[VX_TX_MSGS];	/* EVPN: the copies of a burst */
 	unsigned int txend[VX_BURST];	/* EVPN: a frame's copies end here */
 	uint64_t bad_vni;		/* datagrams with another VNI */
@@ -79,7 +82,8 @@ struct port_vxlan {
 	uint64_t foreign;		/* from a host other than REMOTE */
 	uint64_t tx_stalls;		/* sendmmsg refused with EAGAIN */
 	uint64_t copies_lost;		/* EVPN: copies of a frame not sent */
-	struct ratelimit rl;
+	struct ratelimit rx_rl;
+	struct ratelimit tx_rl;
 };
 
 static struct port_vxlan *to_vxlan(struct port *port)
@@ -244,7 +248,8 @@ static int vx_start(struct port *port)
 		return rc;
 	}
 	rc = vx_open_rx(pv);
-	if (!rc)
+	/* With datapath threads, the polling thread sleeps on it (vx_wake_fds()). */
+	if (!rc && !port_threaded)
 		rc = evloop_add(&pv->rx_ev, pv->rx_fd, on_rx_ready, EPOLLIN);
 	if (rc) {
 		err("port %s: cannot receive on UDP port %u: %s", port->name,
@@ -329,7 +334,7 @@ static unsigned int vx_rx(struct port *port, unsigned int budget)
 		return 0;
 	got = recvmmsg(pv->rx_fd, pv->msg, cnt, MSG_DONTWAIT, NULL);
 	if (got < 0) {
-		if (errno != EAGAIN && ratelimit_ok(&pv->rl))
+		if (errno != EAGAIN && ratelimit_ok(&pv->rx_rl))
 			warn("port %s: receiving: %s", port->name, strerror(errno));
 		got = 0;
 	}
@@ -370,7 +375,7 @@ static void vx_encap(const struct port_vxlan *pv, struct packet *p,
 static void vx_drop_front(struct port_vxlan *pv, int e)
 {
 	port_drop_packet(&pv->port, DROP_TX_ERROR, link_get(&pv->port.tx));
-	if (ratelimit_ok(&pv->rl))
+	if (ratelimit_ok(&pv->tx_rl))
 		warn("port %s: sending: %s", pv->port.name, strerror(e));
 }
 
@@ -390,9 +395,9 @@ static unsigned int vx_fill_burst(struct port_vxlan *pv)
 
 		if (unlikely(p->len > PACKET_DATA_MAX))
 			break;
-		vx_encap(pv, p, &pv->iov[i]);
-		pv->msg[i].msg_hdr = (struct msghdr){ .msg_iov = &pv->iov[i],
-						      .msg_iovlen = 1 };
+		vx_encap(pv, p, &pv->txiov[i]);
+		pv->txmsg[i].msg_hdr = (struct msghdr){ .msg_iov = &pv->txiov[i],
+							.msg_iovlen = 1 };
 	}
 	return i;
 }
@@ -417,12 +422,12 @@ static unsigned int vx_fill_copies(struct port_vxlan *pv)
 
 		if (!n || m + n > VX_TX_MSGS)
 			break;
-		vx_encap(pv, p, &pv->iov[i]);
+		vx_encap(pv, p, &pv->txiov[i]);
 		for (k = 0; k < n; k++, m++)
 			pv->txmsg[m].msg_hdr = (struct msghdr){
 				.msg_name = (void *)to[k],
 				.msg_namelen = addr_len(to[k]),
-				.msg_iov = &pv->iov[i], .msg_iovlen = 1 };
+				.msg_iov = &pv->txiov[i], .msg_iovlen = 1 };
 		pv->txend[i] = m;
 	}
 	return i;
@@ -487,7 +492,7 @@ static unsigned int vx_tx(struct port *port)
 			port_drop_packet(port, DROP_TOO_BIG, link_get(&port->tx));
 			continue;
 		}
-		sent = sendmmsg(pv->tx_fd, pv->msg, cnt, MSG_DONTWAIT);
+		sent = sendmmsg(pv->tx_fd, pv->txmsg, cnt, MSG_DONTWAIT);
 		if (sent < 0) {
 			if (errno == EAGAIN) {
 				pv->tx_stalls++;
@@ -504,7 +509,12 @@ static unsigned int vx_tx(struct port *port)
 
 /* ---- sleeping, reporting ------------------------------------------------ */
 
-/* Datagrams wake us through rx_ev; frames waiting to go out, through tx_ev. */
+/*
+ * Datagrams wake us through rx_ev; frames waiting to go out, through tx_ev.
+ * With datapath threads neither is in the control loop: the polling thread
+ * sleeps on rx_fd, and frames waiting for room are on their senders' links
+ * (retried every 1 ms), so port->tx is empty here.
+ */
 static bool vx_sleep_prepare(struct port *port)
 {
 	struct port_vxlan *pv = to_vxlan(port);
@@ -518,7 +528,19 @@ static bool vx_sleep_prepare(struct port *port)
 
 static void vx_sleep_finish(struct port *port)
 {
-	evloop_del(&to_vxlan(port)->tx_ev);
+	if (!port_threaded)
+		evloop_del(&to_vxlan(port)->tx_ev);
+}
+
+/* The receiving socket (datapath threads). */
+static unsigned int vx_wake_fds(struct port *port, int *fds, unsigned int max)
+{
+	struct port_vxlan *pv = to_vxlan(port);
+
+	if (pv->rx_fd < 0 || !max)
+		return 0;
+	fds[0] = pv->rx_fd;
+	return 1;
 }
 
 static void vx_show(struct port *port, FILE *out)
@@ -564,6 +586,7 @@ static const struct port_ops vxlan_ops = {
 	.sleep_finish = vx_sleep_finish,
 	.show = vx_show,
 	.destroy = vx_destroy,
+	.wake_fds = vx_wake_fds,
 };
 
 /* "N" from @min to @max into @out; 0 or -EINVAL. */

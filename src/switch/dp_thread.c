@@ -45,10 +45,15 @@ static void pass_unlock(void *ctx, struct port *port)
 	dp_thread_tx_unlock(ctx, port);
 }
 
-/* Watch @fd for reading; a closed or odd fd is skipped (polled anyway). */
-static void watch(struct dp_thread *t, int fd)
+/*
+ * Watch @fd for reading; a closed or odd fd is skipped (polled anyway).
+ * @eventfd: empty it when it wakes us; a socket or tap stays readable
+ * while frames wait, and only the port's rx may read it.
+ */
+static void watch(struct dp_thread *t, int fd, bool eventfd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = (uint32_t)fd | (uint64_t)eventfd << 32 };
 
 	epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -80,13 +85,15 @@ static void refresh(struct dp_thread *t)
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
 		return;		/* the thread polls without sleeping */
-	watch(t, t->wake_fd);
+	watch(t, t->wake_fd, true);
 	for (i = 0; i < t->nown; i++) {
-		if (!t->own[i]->ops->wake_fds)
-			continue;
-		n = t->own[i]->ops->wake_fds(t->own[i], fds, WAKE_FDS_MAX);
+		const struct port_ops *ops = t->own[i]->ops;
+
+		if (!ops->wake_fds)
+			continue;	/* polled, never slept on */
+		n = ops->wake_fds(t->own[i], fds, WAKE_FDS_MAX);
 		for (k = 0; k < n; k++)
-			watch(t, fds[k]);
+			watch(t, fds[k], ops->wake_eventfds);
 	}
 }
 
@@ -186,14 +193,15 @@ static bool any_staged(const struct dp_thread *t)
 	return false;
 }
 
-/* Empty the eventfds that woke us; the pass polls their rings next. */
+/* Empty the eventfds that woke us; the pass polls their ports next. */
 static void drain(const struct epoll_event *ev, int n)
 {
 	eventfd_t v;
 	int i;
 
 	for (i = 0; i < n; i++)
-		eventfd_read(ev[i].data.fd, &v);
+		if (ev[i].data.u64 >> 32)
+			eventfd_read((int)(uint32_t)ev[i].data.u64, &v);
 }
 
 /*

@@ -81,21 +81,6 @@ bad:
 	return -EINVAL;
 }
 
-/**
- * dp_threads_port_ok() - can datapath threads poll @port? Return: 0 or -ENOTSUP
- *
- * A thread sleeps on the fds its ports name (ops->wake_fds); the port types
- * that have none yet wake the control loop instead, which is refused.
- */
-int dp_threads_port_ok(const struct port *port, char *why, size_t whylen)
-{
-	if (port->ops->wake_fds && port->ops->control)
-		return 0;
-	snprintf(why, whylen, "port %s: %s ports are not supported with --cpus yet",
-		 port->name, port->ops->type);
-	return -ENOTSUP;
-}
-
 /*
  * The threads' counters since the last pause go into the bridge's and the
  * datapath's, which the control plane reads as in the single thread.
@@ -214,6 +199,9 @@ static void assign(struct dp_threads *s)
 			t = was;
 			held = true;
 		}
+		/* What it keeps from the old thread's pool goes home first. */
+		if (was >= 0 && was != t && port[i]->ops->release)
+			port[i]->ops->release(port[i]);
 		s->owner[port[i]->idx] = t;
 		port[i]->rx_pool = s->t[t].pool;
 	}

@@ -134,7 +134,6 @@ int dp_threads_pin(struct dp_threads *s, const struct port *port, int thread);
 void dp_threads_show(const struct dp_threads *s, FILE *out);
 void dp_threads_port_show(const struct dp_threads *s, const struct port *port,
 			  FILE *out);
-int dp_threads_port_ok(const struct port *port, char *why, size_t whylen);
 
 /* dp_thread.c */
 void *dp_thread_main(void *arg);

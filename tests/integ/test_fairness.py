@@ -235,10 +235,13 @@ def measure(kind):
     sock = {p: os.path.join(RUN, f"{p}.sock") for p in ("a0", "a1", "f", "s")}
     out = {}
     with ExitStack() as st:
+        # The single loop's fairness, on a CPU of its own (see above): with
+        # --cpus (VMSW_RUN_ARGS) a datapath thread would share the frontends'.
         sw = st.enter_context(Switch([f"{p}=vhost-user:{sock[p]},queues=1"
                                       for p in ("a0", "a1", "f", "s")],
-                                     name=f"fairness-{kind}"))
+                                     name=f"fairness-{kind}", env_args=False))
         os.sched_setaffinity(sw.proc.pid, {SWITCH_CPU})
+        st.callback(os.sched_setaffinity, 0, os.sched_getaffinity(0))
         os.sched_setaffinity(0, {FRONTEND_CPU})    # this script and its children
 
         sink = NetDevice.connect(sock["s"])

@@ -16,14 +16,23 @@ port_events_stop_one_thread: a frontend's own messages (SET_MEM_TABLE, 200
 times) park only the thread polling its port; the other thread goes on
 (it parks only for the events that stop every thread: timers, ctl), and
 both ports still forward afterwards.
+host_ports_other_thread: a vhost-user port on thread 0, a tap, an afpacket
+port (veth to a namespace) and a vxlan port (UDP on loopback) on thread 1;
+frames both ways between the guest and each kernel peer, counted in and out,
+a frame from each peer waking its sleeping thread at once, and the tap
+moved to thread 0 (its spare buffer back to thread 1's pool first).
 
 vmsw-tsan: two datapath threads and the control thread share the MAC table,
-the ports' tx links and locks, and the pause handshake.
+the ports' tx links and locks, and the pause handshake; a host port's rx
+on one thread and its tx from another.
 """
 
+import ctypes
 import os
 import re
 import shutil
+import socket
+import struct
 import sys
 import threading
 import time
@@ -32,8 +41,9 @@ from contextlib import ExitStack
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
 from dpdkfe import VirtioUserPmd  # noqa: E402
+from netns import netns, sh, wait_switch_ready  # noqa: E402
 from switch import Switch  # noqa: E402
-from testlib import check, main, skip, test  # noqa: E402
+from testlib import check, main, require_root, skip, test  # noqa: E402
 from vhostfront import NetDevice, make_frame  # noqa: E402
 
 RUN = "/tmp/vmsw-threads"
@@ -317,6 +327,182 @@ def port_events_stop_one_thread():
     check(parks1[0] > parks0[0], "port a's thread never parked for its port's events")
     check(got_a and got_b, f"no forwarding after the memory tables: to a {len(got_a)}, "
           f"to b {len(got_b)}")
+
+
+ETH_P_TEST = 0x88b5	# make_frame()'s ethertype
+PACKET_OUTGOING = 4
+CLONE_NEWNET = 0x40000000
+
+
+def raw_socket(ifname, ns=None):
+    """An AF_PACKET socket on ifname for ETH_P_TEST frames, made inside ns."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = open("/proc/self/ns/net") if ns else None
+    try:
+        if ns:
+            with open(f"/var/run/netns/{ns}") as f:
+                check(libc.setns(f.fileno(), CLONE_NEWNET) == 0, f"setns {ns}")
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_TEST))
+        s.bind((ifname, ETH_P_TEST))
+    finally:
+        if home:
+            libc.setns(home.fileno(), CLONE_NEWNET)
+            home.close()
+    s.settimeout(0.2)
+    return s
+
+
+class RawPeer:
+    """A kernel interface sending and receiving Ethernet frames."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def send(self, frame):
+        self.sock.send(frame)
+
+    def recv(self):
+        data, addr = self.sock.recvfrom(65536)
+        return None if addr[2] == PACKET_OUTGOING else data
+
+
+class VxlanPeer:
+    """The far VTEP of vxlan:127.0.0.2,vni=VNI,local=127.0.0.1,port=PORT."""
+
+    def __init__(self, stack, vni, port):
+        self.vni, self.port = vni, port
+        self.sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        self.sock.bind(("127.0.0.2", port))
+        self.sock.settimeout(0.2)
+
+    def send(self, frame):
+        self.sock.sendto(struct.pack("!B3xI", 0x08, self.vni << 8) + frame,
+                         ("127.0.0.1", self.port))
+
+    def recv(self):
+        return self.sock.recv(65536)[8:]
+
+
+def quiet_ipv6(ifname, ns=None):
+    """No router solicitations or MLD reports: the counts stay exact."""
+    sh(*(["ip", "netns", "exec", ns] if ns else []), "sysctl", "-qw",
+       f"net.ipv6.conf.{ifname}.disable_ipv6=1")
+
+
+def host_peers(s):
+    """The kernel ends of a tap, an afpacket veth and a vxlan port: {port: peer}."""
+    sh("ip", "link", "del", "vmsw-tht", check_rc=False)
+    sh("ip", "tuntap", "add", "dev", "vmsw-tht", "mode", "tap")
+    s.callback(sh, "ip", "link", "del", "vmsw-tht", check_rc=False)
+    quiet_ipv6("vmsw-tht")
+    netns(s, "vmsw-thns")
+    quiet_ipv6("default", "vmsw-thns")
+    sh("ip", "link", "del", "vmsw-thp", check_rc=False)
+    sh("ip", "link", "add", "vmsw-thp", "type", "veth", "peer", "name", "far",
+       "netns", "vmsw-thns")
+    s.callback(sh, "ip", "link", "del", "vmsw-thp", check_rc=False)
+    quiet_ipv6("vmsw-thp")
+    quiet_ipv6("far", "vmsw-thns")
+    sh("ip", "link", "set", "vmsw-thp", "up")
+    sh("ip", "-n", "vmsw-thns", "link", "set", "far", "up")
+    return {"p": RawPeer(s.enter_context(raw_socket("far", "vmsw-thns"))),
+            "x": VxlanPeer(s, 5, 4797)}
+
+
+def receive(peer, want, n, deadline):
+    """Frames to MAC want that peer receives, until n or deadline."""
+    got = []
+    while len(got) < n and time.monotonic() < deadline:
+        try:
+            f = peer.recv()
+        except (socket.timeout, BlockingIOError):
+            continue
+        if f and f[:6] == want:
+            got.append(f)
+    return got
+
+
+def wake_up_s(v, peer, src, dst):
+    """Seconds a frame from peer takes to reach the guest when the threads sleep."""
+    time.sleep(1.2)		# idle: past the poll window, asleep in epoll_wait
+    t0 = time.monotonic()
+    peer.send(make_frame(80, 0, src=src, dst=dst))
+    while time.monotonic() - t0 < 3:
+        if any(f[:6] == dst for f in v.recv_frames(timeout=0.05)):
+            return round(time.monotonic() - t0, 3)
+    return 3.0
+
+
+@test
+def host_ports_other_thread():
+    """Guest <-> tap, afpacket and vxlan, each on the other thread: all arrive."""
+    need_two_cpus()
+    require_root()
+    d = workdir("host")
+    n, mv = 64, b"\x02\x00\x00\x00\x7c\x01"
+    mac = {"t": b"\x02\x00\x00\x00\x7c\x02", "p": b"\x02\x00\x00\x00\x7c\x03",
+           "x": b"\x02\x00\x00\x00\x7c\x04"}
+    with ExitStack() as s:
+        peer = host_peers(s)
+        sw = wait_switch_ready(s.enter_context(Switch(
+            [f"v=vhost-user:{d}/v.sock", "t=tap:vmsw-tht", "p=afpacket:vmsw-thp",
+             "x=vxlan:127.0.0.2,vni=5,local=127.0.0.1,port=4797"],
+            name="threads-host", args=CPUS)))
+        peer["t"] = RawPeer(s.enter_context(raw_socket("vmsw-tht")))
+        v = NetDevice.connect(f"{d}/v.sock")
+        s.callback(v.close)
+        if CPUS:
+            rc, _, err = sw.ctl("rebalance", "v=0", "t=1", "p=1", "x=1")
+            check(rc == 0, f"ctl rebalance: {err}")
+            owner, _ = placement(sw)
+            check(owner == {"v": 0, "t": 1, "p": 1, "x": 1}, f"placement: {owner}")
+        # Host ports to the guest, all three at once (the guest's MAC learned first).
+        v.send_frame(make_frame(60, 0, src=mv, dst=b"\xff" * 6))
+        check(v.wait_tx_done(2), "the guest's first frame was not taken")
+        for port in peer:
+            for seq in range(n):
+                peer[port].send(make_frame(80, seq, src=mac[port], dst=mv))
+        got, deadline = [], time.monotonic() + 10
+        while len(got) < 3 * n and time.monotonic() < deadline:
+            got += [f for f in v.recv_frames(timeout=0.5) if f[:6] == mv]
+        from_port = {p: sum(f[6:12] == mac[p] for f in got) for p in peer}
+        # The guest to each host port, interleaved.
+        for seq in range(n):
+            for port in peer:
+                v.send_frame(make_frame(80, seq, src=mv, dst=mac[port]))
+            if seq % 16 == 15:
+                v.wait_tx_done(2)
+        check(v.wait_tx_done(2), "the guest's frames were not all taken")
+        deadline = time.monotonic() + 10
+        to_port = {p: len(receive(peer[p], mac[p], n, deadline)) for p in peer}
+        wake = {p: wake_up_s(v, peer[p], mac[p], mv) for p in peer}
+        if CPUS:
+            # The tap moves to the guest's thread: its spare buffer goes home first.
+            rc, _, err = sw.ctl("rebalance", "t=0")
+            check(rc == 0 and placement(sw)[0]["t"] == 0, f"the tap did not move: {err}")
+        for seq in range(n):
+            peer["t"].send(make_frame(80, seq, src=mac["t"], dst=mv))
+        moved, deadline = 0, time.monotonic() + 10
+        while moved < n and time.monotonic() < deadline:
+            moved += sum(f[6:12] == mac["t"] for f in v.recv_frames(timeout=0.5))
+        time.sleep(0.3)
+        st = sw.stats()["ports"]
+    print(f"  woken by a frame after sleeping: {wake} s")
+    check(max(wake.values()) < 0.25, f"a sleeping thread woke late for a frame: {wake}")
+    print(f"  guest received {from_port}, host peers received {to_port}; "
+          + ", ".join(f"{p} rx {st[p]['rx_packets']} tx {st[p]['tx_packets']}" for p in st))
+    check(from_port == {p: n for p in peer}, f"the guest received {from_port}, not {n} each")
+    check(moved == n, f"after the move the guest received {moved} of {n} frames from the tap")
+    check(to_port == {p: n for p in peer}, f"the host peers received {to_port}, not {n} each")
+    check(st["v"]["rx_packets"] == 1 + 3 * n and st["v"]["tx_packets"] == 4 * n + 3,
+          f"port v: rx {st['v']['rx_packets']} tx {st['v']['tx_packets']}")
+    for p in peer:
+        rx = n + 1 + (n if p == "t" else 0)
+        check(st[p]["rx_packets"] == rx and st[p]["tx_packets"] == n + 1,
+              f"port {p}: rx {st[p]['rx_packets']} tx {st[p]['tx_packets']}, "
+              f"expected {rx} and {n + 1}")
+    for p in st:
+        check(not st[p]["drops"], f"port {p} dropped: {st[p]['drops']}")
 
 
 if __name__ == "__main__":

@@ -58,10 +58,13 @@ def parse_stats(text):
 class Switch:
     """A vmswitch process with the given port specs, logging to build/test-logs."""
 
-    def __init__(self, ports, name="vmswitch", args=(), prefix=()):
-        """prefix: argv put before the binary (e.g. taskset, valgrind)."""
+    def __init__(self, ports, name="vmswitch", args=(), prefix=(), env_args=True):
+        """prefix: argv put before the binary (e.g. taskset, valgrind).
+        env_args=False: leave out VMSW_RUN_ARGS, for a switch that must be
+        one thread by design (say why where it is used)."""
         self.ports, self.name, self.args = list(ports), name, list(args)
         self.prefix = list(prefix)
+        self.env_args = env_args
         self.proc = None
         self.logpath = os.path.join(log_dir(), f"{name}.log")
 
@@ -81,7 +84,7 @@ class Switch:
         if os.path.exists(self.ctl_path):
             os.unlink(self.ctl_path)
         # VMSW_RUN_ARGS (e.g. "--cpus 0,1") runs every test's switch with them.
-        extra = shlex.split(os.environ.get("VMSW_RUN_ARGS", ""))
+        extra = shlex.split(os.environ.get("VMSW_RUN_ARGS", "")) if self.env_args else []
         cmd = [*self.prefix, binary(), "run", "--ctl-socket", self.ctl_path, *self.args,
                *extra]
         for spec in self.ports:
