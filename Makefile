@@ -142,8 +142,13 @@ ifeq ($(TSAN),1)
 BUILD_DEPS += clang
 CHECK_ENV := VMSW_TSAN=1
 endif
+# The sanitizer pass runs every switch with two datapath threads
+# (VMSW_RUN_ARGS, tests/lib/switch.py) where there are two CPUs, so that the
+# suite runs both with one thread (the plain pass) and with --cpus.
+comma := ,
+SANITIZE_RUN_ARGS := $(if $(filter-out 0 1,$(shell nproc)),--cpus 0$(comma)1)
 ifeq ($(SANITIZE),1)
-CHECK_ENV := VMSW_SKIP="$(SLOW_GUEST_TESTS),$(NOT_SANITIZED)" VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass"
+CHECK_ENV := VMSW_SKIP="$(SLOW_GUEST_TESTS),$(NOT_SANITIZED)" VMSW_SKIP_WHY="slow QEMU guest test, run by the plain make check, left out of the sanitizer pass" VMSW_RUN_ARGS="$(SANITIZE_RUN_ARGS)"
 endif
 
 check: deps

@@ -107,14 +107,7 @@ def dpdk_loop(queues):
         fe.cmd(f"start tx_first {8 // queues}")
         time.sleep(3)
         owner, threads = placement(sw)
-        fe.cmd("stop")
-        # Drain: frames waiting for the guests' buffers are delivered, so that
-        # every frame received must have been delivered.
-        fe.cmd("set fwd rxonly")
-        fe.cmd("start")
-        time.sleep(1)
-        fe.cmd("stop")
-        time.sleep(0.5)
+        fe.drain()
         fst = fe.port_stats()
         st = sw.stats()["ports"]
     a, b = st["a"], st["b"]
@@ -258,12 +251,7 @@ def auto_rebalance_evens_out():
         after = wait_placement(sw, lambda o: o.get("p") != o.get("q"), 15)
         took = time.monotonic() - t0
         _, out, _ = sw.ctl("show")
-        fe.cmd("stop")
-        fe.cmd("set fwd rxonly")	# drain, as dpdk_loop
-        fe.cmd("start")
-        time.sleep(1)
-        fe.cmd("stop")
-        time.sleep(0.5)
+        fe.drain()
         fst = fe.port_stats()
         st = sw.stats()["ports"]
     m = re.search(r"^automatic rebalancing: on, (\d+) so far$", out, re.M)

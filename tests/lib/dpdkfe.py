@@ -100,6 +100,17 @@ class VirtioUserPmd:
         self.proc.stdin.flush()
         return self._wait_prompt(timeout)
 
+    def drain(self):
+        """Stop forwarding, then only receive for a second: the frames the
+        switch still held for the guests' buffers arrive, so that every frame
+        it received has been delivered when this returns."""
+        self.cmd("stop")
+        self.cmd("set fwd rxonly")
+        self.cmd("start")
+        time.sleep(1)
+        self.cmd("stop")
+        time.sleep(0.5)
+
     def port_stats(self):
         """{port: dict(rx_packets, rx_bytes, tx_packets, tx_bytes)}."""
         out = self.cmd("show port stats all")
