@@ -287,6 +287,9 @@ static int cmd_stats(struct cmd *c)
 	json_set(o, "switch", switch_json(&c->vs->bridge));
 	json_set(o, "datapath", datapath_json(&c->vs->dp));
 	json_set(o, "control", control_json(ctl_get_stats()));
+	/* When the counters were read, for rates that the client's own
+	 * scheduling does not skew (ctl top). */
+	json_set_u64(o, "time_ns", now_ns());
 	json_print(c, o);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "core/cycles.h"
 #include "ctl/top.h"
 #include "ports/port.h"
 
@@ -69,11 +70,13 @@ static bool row_from_json(json_object *port, struct top_row *row)
  * @len:	its length
  * @rows:	filled with one row per port
  * @max:	rows available
+ * @time_ns:	set to the switch's clock when it read the counters, 0 if
+ *		the answer does not say (an older switch)
  *
  * Return: rows filled, or -EINVAL if @text is not such an answer
  */
 int top_parse(const char *text, size_t len, struct top_row *rows,
-	      unsigned int max)
+	      unsigned int max, uint64_t *time_ns)
 {
 	json_tokener *tok = json_tokener_new();
 	json_object *root, *ports;
@@ -91,11 +94,13 @@ int top_parse(const char *text, size_t len, struct top_row *rows,
 	}
 	for (i = 0; i < json_object_array_length(ports) && n < max; i++)
 		n += row_from_json(json_object_array_get_idx(ports, i), &rows[n]);
+	*time_ns = get_u64(root, "time_ns");
 	json_object_put(root);
 	return (int)n;
 }
 
-static int sample(const char *path, struct top_row *rows, unsigned int *n)
+static int sample(const char *path, struct top_row *rows, unsigned int *n,
+		  uint64_t *time_ns)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -107,7 +112,7 @@ static int sample(const char *path, struct top_row *rows, unsigned int *n)
 	rc = ctl_ask(path, "stats --json", f);
 	fclose(f);
 	if (!rc) {
-		int got = top_parse(buf, len, rows, TOP_PORTS);
+		int got = top_parse(buf, len, rows, TOP_PORTS, time_ns);
 
 		if (got < 0) {
 			fprintf(stderr, "vmswitch ctl top: unexpected answer to stats --json\n");
@@ -161,6 +166,18 @@ static void render(const struct top_row *now, unsigned int n,
 	fflush(stdout);
 }
 
+/*
+ * Seconds between two samples: by the switch's clock when it read the
+ * counters (a client kept waiting for a CPU would skew its own), else by
+ * ours when the answers came.
+ */
+static double interval_s(uint64_t at0, uint64_t at1, uint64_t seen0, uint64_t seen1)
+{
+	if (at0 && at1 > at0)
+		return (double)(at1 - at0) / 1e9;
+	return (double)(seen1 - seen0) / 1e9;
+}
+
 /** ctl_top() - refresh until interrupted. Return: exit status */
 int ctl_top(const char *path)
 {
@@ -168,20 +185,19 @@ int ctl_top(const char *path)
 	const char *limit = getenv("VMSWITCH_TOP_N");
 	long left = limit ? atol(limit) : -1;
 	unsigned int n[2] = { 0, 0 }, cur = 0;
-	struct timespec t0, t1;
+	uint64_t at[2], seen[2];	/* the switch's clock; ours */
 
-	if (sample(path, rows[cur], &n[cur]))
+	if (sample(path, rows[cur], &n[cur], &at[cur]))
 		return 2;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	seen[cur] = now_ns();
 	while (left--) {
 		sleep(1);
 		cur ^= 1;
-		if (sample(path, rows[cur], &n[cur]))
+		if (sample(path, rows[cur], &n[cur], &at[cur]))
 			return 2;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		seen[cur] = now_ns();
 		render(rows[cur], n[cur], rows[cur ^ 1], n[cur ^ 1],
-		       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
-		t0 = t1;
+		       interval_s(at[cur ^ 1], at[cur], seen[cur ^ 1], seen[cur]));
 	}
 	return 0;
 }

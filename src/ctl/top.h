@@ -16,6 +16,6 @@ struct top_row {
 
 int ctl_top(const char *path);
 int top_parse(const char *text, size_t len, struct top_row *rows,
-	      unsigned int max);
+	      unsigned int max, uint64_t *time_ns);
 
 #endif /* VMSW_CTL_TOP_H */

@@ -21,9 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct top_row rows[ROWS];
+	uint64_t time_ns;
 	int n, i;
 
-	n = top_parse((const char *)data, size, rows, ROWS);
+	n = top_parse((const char *)data, size, rows, ROWS, &time_ns);
 	if (n > ROWS)
 		abort();
 	for (i = 0; i < n; i++)

@@ -188,7 +188,54 @@ TEST(timers_fire_once_and_cancel)
 	evloop_destroy();
 }
 
+static void count_call(struct ev_handler *h, uint32_t events)
+{
+	eventfd_t v;
+
+	(void)events;
+	eventfd_read(h->fd, &v);
+	calls++;
+}
+
+/* Events taken first, their scope asked, then dispatched (threads.c). */
+TEST(taken_events_share_a_scope_or_none)
+{
+	static int port_a, port_b;
+	struct ev_ready r;
+	struct owner *o[2];
+
+	CHECK_EQ(evloop_init(), 0);
+	o[0] = owner_new(count_call, true);
+	o[1] = owner_new(count_call, true);
+	o[0]->ev.scope = o[1]->ev.scope = &port_a;
+	calls = 0;
+	CHECK_EQ(evloop_take(&r, 0), 2);
+	CHECK(evloop_ready_scope(&r) == &port_a);
+	CHECK_EQ(calls, 0);			/* nothing ran yet */
+	evloop_dispatch(&r);
+	CHECK_EQ(calls, 2);
+	CHECK_EQ(evloop_take(&r, 0), 0);	/* both emptied */
+	CHECK(evloop_ready_scope(&r) == NULL);	/* none taken: no scope */
+
+	o[1]->ev.scope = &port_b;		/* two ports: every thread */
+	eventfd_write(o[0]->fd, 1);
+	eventfd_write(o[1]->fd, 1);
+	CHECK_EQ(evloop_take(&r, 0), 2);
+	CHECK(evloop_ready_scope(&r) == NULL);
+	evloop_dispatch(&r);
+	o[1]->ev.scope = NULL;			/* one of anything: every thread */
+	eventfd_write(o[0]->fd, 1);
+	eventfd_write(o[1]->fd, 1);
+	CHECK_EQ(evloop_take(&r, 0), 2);
+	CHECK(evloop_ready_scope(&r) == NULL);
+	evloop_dispatch(&r);
+	CHECK_EQ(calls, 6);
+	owner_free(o[0]);
+	owner_free(o[1]);
+	evloop_destroy();
+}
+
 UNIT_MAIN(T(handler_freed_earlier_in_the_batch_is_not_called),
 	  T(handler_readded_in_the_batch_gets_no_stale_event),
 	  T(handler_removing_itself_leaves_the_rest_of_the_batch),
-	  T(timers_fire_once_and_cancel))
+	  T(timers_fire_once_and_cancel), T(taken_events_share_a_scope_or_none))
