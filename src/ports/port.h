@@ -246,6 +246,15 @@ static inline void port_inject_rx(struct port *port, struct packet *p)
 	port_rx_injected = true;
 }
 
+/* ops->wake_fds of a port with one fd to sleep on (-1: none now). */
+static inline unsigned int port_wake_fd(int fd, int *fds, unsigned int max)
+{
+	if (fd < 0 || !max)
+		return 0;
+	fds[0] = fd;
+	return 1;
+}
+
 /*
  * port->up, read by datapath threads sending to the port while the
  * control thread runs the port's own events (switch/threads.c): relaxed

@@ -586,12 +586,7 @@ static void afp_sleep_finish(struct port *port)
 /* The socket: readable while a block is handed over (datapath threads). */
 static unsigned int afp_wake_fds(struct port *port, int *fds, unsigned int max)
 {
-	struct port_afpacket *pa = to_afp(port);
-
-	if (pa->fd < 0 || !max)
-		return 0;
-	fds[0] = pa->fd;
-	return 1;
+	return port_wake_fd(to_afp(port)->fd, fds, max);
 }
 
 static void afp_show(struct port *port, FILE *out)

@@ -320,12 +320,7 @@ static void afxdp_sleep_finish(struct port *port)
  */
 static unsigned int afxdp_wake_fds(struct port *port, int *fds, unsigned int max)
 {
-	struct port_afxdp *pa = to_afxdp(port);
-
-	if (!port->up || pa->fd < 0 || !max)
-		return 0;
-	fds[0] = pa->fd;
-	return 1;
+	return port_is_up(port) ? port_wake_fd(to_afxdp(port)->fd, fds, max) : 0;
 }
 
 /* ---- setup --------------------------------------------------------------- */

@@ -399,12 +399,7 @@ static void tap_sleep_finish(struct port *port)
 /* The tap's queue: readable while the host has frames for us. */
 static unsigned int tap_wake_fds(struct port *port, int *fds, unsigned int max)
 {
-	struct port_tap *pt = to_tap(port);
-
-	if (pt->fd < 0 || !max)
-		return 0;
-	fds[0] = pt->fd;
-	return 1;
+	return port_wake_fd(to_tap(port)->fd, fds, max);
 }
 
 /*

@@ -535,12 +535,7 @@ static void vx_sleep_finish(struct port *port)
 /* The receiving socket (datapath threads). */
 static unsigned int vx_wake_fds(struct port *port, int *fds, unsigned int max)
 {
-	struct port_vxlan *pv = to_vxlan(port);
-
-	if (pv->rx_fd < 0 || !max)
-		return 0;
-	fds[0] = pv->rx_fd;
-	return 1;
+	return port_wake_fd(to_vxlan(port)->rx_fd, fds, max);
 }
 
 static void vx_show(struct port *port, FILE *out)

@@ -68,8 +68,10 @@ def sockets(name):
 def start(stack, name):
     """A switch with ports east and west, and testpmd on both (not forwarding)."""
     socks = sockets(name)
+    # One thread, on CPU with the frontend, for a steady rate each second:
+    # not VMSW_RUN_ARGS' datapath threads, pinned to CPUs of their own.
     sw = stack.enter_context(Switch([f"{p}=vhost-user:{s}" for p, s in zip(PORTS, socks)],
-                                    name=f"top-{name}"))
+                                    name=f"top-{name}", env_args=False))
     os.sched_setaffinity(sw.proc.pid, {CPU})
     fe = stack.enter_context(VirtioUserPmd(
         socks, name=f"top-{name}", cores=f"0@{CPU},1@{CPU}",

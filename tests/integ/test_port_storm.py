@@ -49,8 +49,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from dpdkfe import VirtioUserPmd  # noqa: E402
 from switch import Switch  # noqa: E402
 from testlib import TestFailure, check, main, test  # noqa: E402
-from vhostfront import (VRING_STATE, VHOST_USER_SET_VRING_ENABLE, Frontend,  # noqa: E402
-                        NetDevice, make_frame)
+from vhostfront import (VRING_STATE, VHOST_USER_SET_VRING_ENABLE, ConnectionClosed,  # noqa: E402
+                        Frontend, NetDevice, make_frame)
 
 RUN = "/tmp/vmsw-storm"
 SECONDS = float(os.environ.get("STORM_SECONDS", "12"))
@@ -200,7 +200,10 @@ def del_with_events_behind(sw, enable):
         def make_ready():
             for vq in dev.rx + dev.tx:
                 os.eventfd_write(vq.kickfd, 1)
-            dev.fe.send_raw(VHOST_USER_SET_VRING_ENABLE, payload=enable)
+            try:
+                dev.fe.send_raw(VHOST_USER_SET_VRING_ENABLE, payload=enable)
+            except ConnectionClosed:
+                pass	# the switch was quicker: the port is gone already
         return ctl_raw(sw.ctl_path, "port del v", make_ready).startswith("OK")
     finally:
         dev.close()
