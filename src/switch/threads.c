@@ -152,11 +152,6 @@ static bool may_move(const struct dp_threads *s)
 }
 
 /*
- * Where each active port's receive queues go: by load, pins first. A port
- * new to the threads goes at once; one that would move stays where it is
- * while moves are not safe, and the placement is tried again next time.
- */
-/*
  * The active ports as items to place: their busy cycles since the last
  * placement, pins, and where they are now. Returns how many.
  */
@@ -179,6 +174,11 @@ static unsigned int gather(const struct dp_threads *s, struct assign_item *item,
 	return n;
 }
 
+/*
+ * Where each active port's receive queues go: by load, pins first. A port
+ * new to the threads goes at once; one that would move stays where it is
+ * while moves are not safe, and the placement is tried again next time.
+ */
 static void assign(struct dp_threads *s)
 {
 	struct assign_item item[PORT_MAX];
