@@ -403,8 +403,9 @@ static unsigned int tap_wake_fds(struct port *port, int *fds, unsigned int max)
 }
 
 /*
- * The spare large buffer came from the polling thread's pool: back there
- * before another thread polls the tap (threads paused).
+ * The spare large buffer goes back to the pool it came from (the polling
+ * thread's): before another thread polls the tap, and when the tap goes.
+ * Its thread is paused then, or is this one.
  */
 static void tap_release(struct port *port)
 {
@@ -438,10 +439,7 @@ static void tap_destroy(struct port *port)
 	struct port_tap *pt = to_tap(port);
 
 	evloop_del(&pt->ev);
-	if (port_threaded)
-		tap_release(port);
-	else if (pt->spare)
-		packet_free(pt->spare);
+	tap_release(port);
 	if (pt->fd >= 0)
 		close(pt->fd);	/* a tap we created goes away with it */
 	free(pt);

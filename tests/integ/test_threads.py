@@ -64,6 +64,14 @@ def need_two_cpus():
         skip("needs CPUs 0 and 1")
 
 
+def need_threads(what):
+    """Two CPUs, and the threads on (not VMSW_THREADS_OFF): what is only
+    there with datapath threads."""
+    need_two_cpus()
+    if not CPUS:
+        skip(f"VMSW_THREADS_OFF: one thread, {what}")
+
+
 def placement(sw):
     """ctl show: {port: thread} and the thread lines."""
     rc, out, err = sw.ctl("show")
@@ -227,9 +235,7 @@ def wait_placement(sw, want, timeout):
 
 @test
 def auto_rebalance_evens_out():
-    need_two_cpus()
-    if not CPUS:
-        skip("VMSW_THREADS_OFF: one thread, nothing to rebalance")
+    need_threads("nothing to rebalance")
     d = workdir("autolb")
     socks = [f"{d}/p.sock", f"{d}/q.sock"]
     with ExitStack() as s:
@@ -276,9 +282,7 @@ MEM_TABLES = 200
 
 @test
 def port_events_stop_one_thread():
-    need_two_cpus()
-    if not CPUS:
-        skip("VMSW_THREADS_OFF: one thread, nothing to stop per port")
+    need_threads("nothing to stop per port")
     d = workdir("scoped")
     ma, mb = b"\x02\x00\x00\x00\x7c\x01", b"\x02\x00\x00\x00\x7c\x02"
     with ExitStack() as s:
