@@ -9,11 +9,12 @@
 #include "switch/fdb.h"
 
 /*
- * A lookup that finds its bucket being written this many times in a row
- * gives up rather than wait for the writer: the frame floods, or its source
- * is learned from a later frame.
+ * A lookup that finds its bucket being written spins this many times, then
+ * yields the CPU between reads: the writer may have been preempted. It never
+ * gives up, so a known MAC is never flooded because of a concurrent writer;
+ * writers are rare (a new MAC, a move, a delete), as a refresh takes no lock.
  */
-#define READ_TRIES	8
+#define READ_SPINS	128
 
 /*
  * Every field of a bucket is read by threads that hold no lock, so each
@@ -97,16 +98,18 @@ static inline int way_of(const struct fdb_bucket *bk, uint64_t key)
 
 enum { FOUND, ABSENT, MORE, BUSY };
 
-/* What the entry a lookup found said. */
+/* What the entry a lookup found said, and where it is. */
 struct fdb_hit {
 	uint16_t port;
 	uint32_t seen;
+	uint32_t bucket;
+	unsigned int way;
 };
 
 /*
- * One read of @bk for @key: FOUND (*hit filled; hit->seen only if @seen),
- * ABSENT, MORE (absent, but entries overflowed past this bucket), or BUSY
- * when a writer held or changed the bucket meanwhile.
+ * One read of @bk for @key: FOUND (*hit filled; hit->seen and hit->way only
+ * if @seen), ABSENT, MORE (absent, but entries overflowed past this bucket),
+ * or BUSY when a writer held or changed the bucket meanwhile.
  */
 static inline int read_once(const struct fdb_bucket *bk, uint64_t key,
 			    struct fdb_hit *hit, const bool seen)
@@ -116,8 +119,10 @@ static inline int read_once(const struct fdb_bucket *bk, uint64_t key,
 
 	if (likely(way >= 0)) {
 		hit->port = LOAD(bk->port[way]);
-		if (seen)
+		if (seen) {
 			hit->seen = LOAD(bk->seen[way]);
+			hit->way = (unsigned int)way;
+		}
 	} else {
 		rc = LOAD(bk->overflow) ? MORE : ABSENT;
 	}
@@ -128,28 +133,35 @@ static inline int read_once(const struct fdb_bucket *bk, uint64_t key,
 	return rc;
 }
 
+/* Wait a little for a bucket's writer (see READ_SPINS). */
+static void wait_for_writer(unsigned int *spins)
+{
+	if (++*spins % READ_SPINS)
+		cpu_relax();
+	else
+		sched_yield();
+}
+
 /*
  * find()'s long way, out of line: along the chain past the home bucket,
- * and reading a bucket again while a writer has it, READ_TRIES times.
+ * and reading a bucket again for as long as a writer has it.
  */
 static int __attribute__((noinline))
 find_chain(const struct fdb *t, uint64_t key, struct fdb_hit *hit, bool seen)
 {
 	uint32_t b = home(t, key), end = nbuckets(t);
-	unsigned int tries = 0;
+	unsigned int spins = 0;
 	int rc;
 
 	while (b < end) {
 		rc = read_once(&t->bucket[b], key, hit, seen);
 		if (rc == MORE) {
 			b++;
-			tries = 0;
 		} else if (rc != BUSY) {
+			hit->bucket = b;
 			return rc;
-		} else if (++tries == READ_TRIES) {
-			return BUSY;
 		} else {
-			cpu_relax();
+			wait_for_writer(&spins);
 		}
 	}
 	return ABSENT;
@@ -159,10 +171,13 @@ find_chain(const struct fdb *t, uint64_t key, struct fdb_hit *hit, bool seen)
 static inline int find(const struct fdb *t, uint64_t key, struct fdb_hit *hit,
 		       const bool seen)
 {
-	int rc = read_once(&t->bucket[home(t, key)], key, hit, seen);
+	uint32_t h = home(t, key);
+	int rc = read_once(&t->bucket[h], key, hit, seen);
 
-	if (likely(rc == FOUND || rc == ABSENT))
+	if (likely(rc == FOUND || rc == ABSENT)) {
+		hit->bucket = h;
 		return rc;
+	}
 	return find_chain(t, key, hit, seen);
 }
 
@@ -195,10 +210,7 @@ static void bucket_lock(struct fdb_bucket *bk)
 						__ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
 			break;
-		if (++spins % 128)
-			cpu_relax();
-		else
-			sched_yield();	/* the holder may have been preempted */
+		wait_for_writer(&spins);
 	}
 	/* A reader that sees a store made under the lock sees the odd count. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -339,7 +351,7 @@ static void remove_locked(struct fdb *t, uint32_t h, uint32_t b,
 	SUB(t->count, 1);
 }
 
-/* Learning's slow half: a new MAC, a move, or the first frame this second. */
+/* Learning's slow half: a new MAC or a move. */
 static void __attribute__((noinline))
 learn_locked(struct fdb *t, uint64_t key, uint16_t port, uint32_t now)
 {
@@ -362,19 +374,23 @@ learn_locked(struct fdb *t, uint64_t key, uint16_t port, uint32_t now)
  * @port:	port index
  * @now:	current time in seconds
  *
- * A MAC already on @port and seen this second costs one lock-free read.
+ * A MAC already on @port costs one lock-free read, and in its first frame
+ * of a second one store of the time, without a lock: only aging reads the
+ * time, under the home bucket's lock, and a store that lands after the
+ * entry went (or on its successor in the slot) only delays that aging.
  */
 void fdb_learn(struct fdb *t, const uint8_t *mac, uint16_t vlan, uint16_t port,
 	       uint32_t now)
 {
 	uint64_t key = fdb_key(mac, vlan);
 	struct fdb_hit hit;
-	int rc = find(t, key, &hit, true);
 
-	if (likely(rc == FOUND && hit.port == port && hit.seen == now))
+	if (likely(find(t, key, &hit, true) == FOUND && hit.port == port)) {
+		if (unlikely(hit.seen != now))
+			STORE(t->bucket[hit.bucket].seen[hit.way], now);
 		return;
-	if (rc != BUSY)
-		learn_locked(t, key, port, now);
+	}
+	learn_locked(t, key, port, now);
 }
 
 /* ---- aging and flushing -------------------------------------------------- */
@@ -513,10 +529,7 @@ static unsigned int read_entries(const struct fdb_bucket *bk,
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (!(seq & 1) && LOAD(bk->seq) == seq)
 			return n;
-		if (++spins % 128)
-			cpu_relax();
-		else
-			sched_yield();
+		wait_for_writer(&spins);
 	}
 }
 

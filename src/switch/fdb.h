@@ -12,11 +12,12 @@
  *
  * Threads. Lookups take no lock: each bucket has a sequence count, odd
  * while a writer holds the bucket, and a reader that sees it change reads
- * again (a few times, then answers "unknown", which floods). Writers take
- * per-bucket locks (the sequence count itself, made odd by a CAS), always
- * in increasing bucket order, and every change to a key (learn, move,
- * refresh, delete) holds the lock of the key's home bucket, so two threads
- * never insert one MAC twice. Buckets do not wrap around: a tail of spare
+ * again until it does not (spinning, then yielding), so a known MAC never
+ * floods because a writer was busy. Writers take per-bucket locks (the
+ * sequence count itself, made odd by a CAS), always in increasing bucket
+ * order, and every change to a key (learn, move, delete) holds the lock of
+ * the key's home bucket, so two threads never insert one MAC twice. The
+ * once-a-second refresh of an entry's time is a lone store, no lock. Buckets do not wrap around: a tail of spare
  * buckets after the last home takes its overflow, which keeps the lock
  * order a plain increasing index. fdb_age() is run by one thread at a time;
  * everything else may run on any thread at once.

@@ -295,7 +295,82 @@ TEST(threads_learn_look_up_and_age)
 	fdb_destroy(&s.t);
 }
 
+/*
+ * A MAC that stays on its port is found by every lookup while other threads
+ * learn, move, refresh and delete the MACs around it (the table is small, so
+ * its bucket is among those written). A lookup that gave up on a busy bucket
+ * would answer "unknown" and flood a known MAC.
+ */
+#define RES_MAC		ST_MACS		/* outside the churned ones */
+#define RES_PORT	(4 * RES_MAC)
+
+struct resident {
+	struct stress *s;
+	unsigned long misses, lookups;
+};
+
+static void *resident_reader(void *arg)
+{
+	struct resident *r = arg;
+	uint8_t m[6];
+
+	mac_of(RES_MAC, m);
+	while (!__atomic_load_n(&r->s->stop, __ATOMIC_RELAXED)) {
+		uint32_t now = __atomic_load_n(&r->s->now, __ATOMIC_RELAXED);
+
+		fdb_learn(&r->s->t, m, st_vlan(RES_MAC), RES_PORT, now);
+		r->misses += fdb_lookup(&r->s->t, m, st_vlan(RES_MAC)) != RES_PORT;
+		r->lookups++;
+	}
+	return NULL;
+}
+
+/* Learning and deleting, but never flushing everything or the resident's port. */
+static void *churner(void *arg)
+{
+	struct stress *s = arg;
+	uint64_t seed = 11;
+	uint32_t i;
+
+	for (i = 1; !__atomic_load_n(&s->stop, __ATOMIC_RELAXED); i++) {
+		if (i % 64 == 0)
+			__atomic_fetch_add(&s->now, 1, __ATOMIC_RELAXED);
+		fdb_flush_port(&s->t, (uint16_t)(rnd(&seed) % (4 * ST_MACS)));
+	}
+	return NULL;
+}
+
+TEST(known_mac_found_while_its_neighbours_change)
+{
+	struct timespec pause = { .tv_sec = ST_MS / 1000,
+				  .tv_nsec = ST_MS % 1000 * 1000000L };
+	struct stress s = { .now = 1 };
+	struct resident r = { .s = &s };
+	pthread_t th[ST_LEARNERS + 2];
+	unsigned int i;
+	uint8_t m[6];
+
+	fdb_init(&s.t, ST_LIMIT, 1000);
+	mac_of(RES_MAC, m);	/* before the others fill the table to its limit */
+	fdb_learn(&s.t, m, st_vlan(RES_MAC), RES_PORT, s.now);
+	for (i = 0; i < ST_LEARNERS; i++)
+		pthread_create(&th[i], NULL, learner, &s);
+	pthread_create(&th[ST_LEARNERS], NULL, churner, &s);
+	pthread_create(&th[ST_LEARNERS + 1], NULL, resident_reader, &r);
+	nanosleep(&pause, NULL);
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < ST_LEARNERS + 2; i++)
+		pthread_join(th[i], NULL);
+	printf("  resident MAC: %lu lookups, %lu missed\n", r.lookups, r.misses);
+	CHECK(r.lookups > 1000);
+	CHECK_EQ(r.misses, 0);
+	CHECK_EQ(s.bad, 0);
+	CHECK_EQ(fdb_check(&s.t), 0);
+	fdb_destroy(&s.t);
+}
+
 UNIT_MAIN(T(learn_lookup_move), T(aging_forgets_silent_macs),
 	  T(many_entries_and_deletion_keep_lookups_right),
 	  T(limit_refuses_new_macs), T(overflow_fills_the_tail_then_refuses),
-	  T(threads_learn_look_up_and_age))
+	  T(threads_learn_look_up_and_age),
+	  T(known_mac_found_while_its_neighbours_change))
