@@ -10,6 +10,7 @@ Run: python3 tests/selftest/test_vhostfront_testpmd.py [name-filter ...]
 import contextlib
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
@@ -58,6 +59,18 @@ def transfer(src, dst, frames, queue=0, **send_kwargs):
                   f"frame {start + k} ({len(sent)} B) differs: got {len(received)} B")
     check(src.wait_tx_done(2.0, queue), f"{src.tx_in_flight(queue)} TX chains never completed")
     check(dst.recv_frames(timeout=0.2, queue=queue) == [], "unexpected extra frames")
+
+
+def wait_forwarding(src, dst, timeout=20.0):
+    """Probe frames from src until one reaches dst. testpmd in client mode
+    (net_vhost) drops what it receives for a port whose rings it has not yet
+    taken up, which it does on its own schedule after the rings start."""
+    probe, deadline = make_frame(64, 0xfffe), time.monotonic() + timeout
+    while not dst.recv_frames(timeout=0.5):
+        check(time.monotonic() < deadline, f"testpmd forwarded nothing in {timeout} s")
+        src.send_frame(probe)
+    check(src.wait_tx_done(2.0), "probe TX chains never completed")
+    dst.recv_frames(timeout=0.5)	# a second probe that crossed
 
 
 def frames_of(sizes, per_size=20):
@@ -199,6 +212,7 @@ def vf_listen_mode_backend_connects():
             stack.callback(dev.close)
             dev.start()
             devs.append(dev)
+        wait_forwarding(devs[0], devs[1])
         transfer(devs[0], devs[1], frames_of((64, 1518), 10))
 
 
@@ -232,6 +246,22 @@ def vf_raw_unknown_request_with_need_reply_is_nacked():
         check(not a.fe.is_closed(0.2), "connection closed")
 
 
+def answering(path, timeout=20.0):
+    """A connection testpmd has taken up (it answers GET_FEATURES): it may
+    drop a new one while it still tears down the one before, on a loaded
+    machine, which would look like the attack closing it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fe = Frontend.connect(path)
+        try:
+            fe.get_features()
+            return fe
+        except (ConnectionClosed, TimeoutError):
+            fe.close()
+            check(time.monotonic() < deadline, f"testpmd did not answer on {path} in {timeout} s")
+            time.sleep(0.1)
+
+
 @test
 def vf_raw_bad_messages_close_connection():
     with TestPmd(SOCKETS, name="vhostfront"):
@@ -246,7 +276,7 @@ def vf_raw_bad_messages_close_connection():
         efd = os.eventfd(0)
         try:
             for what, attack in cases.items():
-                with Frontend.connect(SOCKETS[0]) as fe:
+                with answering(SOCKETS[0]) as fe:
                     attack(fe)
                     check(fe.is_closed(2.0), f"{what}: connection still open")
         finally:
