@@ -326,6 +326,18 @@ PACKET_OUTGOING = 4
 CLONE_NEWNET = 0x40000000
 
 
+def wait_learned(sw, mac, port, timeout=5.0):
+    """Until ctl fdb shows @mac (bytes) on @port."""
+    text, deadline = ":".join(f"{b:02x}" for b in mac), time.monotonic() + timeout
+    while True:
+        rc, out, err = sw.ctl("fdb")
+        check(rc == 0, f"ctl fdb: {err}")
+        if re.search(rf"^\s*\d+\s+{text}\s+{port}\s", out, re.M):
+            return
+        check(time.monotonic() < deadline, f"{text} not learned on {port} in {timeout} s:\n{out}")
+        time.sleep(0.02)
+
+
 def raw_socket(ifname, ns=None):
     """An AF_PACKET socket on ifname for ETH_P_TEST frames, made inside ns."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -448,9 +460,11 @@ def host_ports_other_thread():
             check(rc == 0, f"ctl rebalance: {err}")
             owner, _ = placement(sw)
             check(owner == {"v": 0, "t": 1, "p": 1, "x": 1}, f"placement: {owner}")
-        # Host ports to the guest, all three at once (the guest's MAC learned first).
+        # Host ports to the guest, all three at once (the guest's MAC learned
+        # first: the ring gives the frame back before its thread learns from it).
         v.send_frame(make_frame(60, 0, src=mv, dst=b"\xff" * 6))
         check(v.wait_tx_done(2), "the guest's first frame was not taken")
+        wait_learned(sw, mv, "v")
         for port in peer:
             for seq in range(n):
                 peer[port].send(make_frame(80, seq, src=mac[port], dst=mv))
