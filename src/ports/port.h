@@ -20,6 +20,7 @@
 #include "policy/port_options.h"
 
 #define PORT_MAX	256
+#define PORT_TXQ_MAX	16	/* transmit queues a port may have (ops->tx_queues) */
 
 struct port_stats {
 	uint64_t rx_packets;
@@ -71,6 +72,17 @@ struct port_queue_stats {
  *		keeps from its polling thread's pool between passes (a tap's
  *		spare buffer), before it moves to another thread; called on
  *		the control thread, threads paused
+ * @tx_queues:	optional, datapath threads only: how many transmit queues
+ *		the port has now (a guest's started RX rings; 0: none, the
+ *		port is down); changes only while the port is quiesced
+ * @tx_from:	with @tx_queues: send what the queues in @mask (bit q:
+ *		queue q) take from @from, whose frames are fit for the port;
+ *		what they do not take stays on @from, in order. Several
+ *		threads call it at once, each with its own queues, under
+ *		those queues' transmit locks. Returns frames taken off @from.
+ *		A port with @tx_from keeps its transmit queues out of
+ *		@sleep_prepare and @sleep_finish, which its polling thread
+ *		then runs without those locks.
  */
 struct port_ops {
 	const char *type;
@@ -90,6 +102,8 @@ struct port_ops {
 	bool wake_eventfds;
 	void (*control)(struct port *port);
 	void (*release)(struct port *port);
+	unsigned int (*tx_queues)(struct port *port);
+	unsigned int (*tx_from)(struct port *port, uint32_t mask, struct link *from);
 };
 
 /**
@@ -133,11 +147,22 @@ struct port {
 	bool want_control;
 };
 
-/** port_drop() - count @n packets dropped for @why */
+/*
+ * port_drop() - count @n packets dropped for @why. With datapath threads,
+ * the thread polling the port and the threads sending to it (each through
+ * its own queues) count drops on it at once: a relaxed atomic add, off the
+ * forwarding path.
+ */
 static inline void port_drop(struct port *port, enum port_drop why,
 			     unsigned int n)
 {
-	port->stats.drops[why] += n;
+	__atomic_fetch_add(&port->stats.drops[why], n, __ATOMIC_RELAXED);
+}
+
+/* A counter of @port that senders on several threads bump at once. */
+static inline void port_count_shared(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
 /** port_tx_sent() - the first @n packets on @port's tx link went out */
@@ -157,24 +182,42 @@ static inline void port_drop_packet(struct port *port, enum port_drop why,
 				    struct packet *p)
 {
 	packet_free(p);
-	port->stats.drops[why]++;
+	port_drop(port, why, 1);
 }
 
-void port_enqueue_prepared(struct port *port, struct packet *p);
+/*
+ * Where frames for a port are queued: its own tx link (mask 0, sent by
+ * ops->tx), or a sending thread's link for the port's queues in @mask
+ * (sent by ops->tx_from, under those queues' locks).
+ */
+struct port_txq {
+	struct link *link;
+	uint32_t mask;
+};
+
+void port_enqueue_prepared(struct port *port, struct port_txq q, struct packet *p);
 
 /**
- * port_enqueue() - queue @p on @port's tx link, made fit for the port
+ * port_enqueue_txq() - queue @p on @q's link, made fit for @port
  * @port:	destination, up
+ * @q:		the link, and the queues it is sent through
  * @p:		frame, consumed: queued, or dropped and counted on @port
  */
-static inline void port_enqueue(struct port *port, struct packet *p)
+static inline void port_enqueue_txq(struct port *port, struct port_txq q,
+				    struct packet *p)
 {
 	if (unlikely(pkt_offloaded(p)) && pkt_offload_needs(&p->ofl, port->tx_offloads))
-		port_enqueue_prepared(port, p);
-	else if (unlikely(link_full(&port->tx)))
+		port_enqueue_prepared(port, q, p);
+	else if (unlikely(link_full(q.link)))
 		port_drop_packet(port, DROP_LINK_FULL, p);
 	else
-		link_put(&port->tx, p);
+		link_put(q.link, p);
+}
+
+/** port_enqueue() - queue @p on @port's tx link, made fit for the port */
+static inline void port_enqueue(struct port *port, struct packet *p)
+{
+	port_enqueue_txq(port, (struct port_txq){ &port->tx, 0 }, p);
 }
 
 int port_create(const char *spec, struct port **out, char *why, size_t whylen);

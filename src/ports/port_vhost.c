@@ -66,8 +66,10 @@ struct port_vhost {
 	struct vu_vq *rx_vq[VU_MAX_QUEUE_PAIRS];	/* guest TX, started */
 	struct vu_vq *tx_vq[VU_MAX_QUEUE_PAIRS];	/* guest RX, started, enabled */
 	struct vring_chain scratch[2];		/* receiving (the polling thread) */
-	struct vring_chain tx_scratch[2];	/* sending (under the tx lock) */
 };
+
+/* Sending: each thread's own, as several may send to one guest at once. */
+static __thread struct vring_chain tx_scratch[2];
 
 static struct port_vhost *to_vhost(struct port *port)
 {
@@ -89,18 +91,21 @@ static void try_connect(struct ev_timer *t);
  */
 static void update_rings(struct port_vhost *pv)
 {
+	unsigned int ntx = 0;
 	size_t i;
 
-	pv->nrx = pv->ntx = 0;
+	pv->nrx = 0;
 	for (i = 0; i < pv->dev.max_queue_pairs; i++) {
 		struct vu_vq *rx = &pv->dev.vq[2 * i + 1], *tx = &pv->dev.vq[2 * i];
 
 		if (rx->started)
 			pv->rx_vq[pv->nrx++] = rx;
 		if (tx->started && tx->enabled)
-			pv->tx_vq[pv->ntx++] = tx;
+			pv->tx_vq[ntx++] = tx;
 	}
-	port_set_up(&pv->port, pv->ntx > 0);
+	/* Senders read it before they take a queue's lock (vhost_tx_queues()). */
+	__atomic_store_n(&pv->ntx, ntx, __ATOMIC_RELAXED);
+	port_set_up(&pv->port, ntx > 0);
 	pv->port.tx_offloads = pv->dev.tx_offloads;
 }
 
@@ -483,7 +488,11 @@ BURST_INLINE unsigned int rx_one(struct port_vhost *pv, struct vu_vq *vq,
 	return p->len;
 }
 
-/* Count a burst once rather than every frame. */
+/*
+ * Count a burst once rather than every frame. A ring's counters are its
+ * user's alone; the port's transmit counters are shared by the threads
+ * sending through its other rings.
+ */
 static void count_burst(struct port_stats *ps, struct queue_stats *qs, bool rx,
 			unsigned int packets, uint64_t bytes)
 {
@@ -491,8 +500,8 @@ static void count_burst(struct port_stats *ps, struct queue_stats *qs, bool rx,
 		ps->rx_packets += packets;
 		ps->rx_bytes += bytes;
 	} else {
-		ps->tx_packets += packets;
-		ps->tx_bytes += bytes;
+		port_count_shared(&ps->tx_packets, packets);
+		port_count_shared(&ps->tx_bytes, bytes);
 	}
 	qs->packets += packets;
 	qs->bytes += bytes;
@@ -592,12 +601,12 @@ static unsigned int vhost_rx(struct port *port, unsigned int budget)
 
 	if (pv->sock < 0)
 		return 0;
-	for (i = 0; i < pv->nrx && !pv->dev.broken; i++)
+	for (i = 0; i < pv->nrx && !vu_dev_broken(&pv->dev); i++)
 		n += pv->rx_vq[i]->packed ? rx_ring_packed(pv, pv->rx_vq[i], budget) :
 					    rx_ring_split(pv, pv->rx_vq[i], budget);
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
-	if (unlikely(pv->dev.broken))
+	if (unlikely(vu_dev_broken(&pv->dev)))
 		disconnect_from_datapath(pv);
 	return n;
 }
@@ -611,9 +620,9 @@ BURST_INLINE int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *
 {
 	struct port *port = &pv->port;
 	int rc = packed ?
-		vnet_packet_to_guest_packed(&vq->vp, pv->tx_scratch, p, pv->dev.hdr_len,
+		vnet_packet_to_guest_packed(&vq->vp, tx_scratch, p, pv->dev.hdr_len,
 					    pv->dev.mergeable, pv->dev.tx_offloads) :
-		vnet_packet_to_guest(&vq->vr, pv->tx_scratch, p, pv->dev.hdr_len,
+		vnet_packet_to_guest(&vq->vr, tx_scratch, p, pv->dev.hdr_len,
 				     pv->dev.mergeable, pv->dev.tx_offloads);
 
 	if (likely(rc == 0) || rc == -ENOBUFS)
@@ -629,17 +638,23 @@ BURST_INLINE int tx_one(struct port_vhost *pv, struct vu_vq *vq, struct packet *
 	return rc;
 }
 
-BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
+/*
+ * Send the frames on @from through @nrings of the guest's RX rings, each
+ * flow to one ring by its hash; what the rings do not take stays on @from.
+ */
+BURST_INLINE unsigned int tx_burst(struct port_vhost *pv, struct link *from,
+				   struct vu_vq *const *ring, unsigned int nrings,
+				   const bool packed)
 {
-	struct port_vhost *pv = to_vhost(port);
-	struct vu_vq **ring = pv->tx_vq;
-	unsigned int nrings = pv->ntx, i, n = 0, left = link_count(&port->tx);
+	struct port *port = &pv->port;
+	unsigned int i, n = 0, left = link_count(from);
 	uint32_t full = 0;		/* rings out of buffers in this call */
+	bool broken = vu_dev_broken(&pv->dev);
 	unsigned int sent[VU_MAX_QUEUE_PAIRS];
 	uint64_t bytes[VU_MAX_QUEUE_PAIRS];
 
 	if (pv->sock < 0 || !nrings) {
-		port_drop(port, DROP_PORT_DOWN, link_flush(&port->tx));
+		port_drop(port, DROP_PORT_DOWN, link_flush(from));
 		return 0;
 	}
 	for (i = 0; i < nrings; i++) {
@@ -650,10 +665,12 @@ BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
 	 * One pass over the frames queued now. A ring out of buffers stops a
 	 * single-queue guest; in a multiqueue guest it holds back only its
 	 * own frames, which go behind the others in their order. tx_one has
-	 * this one call site, so it and the copy are inlined here.
+	 * this one call site, so it and the copy are inlined here. A ring that
+	 * breaks a rule stops the burst; a break another thread saw (the
+	 * device's other rings) stops the next one.
 	 */
-	while (left-- && !pv->dev.broken) {
-		struct packet *p = link_peek(&port->tx, 0);
+	while (left-- && !broken) {
+		struct packet *p = link_peek(from, 0);
 		unsigned int r = nrings > 1 ? flow_hash(p) % nrings : 0;
 		int rc = unlikely(full & (1u << r)) ? -ENOBUFS : tx_one(pv, ring[r], p, packed);
 
@@ -661,14 +678,15 @@ BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
 			if (nrings == 1)
 				break;
 			full |= 1u << r;
-			link_put(&port->tx, link_get(&port->tx));
+			link_put(from, link_get(from));
 			continue;
 		}
-		link_get(&port->tx);
+		link_get(from);
 		if (likely(rc == 0)) {
 			sent[r]++;
 			bytes[r] += p->len;
 		}
+		broken = unlikely(rc == -EIO);
 		packet_free(p);
 		n++;
 	}
@@ -689,31 +707,73 @@ BURST_INLINE unsigned int tx_burst(struct port *port, const bool packed)
 	}
 	if (unlikely(guest_mem_faults) && guest_mem_faulted(&pv->dev.mem))
 		vu_dev_fail(&pv->dev, "guest memory was truncated under us (SIGBUS)");
-	if (unlikely(pv->dev.broken))
+	if (unlikely(vu_dev_broken(&pv->dev)))
 		disconnect_from_datapath(pv);
 	return n;
 }
 
-static unsigned int tx_burst_split(struct port *port)
+static unsigned int tx_burst_split(struct port_vhost *pv, struct link *from,
+				   struct vu_vq *const *ring, unsigned int nrings)
 {
-	return tx_burst(port, false);
+	return tx_burst(pv, from, ring, nrings, false);
 }
 
-static unsigned int tx_burst_packed(struct port *port)
+static unsigned int tx_burst_packed(struct port_vhost *pv, struct link *from,
+				    struct vu_vq *const *ring, unsigned int nrings)
 {
-	return tx_burst(port, true);
+	return tx_burst(pv, from, ring, nrings, true);
 }
 
 /* Every started ring of a device has the layout its features chose. */
+static unsigned int tx_rings(struct port_vhost *pv, struct link *from,
+			     struct vu_vq *const *ring, unsigned int nrings)
+{
+	return nrings && ring[0]->packed ? tx_burst_packed(pv, from, ring, nrings) :
+					   tx_burst_split(pv, from, ring, nrings);
+}
+
+/* One thread: the port's tx link, spread over every ring. */
 static unsigned int vhost_tx(struct port *port)
 {
 	struct port_vhost *pv = to_vhost(port);
 
-	return pv->ntx && pv->tx_vq[0]->packed ? tx_burst_packed(port) :
-						 tx_burst_split(port);
+	return tx_rings(pv, &port->tx, pv->tx_vq, pv->ntx);
+}
+
+/* The guest's RX rings the datapath delivers to. */
+static unsigned int vhost_tx_queues(struct port *port)
+{
+	return __atomic_load_n(&to_vhost(port)->ntx, __ATOMIC_RELAXED);
+}
+
+/* Datapath threads: a thread's link, over its own rings (@mask). */
+_Static_assert(VU_MAX_QUEUE_PAIRS <= PORT_TXQ_MAX, "a queue mask bit per ring");
+
+static unsigned int vhost_tx_from(struct port *port, uint32_t mask, struct link *from)
+{
+	struct port_vhost *pv = to_vhost(port);
+	struct vu_vq *ring[VU_MAX_QUEUE_PAIRS];
+	unsigned int n = 0;
+
+	mask &= (uint32_t)((1ull << pv->ntx) - 1);
+	for (; mask; mask &= mask - 1)
+		ring[n++] = pv->tx_vq[__builtin_ctz(mask)];
+	return tx_rings(pv, from, ring, n);
 }
 
 /* ---- sleeping ----------------------------------------------------------- */
+
+/*
+ * The rings the polling thread sleeps on. With datapath threads, only the
+ * guest's TX rings: its RX rings belong to the threads sending to it, each
+ * under its queue's lock, and a sender whose frames wait for buffers tries
+ * again within a millisecond rather than wait for a kick. So the polling
+ * thread sleeps and wakes without taking the senders' locks.
+ */
+static bool sleeps_on(const struct port_vhost *pv, unsigned int i)
+{
+	return pv->dev.vq[i].started && (is_guest_tx(i) || !port_threaded);
+}
 
 static bool vhost_sleep_prepare(struct port *port)
 {
@@ -725,7 +785,7 @@ static bool vhost_sleep_prepare(struct port *port)
 		struct vu_vq *vq = &pv->dev.vq[i];
 		int avail;
 
-		if (!vq->started)
+		if (!sleeps_on(pv, i))
 			continue;
 		if (vq->polled)
 			return true;	/* no kick will come: keep polling */
@@ -743,20 +803,20 @@ static void vhost_sleep_finish(struct port *port)
 	unsigned int i;
 
 	for (i = 0; i < 2 * pv->dev.max_queue_pairs; i++)
-		if (pv->dev.vq[i].started)
+		if (sleeps_on(pv, i))
 			ring_kick_enable(&pv->dev.vq[i].ring, pv->dev.vq[i].packed, false);
 }
 
 /* ---- datapath threads --------------------------------------------------- */
 
-/* The kick fds of the started rings: the polling thread sleeps on them. */
+/* The kick fds of the rings the polling thread sleeps on. */
 static unsigned int vhost_wake_fds(struct port *port, int *fds, unsigned int max)
 {
 	struct port_vhost *pv = to_vhost(port);
 	unsigned int i, n = 0;
 
 	for (i = 0; i < 2 * pv->dev.max_queue_pairs && n < max; i++)
-		if (pv->dev.vq[i].started && pv->dev.vq[i].kick_fd >= 0)
+		if (sleeps_on(pv, i) && pv->dev.vq[i].kick_fd >= 0)
 			fds[n++] = pv->dev.vq[i].kick_fd;
 	return n;
 }
@@ -867,6 +927,8 @@ static const struct port_ops vhost_ops = {
 	.wake_fds = vhost_wake_fds,
 	.wake_eventfds = true,
 	.control = vhost_control,
+	.tx_queues = vhost_tx_queues,
+	.tx_from = vhost_tx_from,
 	.settle = vhost_settle,
 	.show = vhost_show,
 	.destroy = vhost_destroy,

@@ -51,8 +51,17 @@ static void segment_meta(struct packet *seg, const struct packet *p,
 	gso_segment_offload(&p->ofl, flags, &seg->ofl);
 }
 
-/* Cut @p into MSS-sized frames on @port's tx link; @p is consumed. */
-static void segment(struct port *port, struct packet *p)
+/* Send what @q's link holds now, to make room. */
+static void flush(struct port *port, struct port_txq q)
+{
+	if (q.mask)
+		port->ops->tx_from(port, q.mask, q.link);
+	else
+		port->ops->tx(port);
+}
+
+/* Cut @p into MSS-sized frames on @q's link; @p is consumed. */
+static void segment(struct port *port, struct port_txq q, struct packet *p)
 {
 	unsigned int n = pkt_offload_nsegs(&p->ofl, p->len), i, flags;
 	struct packet *seg[PREPARE_SEGS_MAX];
@@ -64,9 +73,9 @@ static void segment(struct port *port, struct packet *p)
 	 * A burst of 64 KiB frames is 45 segments each: send what the link
 	 * holds now, rather than drop a whole frame for want of room.
 	 */
-	if (n > link_room(&port->tx) && n <= PREPARE_SEGS_MAX)
-		port->ops->tx(port);
-	if (n > PREPARE_SEGS_MAX || n > link_room(&port->tx)) {
+	if (n > link_room(q.link) && n <= PREPARE_SEGS_MAX)
+		flush(port, q);
+	if (n > PREPARE_SEGS_MAX || n > link_room(q.link)) {
 		port_drop_packet(port, DROP_LINK_FULL, p);
 		return;
 	}
@@ -84,26 +93,27 @@ static void segment(struct port *port, struct packet *p)
 	}
 	for (i = 0; i < n; i++) {
 		segment_meta(seg[i], p, out[i].len, flags);
-		link_put(&port->tx, seg[i]);
+		link_put(q.link, seg[i]);
 	}
-	port->stats.gso_segmented++;
+	port_count_shared(&port->stats.gso_segmented, 1);
 	packet_free(p);
 }
 
 /**
- * port_enqueue_prepared() - port_enqueue() for a frame @port cannot take
- * as it is: segment it, or complete its checksum, then queue it
+ * port_enqueue_prepared() - port_enqueue_txq() for a frame @port cannot
+ * take as it is: segment it, or complete its checksum, then queue it
  * @port:	destination, up
+ * @q:		the link to queue on, and the queues it goes through
  * @p:		frame with offload state beyond port->tx_offloads; consumed
  */
-void port_enqueue_prepared(struct port *port, struct packet *p)
+void port_enqueue_prepared(struct port *port, struct port_txq q, struct packet *p)
 {
 	unsigned int need = pkt_offload_needs(&p->ofl, port->tx_offloads);
 	struct iovec iov;
 
 	packet_linearize(p);
 	if (need & PKT_NEED_SEGMENT) {
-		segment(port, p);
+		segment(port, q, p);
 		return;
 	}
 	iov = (struct iovec){ p->data, p->len };
@@ -113,9 +123,9 @@ void port_enqueue_prepared(struct port *port, struct packet *p)
 		return;
 	}
 	p->ofl.csum = PKT_CSUM_VALID;
-	port->stats.csum_completed++;
-	if (unlikely(link_full(&port->tx)))
+	port_count_shared(&port->stats.csum_completed, 1);
+	if (unlikely(link_full(q.link)))
 		port_drop_packet(port, DROP_LINK_FULL, p);
 	else
-		link_put(&port->tx, p);
+		link_put(q.link, p);
 }

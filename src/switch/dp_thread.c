@@ -19,20 +19,93 @@
 #define SLEEP_STAGED_MS		1	/* frames wait for a guest's buffers */
 #define WAKE_FDS_MAX		(2 * 64)
 
-/** dp_thread_tx_lock() - take @port's transmit lock, counting contention */
+/** dp_thread_tx_lock() - take @port's egress-state lock */
 void dp_thread_tx_lock(struct dp_threads *s, struct port *port)
 {
-	pthread_spinlock_t *l = &s->tx_lock[port->idx];
-
-	if (pthread_spin_trylock(l) == 0)
-		return;
-	__atomic_fetch_add(&s->tx_contended[port->idx], 1, __ATOMIC_RELAXED);
-	pthread_spin_lock(l);
+	pthread_spin_lock(&s->tx_lock[port->idx]);
 }
 
 void dp_thread_tx_unlock(struct dp_threads *s, struct port *port)
 {
 	pthread_spin_unlock(&s->tx_lock[port->idx]);
+}
+
+/* Take the locks of @port's queues in @mask, lowest first; count waiting. */
+static void txq_lock(struct dp_threads *s, struct port *port, uint32_t mask)
+{
+	for (; mask; mask &= mask - 1) {
+		pthread_spinlock_t *l = &s->txq_lock[port->idx][__builtin_ctz(mask)];
+
+		if (pthread_spin_trylock(l) == 0)
+			continue;
+		__atomic_fetch_add(&s->tx_contended[port->idx], 1, __ATOMIC_RELAXED);
+		pthread_spin_lock(l);
+	}
+}
+
+static void txq_unlock(struct dp_threads *s, struct port *port, uint32_t mask)
+{
+	for (; mask; mask &= mask - 1)
+		pthread_spin_unlock(&s->txq_lock[port->idx][__builtin_ctz(mask)]);
+}
+
+#define TXQ_ALL	((uint32_t)((1ull << PORT_TXQ_MAX) - 1))
+
+/** dp_thread_txqs_lock() - take every queue lock of @port: no thread sends */
+void dp_thread_txqs_lock(struct dp_threads *s, struct port *port)
+{
+	unsigned int q;
+
+	for (q = 0; q < PORT_TXQ_MAX; q++)
+		pthread_spin_lock(&s->txq_lock[port->idx][q]);
+}
+
+void dp_thread_txqs_unlock(struct dp_threads *s, struct port *port)
+{
+	txq_unlock(s, port, TXQ_ALL);
+}
+
+/*
+ * The queues thread @t sends through when a port has @nq (at least one).
+ * With at least as many queues as threads, each thread has its own (thread
+ * i of n: queues i, i + n, ...), so no two threads wait for each other;
+ * with fewer, thread i shares queue i % nq, and waiting is counted.
+ */
+static uint32_t own_txqs(const struct dp_thread *t, unsigned int nq)
+{
+	unsigned int n = t->set->n, q;
+	uint32_t mask = 0;
+
+	if (nq < n)
+		return 1u << (t->index % nq);
+	for (q = t->index; q < nq; q += n)
+		mask |= 1u << q;
+	return mask;
+}
+
+static unsigned int tx_queues(struct port *port)
+{
+	unsigned int nq = port->ops->tx_queues ? port->ops->tx_queues(port) : 1;
+
+	return MAX(1u, MIN(nq, (unsigned int)PORT_TXQ_MAX));
+}
+
+/*
+ * Lock and return this thread's queues of @port. Their number changes
+ * only under every queue's lock (the port quiesced), so it is read again
+ * once they are held.
+ */
+static uint32_t lock_own_txqs(struct dp_thread *t, struct port *port)
+{
+	for (;;) {
+		unsigned int nq = tx_queues(port);
+		uint32_t mask = own_txqs(t, nq);
+
+		txq_lock(t->set, port, mask);
+		if (tx_queues(port) == nq)
+			return mask;
+		txq_unlock(t->set, port, mask);
+	}
 }
 
 static void pass_lock(void *ctx, struct port *port)
@@ -119,26 +192,31 @@ static void park(struct dp_thread *t)
 }
 
 /*
- * Send this thread's frames for @port. Under the lock, port->tx is empty
- * when taken and when given back: the frames go onto it (made fit for the
- * port), ops->tx sends what the guest takes, and the rest returns to the
- * thread's link in the same order, ahead of anything queued later. While
- * the control thread runs the port's own events (it holds the lock), the
- * frames wait here rather than the thread spinning.
+ * Send this thread's frames for @port through its own queues. Under their
+ * locks the frames are made fit for the port onto the thread's @prep link
+ * (or, for a port with one transmit link, onto port->tx, empty when taken
+ * and when given back), sent, and what the port did not take returns to
+ * the stage link in the same order, ahead of anything queued later. While
+ * the control thread runs the port's own events (it holds every lock),
+ * the frames wait here rather than the thread spinning.
  */
 static unsigned int send_staged(struct dp_thread *t, struct port *port)
 {
 	struct link *stage = &t->stage[port->idx];
+	struct port_txq q = { &port->tx, 0 };
+	uint32_t mask;
 	unsigned int n;
 
 	if (__atomic_load_n(&t->set->quiesced[port->idx], __ATOMIC_RELAXED))
 		return 0;
-	dp_thread_tx_lock(t->set, port);
+	mask = lock_own_txqs(t, port);
+	if (port->ops->tx_from)
+		q = (struct port_txq){ &t->prep, mask };
 	while (!link_empty(stage))
-		port_enqueue(port, link_get(stage));
-	n = port->ops->tx(port);
-	link_move(stage, &port->tx);
-	dp_thread_tx_unlock(t->set, port);
+		port_enqueue_txq(port, q, link_get(stage));
+	n = q.mask ? port->ops->tx_from(port, q.mask, q.link) : port->ops->tx(port);
+	link_move(stage, q.link);
+	txq_unlock(t->set, port, mask);
 	return n;
 }
 
@@ -205,10 +283,23 @@ static void drain(const struct epoll_event *ev, int n)
 }
 
 /*
- * Ask the thread's ports for kicks, then wait for one or for the control
- * thread. The ports' ring state is shared with threads sending to them:
- * it changes under their transmit locks.
+ * A port's sleep bookkeeping may touch what its senders use (an AF_XDP
+ * port reaps its transmit completions there): under its one queue's lock,
+ * unless the port keeps its transmit queues out of it (ops->tx_from).
  */
+static void sleep_lock(struct dp_threads *s, struct port *port)
+{
+	if (!port->ops->tx_from)
+		pthread_spin_lock(&s->txq_lock[port->idx][0]);
+}
+
+static void sleep_unlock(struct dp_threads *s, struct port *port)
+{
+	if (!port->ops->tx_from)
+		pthread_spin_unlock(&s->txq_lock[port->idx][0]);
+}
+
+/* Ask the thread's ports for kicks, then wait for one or for the control thread. */
 static void sleep_until_kicked(struct dp_thread *t)
 {
 	struct epoll_event ev[64];
@@ -217,9 +308,9 @@ static void sleep_until_kicked(struct dp_thread *t)
 	int n;
 
 	for (i = 0; i < t->nown; i++) {
-		dp_thread_tx_lock(t->set, t->own[i]);
+		sleep_lock(t->set, t->own[i]);
 		pending |= t->own[i]->ops->sleep_prepare(t->own[i]);
-		dp_thread_tx_unlock(t->set, t->own[i]);
+		sleep_unlock(t->set, t->own[i]);
 	}
 	if (!pending && t->epfd >= 0 &&
 	    !__atomic_load_n(&t->pause, __ATOMIC_ACQUIRE)) {
@@ -230,9 +321,9 @@ static void sleep_until_kicked(struct dp_thread *t)
 			drain(ev, n);
 	}
 	for (i = 0; i < t->nown; i++) {
-		dp_thread_tx_lock(t->set, t->own[i]);
+		sleep_lock(t->set, t->own[i]);
 		t->own[i]->ops->sleep_finish(t->own[i]);
-		dp_thread_tx_unlock(t->set, t->own[i]);
+		sleep_unlock(t->set, t->own[i]);
 	}
 }
 

@@ -331,7 +331,7 @@ static int start_thread(struct dp_threads *s, unsigned int i, int cpu)
 static int init_set(struct dp_threads *s, struct bridge *b, bool busy_poll,
 		    unsigned int burst, unsigned int pool)
 {
-	unsigned int i;
+	unsigned int i, k;
 
 	memset(s, 0, sizeof(*s));	/* large: no compound literal on the stack */
 	s->bridge = b;
@@ -347,6 +347,8 @@ static int init_set(struct dp_threads *s, struct bridge *b, bool busy_poll,
 	pthread_cond_init(&s->cond, NULL);
 	for (i = 0; i < PORT_MAX; i++) {
 		pthread_spin_init(&s->tx_lock[i], PTHREAD_PROCESS_PRIVATE);
+		for (k = 0; k < PORT_TXQ_MAX; k++)
+			pthread_spin_init(&s->txq_lock[i][k], PTHREAD_PROCESS_PRIVATE);
 		s->owner[i] = s->pin[i] = -1;
 	}
 	port_control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -438,9 +440,10 @@ static void resume_thread(struct dp_threads *s, struct dp_thread *t)
 
 /*
  * The grace period of one port's own events: the thread polling it parks
- * (its rings, kick fds and borrowed frames), then its transmit lock is
- * held, so no thread sends to it (senders keep their frames staged) or
- * counts a drop on it. Returns the parked thread, or NULL.
+ * (its rings, kick fds and borrowed frames), then its egress-state lock and
+ * every queue lock are held, so no thread sends to it (senders keep their
+ * frames staged) or applies its egress policy. Returns the parked thread,
+ * or NULL.
  */
 static struct dp_thread *quiesce_port(struct dp_threads *s, struct port *port)
 {
@@ -452,12 +455,14 @@ static struct dp_thread *quiesce_port(struct dp_threads *s, struct port *port)
 		pause_thread(s, t);
 	__atomic_store_n(&s->quiesced[port->idx], true, __ATOMIC_RELAXED);
 	dp_thread_tx_lock(s, port);
+	dp_thread_txqs_lock(s, port);
 	return t;
 }
 
 static void release_port(struct dp_threads *s, struct port *port, struct dp_thread *t)
 {
 	__atomic_store_n(&s->quiesced[port->idx], false, __ATOMIC_RELAXED);
+	dp_thread_txqs_unlock(s, port);
 	dp_thread_tx_unlock(s, port);
 	if (t)
 		resume_thread(s, t);

@@ -30,6 +30,8 @@ struct dp_threads;
  * @own:	the ports whose receive queues it polls (set by the control
  *		thread while it is paused)
  * @stage:	its tx links, one per port slot (port_stage)
+ * @prep:	where a port's staged frames are made fit for it and sent
+ *		from, under its queues' locks (ports with ops->tx_from)
  * @pass:	its pass state for the bridge: clock, counters, locks
  * @stats:	its loop counters
  * @port_cycles: busy cycles per port slot since the last assignment
@@ -51,6 +53,7 @@ struct dp_thread {
 	struct port *all[PORT_MAX];	/* every port, for sending */
 	unsigned int nall;
 	struct link *stage;
+	struct link prep;
 	struct bridge_pass pass;
 	struct datapath_stats stats;
 	uint64_t port_cycles[PORT_MAX];
@@ -70,10 +73,15 @@ struct dp_thread {
  * @bridge:	the ports and the MAC table
  * @owner:	by port slot: the thread polling the port, or -1
  * @pin:	by port slot: the thread the port is pinned to, or -1
- * @tx_lock:	by port slot: held to send to the port or change its state
- * @tx_contended: by port slot: times @tx_lock was found taken
+ * @tx_lock:	by port slot: held to change the port's egress state (its
+ *		policy's buckets, captures) from a sending thread
+ * @txq_lock:	by port slot and transmit queue: held to send through the
+ *		queue (and, all of them, to change the rings' state)
+ * @tx_contended: by port slot: times a sending thread found one of its
+ *		queues' locks taken
  * @quiesced:	by port slot: the control thread runs the port's own events
- *		and holds its @tx_lock: senders keep their frames staged
+ *		and holds every lock of the port: senders keep their frames
+ *		staged
  * @lock, @cond: the pause handshake
  * @nparked:	threads parked now
  * @quit:	the threads end
@@ -94,6 +102,7 @@ struct dp_threads {
 	int owner[PORT_MAX];
 	int pin[PORT_MAX];
 	pthread_spinlock_t tx_lock[PORT_MAX];
+	pthread_spinlock_t txq_lock[PORT_MAX][PORT_TXQ_MAX];
 	uint64_t tx_contended[PORT_MAX];
 	bool quiesced[PORT_MAX];
 	pthread_mutex_t lock;
@@ -139,5 +148,7 @@ void dp_threads_port_show(const struct dp_threads *s, const struct port *port,
 void *dp_thread_main(void *arg);
 void dp_thread_tx_lock(struct dp_threads *s, struct port *port);
 void dp_thread_tx_unlock(struct dp_threads *s, struct port *port);
+void dp_thread_txqs_lock(struct dp_threads *s, struct port *port);
+void dp_thread_txqs_unlock(struct dp_threads *s, struct port *port);
 
 #endif /* VMSW_THREADS_H */

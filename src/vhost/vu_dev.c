@@ -77,14 +77,16 @@ static bool has_protocol(const struct vu_dev *dev, unsigned int feature)
  */
 void vu_dev_fail(struct vu_dev *dev, const char *fmt, ...)
 {
+	bool was = false;
 	va_list ap;
 
-	if (dev->broken)
+	/* Threads sending to several rings may fail at once: the first tells. */
+	if (!__atomic_compare_exchange_n(&dev->broken, &was, true, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(dev->broken_why, sizeof(dev->broken_why), fmt, ap);
 	va_end(ap);
-	dev->broken = true;
 	err("port %s: %s", dev->name, dev->broken_why);
 }
 

@@ -112,6 +112,16 @@ struct vu_dev {
 	void *owner;
 };
 
+/*
+ * vu_dev_broken() - has the frontend broken a rule (vu_dev_fail())? For the
+ * datapath, where the threads polling and sending to the device may set it
+ * at the same time; the control thread reads @broken_why once they paused.
+ */
+static inline bool vu_dev_broken(const struct vu_dev *dev)
+{
+	return __atomic_load_n(&dev->broken, __ATOMIC_RELAXED);
+}
+
 uint64_t vu_dev_offered_features(void);
 uint64_t vu_dev_offered_protocol_features(void);
 void vu_dev_init(struct vu_dev *dev, const char *name, unsigned int queue_pairs,

@@ -16,6 +16,12 @@ port_events_stop_one_thread: a frontend's own messages (SET_MEM_TABLE, 200
 times) park only the thread polling its port; the other thread goes on
 (it parks only for the events that stop every thread: timers, ctl), and
 both ports still forward afterwards.
+guest_rx_queue_per_thread: a DPDK port with two queues that both threads
+send to (testpmd macswap: ports a and b, one per thread, each in a closed
+loop with c): thread 0's frames all on queue 0, thread 1's on queue 1, no
+thread ever waits for a queue lock, and every frame counted in and out.
+guest_rx_queue_shared: the same with one queue, which both threads share
+under its lock.
 host_ports_other_thread: a vhost-user port on thread 0, a tap, an afpacket
 port (veth to a namespace) and a vxlan port (UDP on loopback) on thread 1;
 frames both ways between the guest and each kernel peer, counted in and out,
@@ -143,6 +149,109 @@ def dpdk_queues_2():
 @test
 def dpdk_queues_4():
     dpdk_loop(4)
+
+
+def contended_sends(sw):
+    """ctl show: {port: times a sending thread found a queue lock taken}."""
+    rc, out, err = sw.ctl("show")
+    check(rc == 0, f"ctl show: {rc} {err}")
+    got, port = {}, None
+    for line in out.splitlines():
+        m = re.match(r"port (\S+) \(", line)
+        if m:
+            port = m.group(1)
+        m = re.match(r"\s+queues: thread \d+ .*, (\d+) contended sends", line)
+        if m and port:
+            got[port] = int(m.group(1))
+    return got
+
+
+SWAP_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11", "02:00:00:00:00:12"]
+
+
+def learn_own_macs(fe):
+    """Each testpmd port sends to its own MAC for a moment (the switch filters
+    those frames): every MAC is known before the loop starts, so nothing
+    floods; then the counters start from zero."""
+    for port, mac in enumerate(SWAP_MACS):
+        fe.cmd(f"set eth-peer {port} {mac}")
+    fe.cmd("set fwd txonly")
+    fe.cmd("start")
+    time.sleep(0.3)
+    fe.cmd("stop")
+    time.sleep(0.5)
+    fe.cmd("clear port stats all")
+
+
+def delta(after, before, port, key):
+    return after[port][key] - before[port][key]
+
+
+def swap_loop(queues):
+    """Ports a and b on different threads, each in a closed loop with port c
+    (testpmd macswap answers every frame to its sender): c's RX rings take
+    frames from both threads."""
+    need_threads("one sender per thread")
+    d = workdir(f"swap{queues}")
+    socks = [f"{d}/{n}.sock" for n in "abc"]
+    with ExitStack() as s:
+        sw = s.enter_context(Switch([f"{n}=vhost-user:{p}" for n, p in zip("abc", socks)],
+                                    name=f"threads-swap{queues}", args=CPUS))
+        fe = s.enter_context(VirtioUserPmd(socks, name=f"threads-swap{queues}", macs=SWAP_MACS,
+                                           args=["--txpkts=64", "--burst=32"],
+                                           mrg_rxbuf=1, in_order=1, queues=queues))
+        rc, _, err = sw.ctl("rebalance", "a=0", "b=1", "c=0")
+        check(rc == 0, f"ctl rebalance: {err}")
+        learn_own_macs(fe)
+        before = sw.stats()["ports"]
+        for port, peer in ((0, 2), (1, 2), (2, 0)):
+            fe.cmd(f"set eth-peer {port} {SWAP_MACS[peer]}")
+        fe.cmd("set fwd macswap")
+        fe.cmd("start tx_first 2")	# 192 frames in flight: no link fills
+        time.sleep(3)
+        owner, _ = placement(sw)
+        fe.drain()
+        fst = fe.port_stats()
+        after = sw.stats()["ports"]
+        waits = contended_sends(sw)
+    rx = {n: delta(after, before, n, "rx_packets") for n in "abc"}
+    tx = {n: delta(after, before, n, "tx_packets") for n in "abc"}
+    c_q = {q: after["c"]["queues"].get((q, "tx"), 0) - before["c"]["queues"].get((q, "tx"), 0)
+           for q in range(queues)}
+    print(f"  queues={queues}: owners {owner}; a rx {rx['a']}, b rx {rx['b']}, c rx {rx['c']}; "
+          f"c tx by queue {c_q}; contended sends {waits}")
+    check(owner == {"a": 0, "b": 1, "c": 0}, f"placement {owner}, not the one asked for")
+    check(rx["a"] > 10000 and rx["b"] > 10000, "too little traffic flowed")
+    for n in "abc":
+        check(not after[n]["drops"], f"{n} dropped: {after[n]['drops']}")
+    for i, n in enumerate("abc"):
+        check(fst[i]["tx_packets"] == rx[n], f"{n}: the frontend sent {fst[i]['tx_packets']}, "
+                                             f"the switch received {rx[n]}")
+        check(fst[i]["rx_packets"] == tx[n], f"{n}: the switch delivered {tx[n]}, "
+                                             f"the frontend took {fst[i]['rx_packets']}")
+    check(tx["c"] == rx["a"] + rx["b"] and tx["a"] + tx["b"] == rx["c"],
+          "the switch delivered other than it received")
+    return rx, c_q, waits
+
+
+@test
+def guest_rx_queue_per_thread():
+    """c has two queues and two threads send to it: each through its own
+    (thread i: queue i), so none ever waits for the other."""
+    rx, c_q, waits = swap_loop(2)
+    check(c_q == {0: rx["a"], 1: rx["b"]},
+          f"c's queues took {c_q}: not thread 0's frames (from a, {rx['a']}) on queue 0 "
+          f"and thread 1's (from b, {rx['b']}) on queue 1")
+    check(waits.get("c") == 0, f"threads waited for c's queue locks {waits.get('c')} times")
+
+
+@test
+def guest_rx_queue_shared():
+    """c has one queue: both threads send through it under its lock, and
+    every frame still arrives."""
+    rx, c_q, waits = swap_loop(1)
+    check(c_q == {0: rx["a"] + rx["b"]}, f"c's queue took {c_q}")
+    check("c" in waits, "ctl show has no contended-sends count for c")
 
 
 def write_config(path, d, with_r):

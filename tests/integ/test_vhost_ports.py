@@ -151,7 +151,11 @@ def full_queue_holds_back_only_its_own_frames():
     d = workdir("mq")
     pg, pw = os.path.join(d, "g.sock"), os.path.join(d, "w.sock")
     mg, mw = b"\x02\x00\x00\x00\x7b\x01", b"\x02\x00\x00\x00\x7b\x02"
-    with Switch([f"g=vhost-user:{pg}", f"w=vhost-user:{pw}"], name="vports-mq"):
+    # One thread (no VMSW_RUN_ARGS): it spreads one sender's flows over the
+    # guest's queues by hash, which this checks. With datapath threads a
+    # sender uses its own queue (test_threads: guest_rx_queue_per_thread).
+    with Switch([f"g=vhost-user:{pg}", f"w=vhost-user:{pw}"], name="vports-mq",
+                env_args=False):
         g = NetDevice(Frontend.connect(pg), queue_pairs=2)
         g.post_rx_buffers = lambda *a, **k: 0          # no RX buffers at start
         g.start()
