@@ -78,18 +78,24 @@ def need_threads(what):
         skip(f"VMSW_THREADS_OFF: one thread, {what}")
 
 
-def placement(sw):
-    """ctl show: {port: thread} and the thread lines."""
+def queue_lines(sw, pattern):
+    """ctl show: {port: int of the first group of @pattern on its queues line}."""
     rc, out, err = sw.ctl("show")
     check(rc == 0, f"ctl show: {rc} {err}")
-    owner, port = {}, None
+    got, port = {}, None
     for line in out.splitlines():
         m = re.match(r"port (\S+) \(", line)
         if m:
             port = m.group(1)
-        m = re.match(r"\s+queues: thread (\d+)", line)
+        m = re.match(r"\s+queues: " + pattern, line)
         if m and port:
-            owner[port] = int(m.group(1))
+            got[port] = int(m.group(1))
+    return got, out
+
+
+def placement(sw):
+    """ctl show: {port: thread} and the thread lines."""
+    owner, out = queue_lines(sw, r"thread (\d+)")
     threads = re.findall(r"^thread (\d+): cpu \d+, busy [\d.]+%, ports(.*)$", out, re.M)
     return owner, threads
 
@@ -153,17 +159,7 @@ def dpdk_queues_4():
 
 def contended_sends(sw):
     """ctl show: {port: times a sending thread found a queue lock taken}."""
-    rc, out, err = sw.ctl("show")
-    check(rc == 0, f"ctl show: {rc} {err}")
-    got, port = {}, None
-    for line in out.splitlines():
-        m = re.match(r"port (\S+) \(", line)
-        if m:
-            port = m.group(1)
-        m = re.match(r"\s+queues: thread \d+ .*, (\d+) contended sends", line)
-        if m and port:
-            got[port] = int(m.group(1))
-    return got
+    return queue_lines(sw, r"thread \d+ .*, (\d+) contended sends")[0]
 
 
 SWAP_MACS = ["02:00:00:00:00:10", "02:00:00:00:00:11", "02:00:00:00:00:12"]
