@@ -172,18 +172,23 @@ def restart_under_packed_guests(name, fix_base):
         no_loss(g2, ip(1))
         g2.iperf3_server()
         g1.iperf3_client(ip(2), seconds=1)	# thousands of frames: every ring laps
-        first = [p.vring_bases(1) for p in proxies]
+        # The connection each QEMU uses now (1, unless it had to connect again,
+        # as a QEMU may on a loaded machine), and the first one after the restart.
+        at_kill = [p.connections() for p in proxies]
+        first = [p.vring_bases(c) for p, c in zip(proxies, at_kill)]
         # The rings as the switch leaves them (the guests are idle now).
-        descs = [{r: p.ring_descs(1, r) for r in (0, 1)} for p in proxies]
+        descs = [{r: p.ring_descs(c, r) for r in (0, 1)} for p, c in zip(proxies, at_kill)]
         rings = [{r: ring_position(x) for r, x in g.items()} for g in descs]
         sw.kill()
         time.sleep(1)
         sw.start()
         deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not all(len(p.vring_bases(2)) >= 2
-                                                      for p in proxies):
+        while time.monotonic() < deadline and not all(
+                len(p.vring_bases(p.connections())) >= 2 and p.connections() > c
+                for p, c in zip(proxies, at_kill)):
             time.sleep(0.2)
-        second = [p.vring_bases(2) for p in proxies]
+        after = [p.connections() for p in proxies]
+        second = [p.vring_bases(c) for p, c in zip(proxies, after)]
         for n, (a, b) in enumerate(zip(first, second), 1):
             for ring in sorted(set(a) | set(b)):
                 print(f"  g{n} ring {ring}: SET_VRING_BASE at boot "
@@ -195,7 +200,8 @@ def restart_under_packed_guests(name, fix_base):
                       f"flags: driver at slot {p} wrap {w}, device at slot {q} wrap {wq}",
                       flush=True)
         check(all(len(b) >= 2 for b in second),
-              f"QEMU did not set up the rings on the restarted switch within 40 s: {second}")
+              f"QEMU did not set up the rings on the restarted switch within 40 s: {second} "
+              f"(connections at the kill {at_kill}, now {after})")
         check(first == second,
               f"QEMU gave the restarted switch other bases than at boot: {first} {second}")
         check(all(v == FRESH_BASE for b in second for v in b.values()),
@@ -212,7 +218,7 @@ def restart_under_packed_guests(name, fix_base):
         # What the restarted switch did in the rings meanwhile.
         for n, p in enumerate(proxies, 1):
             for r in (0, 1):
-                before, now = descs[n - 1][r], p.ring_descs(2, r)
+                before, now = descs[n - 1][r], p.ring_descs(after[n - 1], r)
                 changed = [i for i, (a, b) in enumerate(zip(before, now)) if a[3] != b[3]]
                 print(f"  g{n} ring {r} ({'tx' if r else 'rx'}) {RESUME_WAIT} s after the "
                       f"restart: {len(changed)} slots changed flags "
