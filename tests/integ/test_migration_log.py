@@ -130,8 +130,11 @@ def run_paths(name, **dev_kw):
     pa, pb = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
     # --poll: a sleeping switch writes used->flags on every ring, which is
     # logged too but would make the expected set depend on timing.
+    # Two queue pairs: one thread (no VMSW_RUN_ARGS), which spreads b's flows
+    # over both of a's RX rings; with datapath threads b's thread would use
+    # one ring of its own, and the log of the other would go unchecked.
     with Switch([f"a=vhost-user:{pa}", f"b=vhost-user:{pb}"], name=f"miglog-{name}",
-                args=["--poll"]) as sw:
+                args=["--poll"], env_args=dev_kw.get("queue_pairs", 1) == 1) as sw:
         features = dev_kw.pop("features", FEATURES)
         a = NetDevice.connect(pa, features=features, protocol_features=PROTOCOL, **dev_kw)
         b = NetDevice.connect(pb)
